@@ -1,0 +1,80 @@
+//! The command line (clap derive): parsed once into typed requests.
+
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Runs an online store's ad campaigns like a careful performance marketer.
+///
+/// Exit codes: 0 success, 1 run failed, 2 bad usage or configuration,
+/// 3 partial, 4 held by a guardrail, 75 another run holds the lock.
+#[derive(Debug, Parser)]
+#[command(name = "campaign-pilot", version, about)]
+pub struct Cli {
+    /// Configuration file (default: ./pipeline.toml when it exists).
+    #[arg(long, global = true, env = "CAMPAIGN_PILOT_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// One full run: fetch, validate, analyze, decide, act, report.
+    Run(RunArgs),
+    /// Synthetic data and (later) a simulated store and ad platform.
+    Sandbox {
+        #[command(subcommand)]
+        command: SandboxCommand,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Last day of data (default: yesterday in schedule.timezone).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub as_of: Option<NaiveDate>,
+    /// Decide and report, but apply nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Where the report files go (default: report.dir/<as_of>/).
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SandboxCommand {
+    /// Writes a synthetic dataset in the data contract, deterministic from the seed.
+    Generate(GenerateArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GenerateArgs {
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    #[arg(long, default_value_t = 1000)]
+    pub products: u32,
+    #[arg(long, default_value_t = 100)]
+    pub campaigns: u32,
+    #[arg(long, default_value_t = 120)]
+    pub days: u32,
+    /// Output directory.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Last day of the data (default: yesterday, UTC).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub as_of: Option<NaiveDate>,
+    #[arg(long, value_enum, default_value_t = FormatArg::Csv)]
+    pub format: FormatArg,
+    /// Also write bad rows of every kind the validator must catch (listed in faults.json).
+    #[arg(long)]
+    pub faults: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FormatArg {
+    Csv,
+    Parquet,
+}

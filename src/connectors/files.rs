@@ -1,0 +1,168 @@
+//! The `files` connector: the SPEC §3 tables as `NAME.csv` or `NAME.parquet`
+//! in a directory.
+//!
+//! Reads each table once with the contract's types; a value that does not
+//! parse becomes null here and is quarantined by the validate stage (which
+//! can fetch the raw line back with [`raw_lines`]). Extra columns are not read.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::sync::Arc;
+
+use polars::prelude::*;
+
+use super::{ConnectorError, RawBatch, RawTable, Source};
+use crate::model::{col, Kind, Table};
+
+/// Reads the store tables from `store_dir` and the ad tables from `ads_dir`.
+pub fn read_batch(store_dir: &Path, ads_dir: &Path) -> Result<RawBatch, ConnectorError> {
+    // The two big tables are independent: read them side by side.
+    let (store, ads) = std::thread::scope(|s| {
+        let store = s.spawn(|| -> Result<_, ConnectorError> {
+            Ok((
+                read_table(store_dir, Table::Products, "store.path")?,
+                read_table(store_dir, Table::ProductDaily, "store.path")?,
+            ))
+        });
+        let ads = s.spawn(|| -> Result<_, ConnectorError> {
+            Ok((
+                read_table(ads_dir, Table::Campaigns, "ads.path")?,
+                read_table(ads_dir, Table::CampaignDaily, "ads.path")?,
+            ))
+        });
+        (store.join().expect("store reader panicked"), ads.join().expect("ads reader panicked"))
+    });
+    let (products, product_daily) = store?;
+    let (campaigns, campaign_daily) = ads?;
+    Ok(RawBatch { products, product_daily, campaigns, campaign_daily })
+}
+
+/// Finds and reads one table.
+pub fn read_table(dir: &Path, table: Table, key: &'static str) -> Result<RawTable, ConnectorError> {
+    let csv = dir.join(format!("{}.csv", table.name()));
+    let parquet = dir.join(format!("{}.parquet", table.name()));
+    if csv.exists() {
+        read_csv(&csv, table, key)
+    } else if parquet.exists() {
+        read_parquet(&parquet, table, key)
+    } else {
+        Err(ConnectorError::MissingTable { key, dir: dir.display().to_string(), table: table.name() })
+    }
+}
+
+fn read_err(path: &Path) -> impl Fn(PolarsError) -> ConnectorError + '_ {
+    move |e| ConnectorError::Read { path: path.display().to_string(), message: e.to_string() }
+}
+
+fn check_columns(
+    present: &[&str],
+    table: Table,
+    path: &Path,
+    key: &'static str,
+) -> Result<(), ConnectorError> {
+    for c in table.columns() {
+        if !present.contains(&c.name) {
+            return Err(ConnectorError::MissingColumn {
+                key,
+                path: path.display().to_string(),
+                table: table.name(),
+                column: c.name,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn read_csv(path: &Path, table: Table, key: &'static str) -> Result<RawTable, ConnectorError> {
+    let header = CsvReadOptions::default()
+        .with_has_header(true)
+        .with_n_rows(Some(0))
+        .with_infer_schema_length(Some(0))
+        .try_into_reader_with_file_path(Some(path.to_path_buf()))
+        .and_then(|r| r.finish())
+        .map_err(read_err(path))?;
+    let names: Vec<&str> = header.get_column_names().iter().map(|s| s.as_str()).collect();
+    check_columns(&names, table, path, key)?;
+
+    let schema: Schema = table
+        .columns()
+        .iter()
+        .map(|c| Field::new(c.name.into(), c.kind.read_dtype()))
+        .collect();
+    let columns: Arc<[PlSmallStr]> = table.columns().iter().map(|c| PlSmallStr::from(c.name)).collect();
+    let df = CsvReadOptions::default()
+        .with_has_header(true)
+        .with_columns(Some(columns))
+        .with_schema_overwrite(Some(Arc::new(schema)))
+        .with_infer_schema_length(Some(0))
+        .with_ignore_errors(true)
+        .with_row_index(Some(RowIndex { name: col::LINE.into(), offset: 2 }))
+        .map_parse_options(|o| o.with_truncate_ragged_lines(true).with_missing_is_null(true))
+        .try_into_reader_with_file_path(Some(path.to_path_buf()))
+        .and_then(|r| r.finish())
+        .map_err(read_err(path))?;
+    Ok(RawTable { table, df, source: Source::Csv(path.to_path_buf()) })
+}
+
+fn read_parquet(path: &Path, table: Table, key: &'static str) -> Result<RawTable, ConnectorError> {
+    let file = File::open(path).map_err(|e| ConnectorError::Read {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })?;
+    let mut reader = ParquetReader::new(file);
+    let schema = reader.schema().map_err(read_err(path))?;
+    let names: Vec<&str> = schema.iter_names().map(|s| s.as_str()).collect();
+    check_columns(&names, table, path, key)?;
+    let wanted: Vec<String> = table.columns().iter().map(|c| c.name.to_string()).collect();
+    let mut df = reader
+        .with_columns(Some(wanted))
+        .with_row_index(Some(RowIndex { name: col::LINE.into(), offset: 1 }))
+        .finish()
+        .map_err(read_err(path))?;
+    // A parquet column may hold another type (an int32, a date as text):
+    // cast without failing, as the CSV reader does; failures become null.
+    for c in table.columns() {
+        let target = c.kind.read_dtype();
+        let s = df.column(c.name).map_err(read_err(path))?;
+        if s.dtype() != &target {
+            let cast = if c.kind == Kind::OptionalDate {
+                s.cast(&DataType::String)
+            } else {
+                s.cast(&target)
+            }
+            .map_err(read_err(path))?;
+            df.with_column(cast).map_err(read_err(path))?;
+        }
+    }
+    Ok(RawTable { table, df, source: Source::Parquet(path.to_path_buf()) })
+}
+
+/// The raw text of the given CSV lines (1-based, header = 1), for the
+/// quarantine. Only called when some rows are bad, so it reads the file once
+/// more instead of keeping every line's text in memory.
+pub fn raw_lines(path: &Path, lines: &[u64]) -> HashMap<u64, String> {
+    let mut wanted: Vec<u64> = lines.to_vec();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let mut out = HashMap::with_capacity(wanted.len());
+    let Ok(file) = File::open(path) else { return out };
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let mut buf = Vec::new();
+    let mut line_no = 0u64;
+    let mut next = wanted.iter().peekable();
+    while let Some(&&target) = next.peek() {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => line_no += 1,
+        }
+        if line_no == target {
+            let text = String::from_utf8_lossy(&buf).trim_end_matches(['\n', '\r']).to_string();
+            out.insert(target, text);
+            next.next();
+        }
+    }
+    out
+}

@@ -1,0 +1,206 @@
+//! The only place with SQL. One pool over SQLite (the embedded default) or
+//! PostgreSQL, chosen by the URL; the same migrations serve both.
+
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, Row};
+
+use crate::report::Report;
+use crate::stages::validate::QuarantinedRow;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database.url: cannot connect to {url}: {source}")]
+    Connect { url: String, source: sqlx::Error },
+    #[error("migrating the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database: {0}")]
+    Query(#[from] sqlx::Error),
+    #[error("database: {0}")]
+    Encode(#[from] serde_json::Error),
+}
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+#[derive(Clone)]
+pub struct Db {
+    pool: AnyPool,
+}
+
+/// The URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            let user = creds.split(':').next().unwrap_or("");
+            format!("{}{}:***{}", &url[..s + 3], user, &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl Db {
+    pub async fn connect(url: &str) -> Result<Db, DbError> {
+        sqlx::any::install_default_drivers();
+        let pool = AnyPoolOptions::new()
+            .max_connections(if url.starts_with("sqlite:") { 1 } else { 4 })
+            .connect(url)
+            .await
+            .map_err(|source| DbError::Connect { url: redact(url), source })?;
+        MIGRATOR.run(&pool).await?;
+        Ok(Db { pool })
+    }
+
+    pub async fn start_run(&self, run_id: &str, as_of: &str, dry_run: bool, mode: &str) -> Result<(), DbError> {
+        sqlx::query("INSERT INTO runs (run_id, as_of, started_at, status, dry_run, mode) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(run_id)
+            .bind(as_of)
+            .bind(chrono::Utc::now().to_rfc3339())
+            .bind("running")
+            .bind(dry_run as i64)
+            .bind(mode)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn finish_run(&self, run_id: &str, status: &str) -> Result<(), DbError> {
+        sqlx::query("UPDATE runs SET status = $1, finished_at = $2 WHERE run_id = $3")
+            .bind(status)
+            .bind(chrono::Utc::now().to_rfc3339())
+            .bind(run_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Stores a finished run's decisions, actions, quarantine and report in one transaction.
+    pub async fn save_report(&self, r: &Report, quarantine: &[QuarantinedRow], markdown: &str) -> Result<(), DbError> {
+        let mut tx = self.pool.begin().await?;
+        for chunk in r.campaigns.chunks(500) {
+            let sql = values_sql(
+                "INSERT INTO decisions (run_id, campaign_id, product_id, decision, baseline, reasons, metrics, budget_current, budget_proposed) VALUES ",
+                9,
+                chunk.len(),
+            );
+            let mut q = sqlx::query(&sql);
+            for c in chunk {
+                q = q
+                    .bind(r.run_id.clone())
+                    .bind(c.campaign_id.clone())
+                    .bind(c.product_id.clone())
+                    .bind(c.decision.to_string())
+                    .bind(c.baseline.to_string())
+                    .bind(serde_json::to_string(&c.reasons)?)
+                    .bind(serde_json::to_string(&c.metrics)?)
+                    .bind(c.budget.current)
+                    .bind(c.budget.proposed);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        for chunk in r.actions.chunks(500) {
+            let sql = values_sql(
+                "INSERT INTO proposed_actions (run_id, action_key, campaign_id, product_id, kind, from_budget, to_budget, paused_by, effective_date, status, reason) VALUES ",
+                11,
+                chunk.len(),
+            );
+            let mut q = sqlx::query(&sql);
+            for a in chunk {
+                q = q
+                    .bind(r.run_id.clone())
+                    .bind(a.key.clone())
+                    .bind(a.campaign_id.clone())
+                    .bind(a.product_id.clone())
+                    .bind(a.kind.as_str())
+                    .bind(a.from)
+                    .bind(a.to)
+                    .bind(a.paused_by.clone())
+                    .bind(a.effective_date.clone())
+                    .bind(serde_json::to_value(a.status)?.as_str().unwrap_or_default().to_string())
+                    .bind(a.reason.clone());
+            }
+            q.execute(&mut *tx).await?;
+        }
+        for chunk in quarantine.chunks(500) {
+            let sql = values_sql(
+                "INSERT INTO quarantine (run_id, table_name, line, column_name, reason, raw_text) VALUES ",
+                6,
+                chunk.len(),
+            );
+            let mut q = sqlx::query(&sql);
+            for row in chunk {
+                q = q
+                    .bind(r.run_id.clone())
+                    .bind(row.table.name())
+                    .bind(row.line as i64)
+                    .bind(row.column.clone())
+                    .bind(row.reason.clone())
+                    .bind(row.raw.clone());
+            }
+            q.execute(&mut *tx).await?;
+        }
+        sqlx::query("INSERT INTO reports (run_id, report_json, markdown) VALUES ($1, $2, $3)")
+            .bind(r.run_id.clone())
+            .bind(serde_json::to_string(r)?)
+            .bind(markdown.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn count(&self, table: &str, run_id: &str) -> Result<i64, DbError> {
+        // `table` is one of ours, never user input.
+        let row = sqlx::query(&format!("SELECT COUNT(*) AS n FROM {table} WHERE run_id = $1"))
+            .bind(run_id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get::<i64, _>("n")?)
+    }
+
+    pub async fn run_status(&self, run_id: &str) -> Result<Option<String>, DbError> {
+        let row = sqlx::query("SELECT status FROM runs WHERE run_id = $1").bind(run_id).fetch_optional(&self.pool).await?;
+        Ok(row.map(|r| r.try_get::<String, _>("status")).transpose()?)
+    }
+
+    pub async fn close(self) {
+        self.pool.close().await;
+    }
+}
+
+/// `PREFIX ($1, …, $k), (…), …` for `rows` rows of `k` columns.
+fn values_sql(prefix: &str, k: usize, rows: usize) -> String {
+    let mut s = String::with_capacity(prefix.len() + rows * k * 5);
+    s.push_str(prefix);
+    for r in 0..rows {
+        if r > 0 {
+            s.push_str(", ");
+        }
+        s.push('(');
+        for c in 0..k {
+            if c > 0 {
+                s.push_str(", ");
+            }
+            s.push('$');
+            s.push_str(&(r * k + c + 1).to_string());
+        }
+        s.push(')');
+    }
+    s
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_sql_numbers_placeholders_in_order() {
+        assert_eq!(values_sql("I ", 2, 2), "I ($1, $2), ($3, $4)");
+    }
+
+    #[test]
+    fn redact_hides_the_password() {
+        assert_eq!(redact("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(redact("sqlite://x.db"), "sqlite://x.db");
+    }
+}

@@ -1,0 +1,16 @@
+//! campaign-pilot: a batch job that runs an online store's ad campaigns.
+//!
+//! The pipeline is visible in the tree: `stages/` are the steps in order,
+//! `decisions/` the pure rules, `connectors/` the edges, `db/` the only SQL,
+//! `report/` what a person reads. `pipeline` runs one pass; `cli` parses.
+
+pub mod cli;
+pub mod config;
+pub mod connectors;
+pub mod db;
+pub mod decisions;
+pub mod model;
+pub mod pipeline;
+pub mod report;
+pub mod sandbox;
+pub mod stages;

@@ -1,0 +1,112 @@
+//! The `campaign-pilot` binary: parse, load settings, run, map to an exit code.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use campaign_pilot::cli::{Cli, Command, FormatArg, SandboxCommand};
+use campaign_pilot::config;
+use campaign_pilot::decisions::Decision;
+use campaign_pilot::pipeline::{self, RunRequest};
+use campaign_pilot::sandbox::generate::{generate, Format, GenerateOptions};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CAMPAIGN_PILOT_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    ExitCode::from(dispatch(cli) as u8)
+}
+
+fn dispatch(cli: Cli) -> i32 {
+    match cli.command {
+        Command::Run(args) => {
+            let file = cli.config.or_else(|| {
+                let p = PathBuf::from("pipeline.toml");
+                p.exists().then_some(p)
+            });
+            let cfg = match config::load(file.as_deref(), std::env::vars()) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("campaign-pilot: {e}");
+                    return 2;
+                }
+            };
+            let req = RunRequest { as_of: args.as_of, dry_run: args.dry_run, report_dir: args.report_dir };
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+            match rt.block_on(pipeline::run(&cfg, &req)) {
+                Ok(summary) => {
+                    print_summary(&summary);
+                    0
+                }
+                Err(e) => {
+                    eprintln!("campaign-pilot: {e}");
+                    e.exit_code()
+                }
+            }
+        }
+        Command::Sandbox { command: SandboxCommand::Generate(a) } => {
+            let opts = GenerateOptions {
+                seed: a.seed,
+                products: a.products,
+                campaigns: a.campaigns,
+                days: a.days,
+                as_of: a.as_of.unwrap_or_else(|| pipeline::default_as_of("UTC")),
+                format: match a.format {
+                    FormatArg::Csv => Format::Csv,
+                    FormatArg::Parquet => Format::Parquet,
+                },
+                faults: a.faults,
+                progress: true,
+            };
+            match generate(&a.out, &opts) {
+                Ok(s) => {
+                    let rows: Vec<String> = s.rows.iter().map(|(t, n)| format!("{t} {n}")).collect();
+                    println!("wrote {} ({}; {} fault rows)", s.dir.display(), rows.join(", "), s.faults);
+                    0
+                }
+                Err(e) => {
+                    eprintln!("campaign-pilot: {e}");
+                    if matches!(e, campaign_pilot::sandbox::generate::GenerateError::FaultsNeedCsv) { 2 } else { 1 }
+                }
+            }
+        }
+    }
+}
+
+fn print_summary(s: &pipeline::RunSummary) {
+    let r = &s.report;
+    println!(
+        "campaign-pilot: run {} for {} {}{}",
+        r.run_id,
+        r.as_of,
+        serde_json::to_value(r.status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+        if r.dry_run { " (dry run)" } else { "" }
+    );
+    if s.demo_generated {
+        println!("  demo data generated (demo.enabled = true)");
+    }
+    let counts: Vec<String> = Decision::ALL
+        .iter()
+        .filter_map(|d| r.decision_counts.get(d).map(|n| format!("{n} {d}")))
+        .collect();
+    println!("  {} campaigns: {}", r.campaigns.len(), counts.join(", "));
+    println!("  {} actions proposed, {} new campaigns", r.actions.len(), r.new_campaigns.len());
+    println!(
+        "  daily budget {:.2} -> {:.2}, savings {:.2}",
+        r.totals.budget_before, r.totals.budget_after, r.totals.savings
+    );
+    let q = &r.data_quality;
+    println!(
+        "  rows read {}, quarantined {}, after as_of {}{}",
+        q.rows_read.total(),
+        q.rows_quarantined.total(),
+        q.rows_after_as_of.total(),
+        if q.stale { ", DATA IS STALE" } else { "" }
+    );
+    println!("  report: {}", s.report_dir.join("report.md").display());
+}

@@ -1,0 +1,157 @@
+//! One run, start to finish: resolve the plan, read, validate, transform,
+//! analyze, decide, act, report, record. The only place that knows the
+//! order of the stages and what to do when one fails.
+
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+
+use crate::config::{ConfigError, LoadedConfig};
+use crate::connectors::{files, ConnectorError};
+use crate::db::{Db, DbError};
+use crate::model::{date_of, day_of};
+use crate::report::{self, Report, ReportInput};
+use crate::sandbox::generate::{ensure_demo, GenerateError};
+use crate::stages::act::{act, RunStatus};
+use crate::stages::analyze::{analyze, AnalyzeError};
+use crate::stages::decide::decide;
+use crate::stages::transform::{transform, TransformError};
+use crate::stages::validate::{validate, ValidateError};
+
+/// What the user asked for, resolved before any work.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    pub as_of: Option<NaiveDate>,
+    pub dry_run: bool,
+    pub report_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Connector(#[from] ConnectorError),
+    #[error(transparent)]
+    Validate(#[from] ValidateError),
+    #[error(transparent)]
+    Transform(#[from] TransformError),
+    #[error(transparent)]
+    Analyze(#[from] AnalyzeError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("demo data: {0}")]
+    Demo(#[from] GenerateError),
+    #[error("writing the report to {path}: {source}")]
+    Report { path: String, source: std::io::Error },
+}
+
+impl RunError {
+    /// SPEC §2 exit codes: 2 for configuration, 1 for a failed run.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            RunError::Config(_) => 2,
+            RunError::Connector(e) if e.is_configuration() => 2,
+            RunError::Db(DbError::Connect { .. }) => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// The finished run, for the terminal summary and tests.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    pub report: Report,
+    pub report_dir: PathBuf,
+    pub demo_generated: bool,
+}
+
+/// Yesterday in the configured time zone.
+pub fn default_as_of(timezone: &str) -> NaiveDate {
+    let tz: chrono_tz::Tz = timezone.parse().unwrap_or(chrono_tz::UTC);
+    chrono::Utc::now().with_timezone(&tz).date_naive().pred_opt().expect("a day before today")
+}
+
+pub async fn run(cfg: &LoadedConfig, req: &RunRequest) -> Result<RunSummary, RunError> {
+    let s = &cfg.settings;
+    let as_of_date = req.as_of.unwrap_or_else(|| default_as_of(&s.schedule.timezone));
+    let as_of = day_of(as_of_date);
+    let store_dir = cfg.resolve(&s.store.path);
+    let ads_dir = cfg.resolve(&s.ads.path);
+    let demo_generated = if s.demo.enabled {
+        let made = ensure_demo(&store_dir, as_of_date, s.demo.seed, s.demo.products, s.demo.campaigns, s.demo.days)?;
+        if made {
+            tracing::info!(dir = %store_dir.display(), "generated the demo dataset");
+        }
+        made
+    } else {
+        false
+    };
+
+    let db = Db::connect(&cfg.database_url()).await?;
+    let run_id = uuid::Uuid::now_v7().to_string();
+    let span = tracing::info_span!("run", run_id = %run_id, as_of = %as_of_date);
+    let _enter = span.enter();
+    db.start_run(&run_id, &as_of_date.to_string(), req.dry_run, &s.act.mode).await?;
+    match stages(cfg, req, &db, &run_id, as_of, store_dir, ads_dir).await {
+        Ok((report, report_dir)) => {
+            db.finish_run(&run_id, status_str(report.status)).await?;
+            db.close().await;
+            Ok(RunSummary { report, report_dir, demo_generated })
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "run failed");
+            let _ = db.finish_run(&run_id, "failed").await;
+            db.close().await;
+            Err(e)
+        }
+    }
+}
+
+fn status_str(s: RunStatus) -> &'static str {
+    match s {
+        RunStatus::Succeeded => "succeeded",
+        RunStatus::Partial => "partial",
+        RunStatus::Failed => "failed",
+        RunStatus::Held => "held",
+    }
+}
+
+async fn stages(
+    cfg: &LoadedConfig,
+    req: &RunRequest,
+    db: &Db,
+    run_id: &str,
+    as_of: crate::model::Day,
+    store_dir: PathBuf,
+    ads_dir: PathBuf,
+) -> Result<(Report, PathBuf), RunError> {
+    let s = &cfg.settings;
+    let started = std::time::Instant::now();
+    let raw = files::read_batch(&store_dir, &ads_dir)?;
+    let rows = (raw.products.df.height() + raw.product_daily.df.height() + raw.campaigns.df.height() + raw.campaign_daily.df.height()) as u64;
+    let read = crate::stages::StageReport::new("read", started, rows, rows);
+    let (valid, r_validate) = validate(raw, as_of)?;
+    let (frames, r_transform) = transform(&valid, &s.windows)?;
+    let (analysis, r_analyze) = analyze(&frames, &valid, s)?;
+    let (plan, r_decide) = decide(&analysis, s);
+    let (outcome, r_act) = act(plan, req.dry_run || !s.act.enabled);
+
+    let report = report::build(ReportInput {
+        run_id,
+        dry_run: req.dry_run,
+        mode: &s.act.mode,
+        outcome: &outcome,
+        quality: &valid.quality,
+        quarantine: &valid.quarantine,
+        stages: vec![read, r_validate, r_transform, r_analyze, r_decide, r_act],
+    });
+    let report_dir = req
+        .report_dir
+        .clone()
+        .unwrap_or_else(|| cfg.resolve(&s.report.dir).join(date_of(as_of).to_string()));
+    report::write(&report, &report_dir)
+        .map_err(|source| RunError::Report { path: report_dir.display().to_string(), source })?;
+    db.save_report(&report, &valid.quarantine, &report::markdown(&report)).await?;
+    Ok((report, report_dir))
+}

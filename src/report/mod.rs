@@ -1,0 +1,328 @@
+//! The run report: `report.json` (the machine-readable contract of SPEC §9),
+//! `report.md` and `decisions.csv`, built from the outcome only.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::decisions::risk::RiskLevel;
+use crate::decisions::{num, Decision};
+use crate::model::date_of;
+use crate::stages::act::{Outcome, RunStatus};
+use crate::stages::decide::{Action, CampaignDecision, NewCampaign, Totals};
+use crate::stages::validate::{DataQuality, QuarantinedRow};
+use crate::stages::StageReport;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HeldBy {
+    pub guardrail: String,
+    pub value: f64,
+    pub limit: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Metrics {
+    pub spend: f64,
+    pub revenue: f64,
+    pub roas: Option<f64>,
+    pub roi: Option<f64>,
+    pub cpa: Option<f64>,
+    pub sales_impact_pct: Option<f64>,
+    pub view_impact_pct: Option<f64>,
+    pub efficiency: Option<f64>,
+    pub risk_score: Option<f64>,
+    pub risk_level: Option<RiskLevel>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Budget {
+    pub current: f64,
+    pub proposed: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CampaignEntry {
+    pub campaign_id: String,
+    pub product_id: String,
+    pub decision: Decision,
+    pub reasons: Vec<String>,
+    pub baseline: &'static str,
+    pub metrics: Metrics,
+    pub budget: Budget,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub run_id: String,
+    pub as_of: String,
+    pub dry_run: bool,
+    pub mode: String,
+    pub status: RunStatus,
+    pub data_quality: DataQuality,
+    pub held_by: Vec<HeldBy>,
+    pub campaigns: Vec<CampaignEntry>,
+    pub actions: Vec<Action>,
+    pub new_campaigns: Vec<NewCampaign>,
+    pub totals: Totals,
+    pub narrative: String,
+    pub narrative_source: &'static str,
+    pub decision_counts: std::collections::BTreeMap<Decision, usize>,
+    pub stages: Vec<StageReport>,
+    /// The first quarantined rows (all of them are in the database).
+    pub quarantine_sample: Vec<QuarantinedRow>,
+}
+
+/// A finite number, or null (SPEC §9: ∞ and undefined are null with a reason).
+fn finite(x: Option<f64>) -> Option<f64> {
+    x.filter(|v| v.is_finite())
+}
+
+fn entry(d: &CampaignDecision) -> CampaignEntry {
+    let r = &d.row;
+    CampaignEntry {
+        campaign_id: r.campaign_id.clone(),
+        product_id: r.product_id.clone(),
+        decision: d.verdict.decision,
+        reasons: d.verdict.reasons.clone(),
+        baseline: d.baseline(),
+        metrics: Metrics {
+            spend: r.spend,
+            revenue: r.revenue,
+            roas: finite(r.roas),
+            roi: finite(r.roi),
+            cpa: finite(r.cpa),
+            sales_impact_pct: finite(r.sales_impact),
+            view_impact_pct: finite(r.view_impact),
+            efficiency: finite(r.efficiency),
+            risk_score: finite(r.risk_score),
+            risk_level: d.risk_level,
+        },
+        budget: Budget { current: d.budget_current, proposed: d.budget_proposed },
+    }
+}
+
+pub struct ReportInput<'a> {
+    pub run_id: &'a str,
+    pub dry_run: bool,
+    pub mode: &'a str,
+    pub outcome: &'a Outcome,
+    pub quality: &'a DataQuality,
+    pub quarantine: &'a [QuarantinedRow],
+    pub stages: Vec<StageReport>,
+}
+
+pub fn build(input: ReportInput) -> Report {
+    let plan = &input.outcome.plan;
+    let mut counts = std::collections::BTreeMap::new();
+    for d in &plan.campaigns {
+        *counts.entry(d.verdict.decision).or_insert(0) += 1;
+    }
+    let narrative = template_narrative(plan.as_of, &counts, &plan.totals, plan.new_campaigns.len(), input.quality);
+    Report {
+        run_id: input.run_id.to_string(),
+        as_of: date_of(plan.as_of).to_string(),
+        dry_run: input.dry_run,
+        mode: input.mode.to_string(),
+        status: input.outcome.status,
+        data_quality: input.quality.clone(),
+        held_by: Vec::new(),
+        campaigns: plan.campaigns.iter().map(entry).collect(),
+        actions: plan.actions.clone(),
+        new_campaigns: plan.new_campaigns.clone(),
+        totals: plan.totals.clone(),
+        narrative,
+        narrative_source: "template",
+        decision_counts: counts,
+        stages: input.stages,
+        quarantine_sample: input.quarantine.iter().take(100).cloned().collect(),
+    }
+}
+
+fn template_narrative(
+    as_of: crate::model::Day,
+    counts: &std::collections::BTreeMap<Decision, usize>,
+    t: &Totals,
+    new: usize,
+    q: &DataQuality,
+) -> String {
+    let n = |d: Decision| counts.get(&d).copied().unwrap_or(0);
+    let mut s = format!(
+        "For {}: {} campaigns judged. {} to pause ({} emergency), {} to keep growing, {} to optimize, {} to watch, {} still learning; {} to resume, {} stay paused. {} new campaign(s) proposed.",
+        date_of(as_of),
+        counts.values().sum::<usize>(),
+        n(Decision::Pause) + n(Decision::EmergencyPause),
+        n(Decision::EmergencyPause),
+        n(Decision::Continue),
+        n(Decision::Optimize),
+        n(Decision::Monitor),
+        n(Decision::Learning),
+        n(Decision::Resume),
+        n(Decision::Paused),
+        new
+    );
+    let _ = write!(
+        s,
+        " Daily budget {} before, {} after; {} saved.",
+        money(t.budget_before),
+        money(t.budget_after),
+        money(t.savings)
+    );
+    if q.rows_quarantined.total() > 0 {
+        let _ = write!(s, " {} bad row(s) were quarantined.", q.rows_quarantined.total());
+    }
+    if q.stale {
+        s.push_str(" Warning: the data is stale (no rows for the last day).");
+    }
+    s
+}
+
+fn money(x: f64) -> String {
+    format!("{x:.2}")
+}
+
+fn opt(x: Option<f64>, digits: usize) -> String {
+    match x {
+        Some(v) if v.is_finite() => format!("{v:.digits$}"),
+        Some(v) if v > 0.0 => "∞".into(),
+        _ => "–".into(),
+    }
+}
+
+/// `report.md`: totals, data quality, one table per decision class.
+pub fn markdown(r: &Report) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# campaign-pilot report — {}\n", r.as_of);
+    let _ = writeln!(s, "{}\n", r.narrative);
+    let _ = writeln!(
+        s,
+        "Run `{}` · status **{:?}** · mode {}{}\n",
+        r.run_id,
+        r.status,
+        r.mode,
+        if r.dry_run { " · dry run" } else { "" }
+    );
+    let _ = writeln!(s, "## Totals\n\n| budget before | budget after | savings |\n|---:|---:|---:|");
+    let _ = writeln!(
+        s,
+        "| {} | {} | {} |\n",
+        money(r.totals.budget_before),
+        money(r.totals.budget_after),
+        money(r.totals.savings)
+    );
+    let q = &r.data_quality;
+    let _ = writeln!(s, "## Data quality\n\n| table | rows read | quarantined | after as_of |\n|---|---:|---:|---:|");
+    for t in crate::model::Table::ALL {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} |",
+            t.name(),
+            q.rows_read.get(t),
+            q.rows_quarantined.get(t),
+            q.rows_after_as_of.get(t)
+        );
+    }
+    let _ = writeln!(s, "\nStale data: {}\n", if q.stale { "**yes**" } else { "no" });
+    for d in Decision::ALL {
+        let rows: Vec<&CampaignEntry> = r.campaigns.iter().filter(|c| c.decision == d).collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let _ = writeln!(s, "## {} ({})\n", d, rows.len());
+        let _ = writeln!(
+            s,
+            "| campaign | product | spend | revenue | ROI | sales Δ% | views Δ% | risk | budget | reasons |\n|---|---|---:|---:|---:|---:|---:|---|---:|---|"
+        );
+        for c in rows {
+            let m = &c.metrics;
+            let budget = if c.budget.current == c.budget.proposed {
+                money(c.budget.current)
+            } else {
+                format!("{} → {}", money(c.budget.current), money(c.budget.proposed))
+            };
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                c.campaign_id,
+                c.product_id,
+                money(m.spend),
+                money(m.revenue),
+                opt(m.roi, 2),
+                opt(m.sales_impact_pct, 1),
+                opt(m.view_impact_pct, 1),
+                m.risk_level.map(|l| format!("{l:?}").to_lowercase()).unwrap_or("–".into()),
+                budget,
+                c.reasons.join("; ").replace('|', "/")
+            );
+        }
+        s.push('\n');
+    }
+    if !r.new_campaigns.is_empty() {
+        let _ = writeln!(s, "## New campaigns\n\n| product | daily budget | name | headline |\n|---|---:|---|---|");
+        for n in &r.new_campaigns {
+            let _ = writeln!(s, "| {} | {} | {} | {} |", n.product_id, money(n.daily_budget), n.name, n.headline);
+        }
+        s.push('\n');
+    }
+    if !r.actions.is_empty() {
+        let _ = writeln!(s, "## Actions\n\n| kind | campaign | product | from | to | status |\n|---|---|---|---:|---:|---|");
+        for a in &r.actions {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {:?} |",
+                a.kind.as_str(),
+                a.campaign_id,
+                a.product_id,
+                money(a.from),
+                money(a.to),
+                a.status
+            );
+        }
+    }
+    s
+}
+
+/// `decisions.csv`: one row per campaign.
+pub fn decisions_csv(r: &Report) -> Result<String, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "campaign_id", "product_id", "decision", "baseline", "spend", "revenue", "roas", "roi", "cpa",
+        "sales_impact_pct", "view_impact_pct", "efficiency", "risk_score", "risk_level", "budget_current",
+        "budget_proposed", "reasons",
+    ])?;
+    let o = |x: Option<f64>| x.map(num).unwrap_or_default();
+    for c in &r.campaigns {
+        let m = &c.metrics;
+        w.write_record([
+            c.campaign_id.clone(),
+            c.product_id.clone(),
+            c.decision.to_string(),
+            c.baseline.to_string(),
+            num(m.spend),
+            num(m.revenue),
+            o(m.roas),
+            o(m.roi),
+            o(m.cpa),
+            o(m.sales_impact_pct),
+            o(m.view_impact_pct),
+            o(m.efficiency),
+            o(m.risk_score),
+            m.risk_level.map(|l| format!("{l:?}").to_lowercase()).unwrap_or_default(),
+            num(c.budget.current),
+            num(c.budget.proposed),
+            c.reasons.join("; "),
+        ])?;
+    }
+    let bytes = w.into_inner().map_err(|e| e.into_error())?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Writes the three files into `dir`.
+pub fn write(r: &Report, dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let json = serde_json::to_string_pretty(r).map_err(std::io::Error::other)?;
+    std::fs::write(dir.join("report.json"), json)?;
+    std::fs::write(dir.join("report.md"), markdown(r))?;
+    std::fs::write(dir.join("decisions.csv"), decisions_csv(r).map_err(std::io::Error::other)?)?;
+    Ok(())
+}

@@ -1,0 +1,269 @@
+//! Stage 3, analyze: the SPEC §5 metrics and the risk score, as polars
+//! expressions over the whole campaign frame, then one typed row per campaign
+//! for the rules.
+//!
+//! Responsible for: averages over covered days, impacts with their zero
+//! baseline cases, ROAS/ROI/CPA with their undefined and infinite cases,
+//! efficiency, risk; and the list of products that could get a new campaign.
+//! Not responsible for: any decision (decide).
+
+use std::time::Instant;
+
+use polars::prelude::*;
+
+use crate::config::Settings;
+use crate::decisions::risk;
+use crate::decisions::selection;
+use crate::model::{col, Day};
+use crate::stages::transform::{w, Frames};
+use crate::stages::validate::ValidBatch;
+use crate::stages::StageReport;
+
+pub mod m {
+    pub const SALES_IMPACT: &str = "sales_impact_pct";
+    pub const VIEW_IMPACT: &str = "view_impact_pct";
+    pub const ROAS: &str = "roas";
+    pub const ROI: &str = "roi";
+    pub const CPA: &str = "cpa";
+    pub const EFFICIENCY: &str = "efficiency";
+    pub const BURN: &str = "burn";
+    pub const DECLINE: &str = "decline";
+    pub const COMPETITION: &str = "competition";
+    pub const LIFECYCLE: &str = "lifecycle";
+    pub const RISK: &str = "risk_score";
+}
+
+/// Everything the rules need to know about one judged campaign.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CampaignRow {
+    pub campaign_id: String,
+    pub product_id: String,
+    pub product_name: String,
+    pub category: String,
+    pub status: String,
+    pub paused_by: String,
+    pub paused_at: Option<Day>,
+    pub start_date: Day,
+    pub daily_budget: f64,
+    pub price: f64,
+    pub stock: i64,
+    pub pre_campaign: bool,
+    pub cur_days: u64,
+    pub base_days: u64,
+    pub units_cur: u64,
+    pub units_base: u64,
+    pub views_cur: u64,
+    pub views_base: u64,
+    pub spend: f64,
+    pub revenue: f64,
+    pub conversions: u64,
+    pub new_customers: u64,
+    pub spend_days: u64,
+    pub roas: Option<f64>,
+    pub roi: Option<f64>,
+    pub cpa: Option<f64>,
+    pub sales_impact: Option<f64>,
+    pub view_impact: Option<f64>,
+    pub efficiency: Option<f64>,
+    pub burn: f64,
+    pub risk_score: Option<f64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    pub as_of: Day,
+    /// The campaign frame with every metric column, for reports and tests.
+    pub frame: DataFrame,
+    pub campaigns: Vec<CampaignRow>,
+    /// Products without an active or paused campaign (or one yet to start).
+    pub products: Vec<selection::Product>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("analyzing: {0}")]
+pub struct AnalyzeError(#[from] PolarsError);
+
+fn f(c: &str) -> Expr {
+    col(c).cast(DataType::Float64)
+}
+
+/// Average per covered day; 0 when no day is covered.
+pub fn daily_avg(sum: &str, days: &str) -> Expr {
+    when(col(days).gt(lit(0))).then(f(sum) / f(days)).otherwise(lit(0.0))
+}
+
+/// (current − baseline) / baseline × 100; 0 when both are 0; null when only
+/// the baseline is (reason `no_baseline`).
+pub fn impact(cur: Expr, base: Expr) -> Expr {
+    when(base.clone().eq(lit(0.0)).and(cur.clone().eq(lit(0.0))))
+        .then(lit(0.0))
+        .when(base.clone().eq(lit(0.0)))
+        .then(lit(NULL).cast(DataType::Float64))
+        .otherwise((cur - base.clone()) / base * lit(100.0))
+}
+
+/// The metric columns of SPEC §5 over a frame of window sums.
+pub fn metric_exprs(s: &Settings) -> Vec<Vec<Expr>> {
+    let spend = col(col::SPEND);
+    let revenue = f(col::REVENUE);
+    let first = vec![
+        impact(daily_avg(w::UNITS_CUR, w::CUR_DAYS), daily_avg(w::UNITS_BASE, w::BASE_DAYS)).alias(m::SALES_IMPACT),
+        impact(daily_avg(w::VIEWS_CUR, w::CUR_DAYS), daily_avg(w::VIEWS_BASE, w::BASE_DAYS)).alias(m::VIEW_IMPACT),
+        when(spend.clone().gt(lit(0.0))).then(revenue.clone() / spend.clone()).otherwise(lit(NULL).cast(DataType::Float64)).alias(m::ROAS),
+        when(spend.clone().gt(lit(0.0)))
+            .then((revenue - spend.clone()) / spend.clone())
+            .otherwise(lit(NULL).cast(DataType::Float64))
+            .alias(m::ROI),
+        when(col(col::NEW_CUSTOMERS).gt(lit(0)))
+            .then(spend.clone() / f(col::NEW_CUSTOMERS))
+            .when(spend.clone().gt(lit(0.0)))
+            .then(lit(f64::INFINITY))
+            .otherwise(lit(NULL).cast(DataType::Float64))
+            .alias(m::CPA),
+        risk::burn(spend, col(col::DAILY_BUDGET), col(w::CUR_DAYS)).alias(m::BURN),
+        risk::competition(col(col::CATEGORY), &s.risk).alias(m::COMPETITION),
+    ];
+    let second = vec![
+        (lit(s.decisions.efficiency_sales_weight) * col(m::SALES_IMPACT)
+            + lit(s.decisions.efficiency_view_weight) * col(m::VIEW_IMPACT))
+        .alias(m::EFFICIENCY),
+        risk::lifecycle(col(w::AGE_DAYS), col(m::SALES_IMPACT), &s.risk).alias(m::LIFECYCLE),
+    ];
+    let third = vec![risk::decline(col(m::EFFICIENCY)).alias(m::DECLINE)];
+    let fourth = vec![risk::score(col(m::BURN), col(m::DECLINE), col(m::COMPETITION), col(m::LIFECYCLE), &s.risk)
+        .alias(m::RISK)];
+    vec![first, second, third, fourth]
+}
+
+pub fn analyze(frames: &Frames, valid: &ValidBatch, s: &Settings) -> Result<(Analysis, StageReport), AnalyzeError> {
+    let started = Instant::now();
+    let mut lf = frames.campaigns.clone().lazy();
+    for group in metric_exprs(s) {
+        lf = lf.with_columns(group);
+    }
+    let frame = lf.sort([col::CAMPAIGN_ID], Default::default()).collect()?;
+    let campaigns = rows(&frame)?;
+
+    // Products that could get a new campaign.
+    let taken = valid
+        .campaigns
+        .clone()
+        .lazy()
+        .filter(col(col::STATUS).neq(lit("ended")))
+        .select([col(col::PRODUCT_ID)]);
+    let future = df!(col::PRODUCT_ID => &valid.future_campaign_products)?.lazy();
+    let free = frames
+        .products
+        .clone()
+        .lazy()
+        .join(taken, [col(col::PRODUCT_ID)], [col(col::PRODUCT_ID)], JoinArgs::new(JoinType::Anti))
+        .join(future, [col(col::PRODUCT_ID)], [col(col::PRODUCT_ID)], JoinArgs::new(JoinType::Anti))
+        .collect()?;
+    let products = product_rows(&free)?;
+
+    let report = StageReport::new("analyze", started, frames.campaigns.height() as u64, campaigns.len() as u64);
+    Ok((Analysis { as_of: frames.as_of, frame, campaigns, products }, report))
+}
+
+fn strs(df: &DataFrame, name: &str) -> PolarsResult<Vec<String>> {
+    let c = df.column(name)?.cast(&DataType::String)?;
+    Ok(c.str()?.iter().map(|v| v.unwrap_or_default().to_string()).collect())
+}
+fn f64s(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<f64>>> {
+    let c = df.column(name)?.cast(&DataType::Float64)?;
+    Ok(c.f64()?.iter().collect())
+}
+fn i64s(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<i64>>> {
+    let c = df.column(name)?.cast(&DataType::Int64)?;
+    Ok(c.i64()?.iter().collect())
+}
+fn u(x: Option<i64>) -> u64 {
+    x.unwrap_or(0).max(0) as u64
+}
+
+fn rows(df: &DataFrame) -> PolarsResult<Vec<CampaignRow>> {
+    let ids = strs(df, col::CAMPAIGN_ID)?;
+    let pids = strs(df, col::PRODUCT_ID)?;
+    let pnames = strs(df, "product_name")?;
+    let cats = strs(df, col::CATEGORY)?;
+    let status = strs(df, col::STATUS)?;
+    let by = strs(df, col::PAUSED_BY)?;
+    let at = i64s(df, col::PAUSED_AT)?;
+    let start = i64s(df, col::START_DATE)?;
+    let budget = f64s(df, col::DAILY_BUDGET)?;
+    let price = f64s(df, col::PRICE)?;
+    let stock = i64s(df, col::STOCK)?;
+    let pre = df.column(w::PRE_CAMPAIGN)?.bool()?.clone();
+    let ints: Vec<Vec<Option<i64>>> = [
+        w::CUR_DAYS, w::BASE_DAYS, w::UNITS_CUR, w::UNITS_BASE, w::VIEWS_CUR, w::VIEWS_BASE,
+        col::CONVERSIONS, col::NEW_CUSTOMERS, w::SPEND_DAYS,
+    ]
+    .iter()
+    .map(|c| i64s(df, c))
+    .collect::<PolarsResult<_>>()?;
+    let floats: Vec<Vec<Option<f64>>> = [
+        col::SPEND, col::REVENUE, m::ROAS, m::ROI, m::CPA, m::SALES_IMPACT, m::VIEW_IMPACT, m::EFFICIENCY,
+        m::BURN, m::RISK,
+    ]
+    .iter()
+    .map(|c| f64s(df, c))
+    .collect::<PolarsResult<_>>()?;
+    Ok((0..df.height())
+        .map(|i| CampaignRow {
+            campaign_id: ids[i].clone(),
+            product_id: pids[i].clone(),
+            product_name: pnames[i].clone(),
+            category: cats[i].clone(),
+            status: status[i].clone(),
+            paused_by: by[i].clone(),
+            paused_at: at[i].map(|d| d as Day),
+            start_date: start[i].unwrap_or(0) as Day,
+            daily_budget: budget[i].unwrap_or(0.0),
+            price: price[i].unwrap_or(0.0),
+            stock: stock[i].unwrap_or(0),
+            pre_campaign: pre.get(i).unwrap_or(false),
+            cur_days: u(ints[0][i]),
+            base_days: u(ints[1][i]),
+            units_cur: u(ints[2][i]),
+            units_base: u(ints[3][i]),
+            views_cur: u(ints[4][i]),
+            views_base: u(ints[5][i]),
+            conversions: u(ints[6][i]),
+            new_customers: u(ints[7][i]),
+            spend_days: u(ints[8][i]),
+            spend: floats[0][i].unwrap_or(0.0),
+            revenue: floats[1][i].unwrap_or(0.0),
+            roas: floats[2][i],
+            roi: floats[3][i],
+            cpa: floats[4][i],
+            sales_impact: floats[5][i],
+            view_impact: floats[6][i],
+            efficiency: floats[7][i],
+            burn: floats[8][i].unwrap_or(0.0),
+            risk_score: floats[9][i],
+        })
+        .collect())
+}
+
+fn product_rows(df: &DataFrame) -> PolarsResult<Vec<selection::Product>> {
+    let ids = strs(df, col::PRODUCT_ID)?;
+    let names = strs(df, col::NAME)?;
+    let cats = strs(df, col::CATEGORY)?;
+    let price = f64s(df, col::PRICE)?;
+    let stock = i64s(df, col::STOCK)?;
+    let views = i64s(df, w::VIEWS_CUR)?;
+    let units = i64s(df, w::UNITS_CUR)?;
+    let days = i64s(df, w::CUR_DAYS)?;
+    Ok((0..df.height())
+        .map(|i| selection::Product {
+            product_id: ids[i].clone(),
+            name: names[i].clone(),
+            category: cats[i].clone(),
+            price: price[i].unwrap_or(0.0),
+            stock: stock[i].unwrap_or(0),
+            views: u(views[i]),
+            units: u(units[i]),
+            covered_days: u(days[i]),
+        })
+        .collect())
+}

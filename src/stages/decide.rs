@@ -1,0 +1,341 @@
+//! Stage 4, decide: the matrix per campaign, the budget reallocation, the new
+//! campaigns, and the list of actions they imply.
+//!
+//! Responsible for: turning analysis rows into rule inputs, calling the pure
+//! rules in `decisions/`, and assembling a [`Plan`]. Not responsible for:
+//! applying anything (act) or any arithmetic the rules own.
+
+use std::collections::HashSet;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::config::Settings;
+use crate::decisions::budget::{self, Line, NewCandidate};
+use crate::decisions::matrix::{decide_active, decide_paused, ActiveInputs, PausedInputs};
+use crate::decisions::risk::{level, RiskLevel};
+use crate::decisions::selection::{self, Candidate};
+use crate::decisions::{num, Decision, Verdict};
+use crate::model::{date_of, from_cents, to_cents_round, Day};
+use crate::stages::analyze::{Analysis, CampaignRow};
+use crate::stages::StageReport;
+
+#[derive(Debug, Clone)]
+pub struct CampaignDecision {
+    pub row: CampaignRow,
+    pub verdict: Verdict,
+    pub risk_level: Option<RiskLevel>,
+    pub locked: bool,
+    pub budget_current: f64,
+    pub budget_proposed: f64,
+}
+
+impl CampaignDecision {
+    pub fn baseline(&self) -> &'static str {
+        if self.row.pre_campaign { "pre_campaign" } else { "trend" }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct NewCampaign {
+    pub product_id: String,
+    pub daily_budget: f64,
+    pub name: String,
+    pub headline: String,
+    pub description: String,
+    #[serde(skip)]
+    pub reasons: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    Pause,
+    Resume,
+    SetBudget,
+    Create,
+}
+
+impl ActionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionKind::Pause => "pause",
+            ActionKind::Resume => "resume",
+            ActionKind::SetBudget => "set_budget",
+            ActionKind::Create => "create",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionStatus {
+    Applied,
+    Proposed,
+    Skipped,
+    Failed,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Action {
+    pub key: String,
+    pub campaign_id: String,
+    pub product_id: String,
+    pub kind: ActionKind,
+    pub from: f64,
+    pub to: f64,
+    pub paused_by: Option<String>,
+    pub effective_date: String,
+    pub status: ActionStatus,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Totals {
+    pub budget_before: f64,
+    pub budget_after: f64,
+    pub savings: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub as_of: Day,
+    pub campaigns: Vec<CampaignDecision>,
+    pub new_campaigns: Vec<NewCampaign>,
+    pub actions: Vec<Action>,
+    pub totals: Totals,
+}
+
+/// The deterministic key of an action: as_of, campaign (or product for a
+/// create), kind and target, so a rerun recognises it.
+pub fn action_key(as_of: Day, subject: &str, kind: ActionKind, to: f64) -> String {
+    format!("{}/{}/{}/{:.2}", date_of(as_of), subject, kind.as_str(), to)
+}
+
+fn active_inputs(r: &CampaignRow) -> ActiveInputs {
+    ActiveInputs {
+        spend_days: r.spend_days,
+        spend: r.spend,
+        revenue: r.revenue,
+        conversions: r.conversions,
+        new_customers: r.new_customers,
+        price: r.price,
+        roi: r.roi,
+        cpa: r.cpa,
+        sales_impact: r.sales_impact,
+        view_impact: r.view_impact,
+        units_cur: r.units_cur,
+        units_base: r.units_base,
+        views_cur: r.views_cur,
+        views_base: r.views_base,
+        cur_days: r.cur_days,
+        base_days: r.base_days,
+    }
+}
+
+/// Cuts text to at most `max` characters, at a word boundary when it can.
+fn cut(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let hard: String = text.chars().take(max).collect();
+    match hard.rfind(' ') {
+        Some(i) if i > max / 2 => hard[..i].trim_end().to_string(),
+        _ => hard,
+    }
+}
+
+/// Template copy for a new campaign (the LLM replaces it in a later issue).
+pub fn template_copy(c: &Candidate) -> (String, String, String) {
+    let name = if c.name.trim().is_empty() { c.product_id.clone() } else { c.name.trim().to_string() };
+    let category = if c.category.trim().is_empty() { "Store".to_string() } else { c.category.trim().to_string() };
+    (
+        cut(&format!("{name} – {category}"), 80),
+        cut(&format!("Shop {name}"), 30),
+        cut(&format!("{name}: a {} favourite, in stock and ready to ship.", category.to_lowercase()), 90),
+    )
+}
+
+pub fn decide(analysis: &Analysis, s: &Settings) -> (Plan, StageReport) {
+    let started = Instant::now();
+    let as_of = analysis.as_of;
+    let locked: HashSet<&str> = s.act.locked_campaigns.iter().map(String::as_str).collect();
+
+    let mut decisions: Vec<CampaignDecision> = analysis
+        .campaigns
+        .iter()
+        .map(|r| {
+            let mut verdict = if r.status == "active" {
+                decide_active(&active_inputs(r), &s.decisions, &s.significance)
+            } else {
+                decide_paused(
+                    &PausedInputs {
+                        paused_by: &r.paused_by,
+                        paused_at: r.paused_at,
+                        as_of,
+                        efficiency: r.efficiency,
+                        stock: r.stock,
+                    },
+                    &s.resume,
+                    s.selection.min_stock,
+                )
+            };
+            if r.sales_impact.is_none() || r.view_impact.is_none() {
+                if !verdict.reasons.iter().any(|x| x.starts_with("no_baseline")) {
+                    verdict.reasons.push("no_baseline:impact is null (baseline zero, current above zero)".into());
+                }
+            }
+            if r.cpa.is_some_and(f64::is_infinite) {
+                verdict.reasons.push(format!("cpa_infinite:spend={} new_customers=0", num(r.spend)));
+            }
+            let is_locked = locked.contains(r.campaign_id.as_str());
+            if is_locked {
+                verdict.reasons.push("locked".into());
+            }
+            CampaignDecision {
+                row: r.clone(),
+                verdict,
+                risk_level: r.risk_score.map(|x| level(x, &s.risk)),
+                locked: is_locked,
+                budget_current: r.daily_budget,
+                budget_proposed: r.daily_budget,
+            }
+        })
+        .collect();
+
+    let candidates = selection::rank(&analysis.products, &s.selection, &s.budget);
+    let lines: Vec<Line> = decisions
+        .iter()
+        .map(|d| Line {
+            campaign_id: d.row.campaign_id.clone(),
+            decision: d.verdict.decision,
+            current: to_cents_round(d.row.daily_budget),
+            efficiency: d.row.efficiency,
+            risk: d.row.risk_score,
+            burn: d.row.burn,
+            roi: d.row.roi,
+            locked: d.locked,
+        })
+        .collect();
+    let new_cands: Vec<NewCandidate> =
+        candidates.iter().map(|c| NewCandidate { product_id: c.product_id.clone(), budget: c.budget }).collect();
+    let alloc = budget::reallocate(&lines, &new_cands, s.selection.max_new_per_run as usize, &s.budget);
+    let violations = budget::check_invariants(&lines, &alloc, &new_cands, &s.budget);
+    debug_assert!(violations.is_empty(), "{violations:?}");
+    for v in &violations {
+        tracing::error!(violation = %v, "budget invariant broken");
+    }
+
+    let effective = date_of(as_of + 1).to_string();
+    let mut actions = Vec::new();
+    for (i, d) in decisions.iter_mut().enumerate() {
+        d.budget_proposed = from_cents(alloc.proposed[i]);
+        if alloc.unfunded.contains(&i) {
+            d.verdict = Verdict::new(
+                Decision::Paused,
+                vec![format!("resume_unfunded:needs={} pool_left=0", num(s.budget.min_daily))],
+            );
+        }
+        if alloc.receivers.contains(&i) {
+            d.verdict.reasons.push(format!(
+                "budget:increase {}→{}",
+                num(d.budget_current),
+                num(d.budget_proposed)
+            ));
+        }
+        if d.locked {
+            d.budget_proposed = d.budget_current;
+            continue;
+        }
+        let r = &d.row;
+        let mut push = |kind: ActionKind, from: f64, to: f64, paused_by: Option<&str>| {
+            actions.push(Action {
+                key: action_key(as_of, &r.campaign_id, kind, to),
+                campaign_id: r.campaign_id.clone(),
+                product_id: r.product_id.clone(),
+                kind,
+                from,
+                to,
+                paused_by: paused_by.map(str::to_string),
+                effective_date: effective.clone(),
+                status: ActionStatus::Proposed,
+                reason: d.verdict.reasons.first().cloned().unwrap_or_default(),
+            })
+        };
+        match d.verdict.decision {
+            Decision::Pause => push(ActionKind::Pause, d.budget_current, 0.0, Some("pipeline")),
+            Decision::EmergencyPause => push(ActionKind::Pause, d.budget_current, 0.0, Some("pipeline_emergency")),
+            Decision::Resume => push(ActionKind::Resume, d.budget_current, d.budget_proposed, None),
+            Decision::Continue if alloc.receivers.contains(&i) => {
+                push(ActionKind::SetBudget, d.budget_current, d.budget_proposed, None)
+            }
+            _ => {}
+        }
+    }
+
+    let new_campaigns: Vec<NewCampaign> = alloc
+        .created
+        .iter()
+        .map(|&ci| {
+            let c = &candidates[ci];
+            let (name, headline, description) = template_copy(c);
+            NewCampaign {
+                product_id: c.product_id.clone(),
+                daily_budget: from_cents(c.budget),
+                name,
+                headline,
+                description,
+                reasons: c.reasons.clone(),
+            }
+        })
+        .collect();
+    for n in &new_campaigns {
+        actions.push(Action {
+            key: action_key(as_of, &n.product_id, ActionKind::Create, n.daily_budget),
+            campaign_id: String::new(),
+            product_id: n.product_id.clone(),
+            kind: ActionKind::Create,
+            from: 0.0,
+            to: n.daily_budget,
+            paused_by: None,
+            effective_date: effective.clone(),
+            status: ActionStatus::Proposed,
+            reason: n.reasons.first().cloned().unwrap_or_default(),
+        });
+    }
+
+    let totals = Totals {
+        budget_before: from_cents(alloc.total_before),
+        budget_after: from_cents(alloc.total_after),
+        savings: from_cents(alloc.savings),
+    };
+    let report = StageReport::new("decide", started, analysis.campaigns.len() as u64, actions.len() as u64);
+    (Plan { as_of, campaigns: decisions, new_campaigns, actions, totals }, report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_templates_respect_their_limits() {
+        let c = Candidate {
+            product_id: "P1".into(),
+            name: "An extraordinarily long product name that goes on and on and on forever".into(),
+            category: "Fitness".into(),
+            price: 50.0,
+            potential: 1.0,
+            budget: 1500,
+            reasons: vec![],
+        };
+        let (name, headline, description) = template_copy(&c);
+        assert!(!name.is_empty());
+        assert!(headline.chars().count() <= 30, "{headline}");
+        assert!(description.chars().count() <= 90, "{description}");
+    }
+
+    #[test]
+    fn action_keys_are_deterministic() {
+        assert_eq!(action_key(20000, "C1", ActionKind::Pause, 0.0), "2024-10-04/C1/pause/0.00");
+    }
+}

@@ -1,0 +1,454 @@
+//! Stage 1, validate: every rule of SPEC §3 over whole columns.
+//!
+//! Responsible for: leaving out (and counting) rows dated after `as_of`,
+//! quarantining bad rows with table, line, column and reason, and handing on
+//! only valid rows, with dense product and campaign indexes and dates as day
+//! numbers. Not responsible for: windows or metrics (transform, analyze).
+//!
+//! Each table's rules are an ordered list of boolean expressions; a row takes
+//! the first rule it breaks as its reason. The rules run as one polars query
+//! per table; only the (few) bad rows ever reach Rust.
+
+use std::time::Instant;
+
+use polars::prelude::*;
+use serde::Serialize;
+
+use crate::connectors::files::raw_lines;
+use crate::connectors::{RawBatch, RawTable, Source};
+use crate::model::{col, left_ordered, Day, Kind, Table, TableCounts};
+use crate::stages::StageReport;
+
+/// A row that broke a rule, kept with its reason; nothing is silently dropped.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct QuarantinedRow {
+    pub table: Table,
+    /// Line in a CSV file (header = 1), or row number in a parquet file.
+    pub line: u64,
+    pub column: String,
+    pub reason: String,
+    /// The record's text as it stands in a CSV file (empty for parquet).
+    pub raw: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DataQuality {
+    pub rows_read: TableCounts,
+    pub rows_quarantined: TableCounts,
+    pub rows_after_as_of: TableCounts,
+    pub stale: bool,
+    /// First day of any valid `product_daily` row: where windows start being covered.
+    #[serde(skip)]
+    pub data_start: Option<Day>,
+    #[serde(skip)]
+    pub newest_product_day: Option<Day>,
+    #[serde(skip)]
+    pub newest_campaign_day: Option<Day>,
+}
+
+impl DataQuality {
+    /// Quarantined rows as a fraction of the rows judged (rows after as_of
+    /// are not judged, so they are not in the denominator).
+    pub fn quarantine_fraction(&self) -> f64 {
+        let judged = self.rows_read.total() - self.rows_after_as_of.total();
+        if judged == 0 {
+            0.0
+        } else {
+            self.rows_quarantined.total() as f64 / judged as f64
+        }
+    }
+}
+
+/// Valid rows only. Dates are `Int32` day numbers; `__pidx` / `cidx` index
+/// the products / campaigns frames.
+#[derive(Debug, Clone)]
+pub struct ValidBatch {
+    pub as_of: Day,
+    /// `__pidx`, product_id, sku, name, category, price, stock_quantity, created_at.
+    pub products: DataFrame,
+    /// `__pidx`, date, views, units_sold, revenue.
+    pub product_daily: DataFrame,
+    /// `__cidx`, campaign_id, name, product_id, `__pidx`, status, daily_budget,
+    /// start_date, paused_by ("" when empty), paused_at (nullable).
+    pub campaigns: DataFrame,
+    /// `__cidx`, date, impressions, clicks, spend, conversions, revenue, new_customers.
+    pub campaign_daily: DataFrame,
+    /// Products of campaigns that start after as_of (they get no new campaign).
+    pub future_campaign_products: Vec<String>,
+    pub quarantine: Vec<QuarantinedRow>,
+    pub quality: DataQuality,
+}
+
+pub const CIDX: &str = "__cidx";
+const CODE: &str = "__code";
+const FUTURE: &str = "__future";
+
+#[derive(Debug, thiserror::Error)]
+#[error("validating {table}: {source}")]
+pub struct ValidateError {
+    table: &'static str,
+    source: PolarsError,
+}
+
+struct Rule {
+    column: &'static str,
+    reason: String,
+    bad: Expr,
+}
+
+fn rule(column: &'static str, reason: impl Into<String>, bad: Expr) -> Rule {
+    Rule { column, reason: reason.into(), bad }
+}
+
+fn as_day(e: Expr) -> Expr {
+    e.cast(DataType::Int32)
+}
+
+fn date_options() -> StrptimeOptions {
+    StrptimeOptions { format: Some("%Y-%m-%d".into()), strict: false, exact: true, cache: true }
+}
+
+/// The rules every contract column brings (missing values, negatives, NaN).
+fn column_rules(table: Table) -> Vec<Rule> {
+    let mut rules = Vec::new();
+    for c in table.columns() {
+        let e = col(c.name);
+        match c.kind {
+            Kind::OptionalDate => rules.push(rule(
+                c.name,
+                "not a YYYY-MM-DD date",
+                e.clone().is_not_null()
+                    .and(e.clone().neq(lit("")))
+                    .and(e.str().to_date(date_options()).is_null()),
+            )),
+            kind => {
+                if c.required {
+                    let what = if kind == Kind::Text { "missing".to_string() } else { format!("missing or not {}", kind.describe()) };
+                    rules.push(rule(c.name, what, e.clone().is_null()));
+                }
+                if kind == Kind::Money {
+                    rules.push(rule(c.name, "not a finite number", e.clone().is_finite().not()));
+                }
+                let may_be_negative = c.name == col::STOCK;
+                if matches!(kind, Kind::Int | Kind::Money) && !may_be_negative {
+                    rules.push(rule(c.name, "negative", e.clone().lt(lit(0))));
+                }
+            }
+        }
+    }
+    rules
+}
+
+struct Checked {
+    valid: DataFrame,
+    bad: Vec<(u64, String, &'static str)>,
+    after_as_of: u64,
+    future_ids: Vec<String>,
+}
+
+/// Runs one table through: after-as-of filter, rules, duplicate key check.
+fn check_table(
+    lf: LazyFrame,
+    table: Table,
+    after_as_of: Expr,
+    mut rules: Vec<Rule>,
+    key: Expr,
+    id_column: Option<&'static str>,
+) -> Result<Checked, PolarsError> {
+    let with_flags = lf.with_column(after_as_of.fill_null(lit(false)).alias(FUTURE)).collect()?;
+    let future = with_flags.column(FUTURE)?.bool()?.clone();
+    let after_count = future.sum().unwrap_or(0) as u64;
+    let future_ids = match (id_column, after_count) {
+        (Some(id), n) if n > 0 => with_flags
+            .clone()
+            .lazy()
+            .filter(col(FUTURE))
+            .select([col(id)])
+            .collect()?
+            .column(id)?
+            .str()?
+            .iter()
+            .flatten()
+            .map(str::to_string)
+            .collect(),
+        _ => Vec::new(),
+    };
+    let judged = if after_count > 0 {
+        with_flags.lazy().filter(col(FUTURE).not())
+    } else {
+        with_flags.lazy()
+    };
+
+    // First broken rule wins: build the chain from the last rule backwards.
+    rules.push(rule("", "", lit(false))); // placeholder for the duplicate code
+    let dup_code = rules.len() as u32;
+    let mut code = lit(0u32);
+    for (i, r) in rules.iter().enumerate().rev() {
+        code = when(r.bad.clone()).then(lit(i as u32 + 1)).otherwise(code);
+    }
+    let coded = judged.with_column(code.alias(CODE)).collect()?;
+    // Duplicate keys: the first valid row (in file order) wins. Bad rows get
+    // a null key so they never shadow a later good one.
+    let valid_key = when(col(CODE).eq(lit(0u32))).then(key).otherwise(lit(NULL));
+    let coded = coded
+        .lazy()
+        .with_column(
+            when(col(CODE).eq(lit(0u32)).and(valid_key.is_first_distinct().not()))
+                .then(lit(dup_code))
+                .otherwise(col(CODE))
+                .alias(CODE),
+        )
+        .collect()?;
+
+    let codes = coded.column(CODE)?.u32()?;
+    let n_bad = codes.iter().filter(|c| c.is_some_and(|c| c != 0)).count();
+    let mut bad = Vec::with_capacity(n_bad);
+    if n_bad > 0 {
+        let bad_rows = coded.clone().lazy().filter(col(CODE).neq(lit(0u32))).select([col(col::LINE), col(CODE)]).collect()?;
+        let lines = bad_rows.column(col::LINE)?.cast(&DataType::UInt64)?;
+        let lines = lines.u64()?;
+        let codes = bad_rows.column(CODE)?.u32()?;
+        let key_desc = match table {
+            Table::Products => "product_id",
+            Table::Campaigns => "campaign_id",
+            Table::ProductDaily => "(date, product_id)",
+            Table::CampaignDaily => "(date, campaign_id)",
+        };
+        for (line, code) in lines.iter().zip(codes.iter()) {
+            let (line, code) = (line.unwrap_or(0), code.unwrap_or(0) as usize);
+            if code == dup_code as usize {
+                bad.push((line, format!("duplicate {key_desc}: an earlier row has the same key"), "*"));
+            } else {
+                let r = &rules[code - 1];
+                bad.push((line, r.reason.clone(), r.column));
+            }
+        }
+    }
+    let valid = coded.lazy().filter(col(CODE).eq(lit(0u32))).drop(cols([CODE, FUTURE])).collect()?;
+    Ok(Checked { valid, bad, after_as_of: after_count, future_ids })
+}
+
+/// `id_column` values (valid ones get their dense index) plus the ids left out
+/// as after-as-of, flagged, for foreign-key checks by a left join.
+fn id_frame(valid: &DataFrame, id: &str, idx: &str, future: &[String]) -> Result<DataFrame, PolarsError> {
+    let valid_ids = valid
+        .clone()
+        .lazy()
+        .select([col(id), col(idx), lit(false).alias(FUTURE)]);
+    let future_ids = df!(id => future)?
+        .lazy()
+        .select([col(id), lit(NULL).cast(DataType::UInt32).alias(idx), lit(true).alias(FUTURE)]);
+    concat([valid_ids, future_ids], UnionArgs::default())?.collect()
+}
+
+fn join_ids(lf: LazyFrame, ids: &DataFrame, id: &str) -> LazyFrame {
+    lf.join(
+        ids.clone().lazy(),
+        [col(id)],
+        [col(id)],
+        left_ordered(),
+    )
+}
+
+/// Validates the batch as of `as_of`.
+pub fn validate(raw: RawBatch, as_of: Day) -> Result<(ValidBatch, StageReport), ValidateError> {
+    let started = Instant::now();
+    let rows_in = (raw.products.df.height()
+        + raw.product_daily.df.height()
+        + raw.campaigns.df.height()
+        + raw.campaign_daily.df.height()) as u64;
+    let mut quality = DataQuality::default();
+    let mut quarantine = Vec::new();
+    let as_of_lit = lit(as_of);
+    let err = |t: Table| move |source| ValidateError { table: t.name(), source };
+
+    // products
+    let t = Table::Products;
+    let mut rules = column_rules(t);
+    rules.push(rule(col::PRICE, "must be above 0", col(col::PRICE).lt_eq(lit(0.0))));
+    let checked = check_table(
+        raw.products.df.clone().lazy(),
+        t,
+        as_day(col(col::CREATED_AT)).gt(as_of_lit.clone()),
+        rules,
+        col(col::PRODUCT_ID),
+        Some(col::PRODUCT_ID),
+    )
+    .map_err(err(t))?;
+    let future_products = checked.future_ids.clone();
+    let products = checked
+        .valid
+        .clone()
+        .lazy()
+        .with_column(as_day(col(col::CREATED_AT)).alias(col::CREATED_AT))
+        .with_row_index(col::PIDX, None)
+        .collect()
+        .map_err(err(t))?;
+    record(&raw.products, checked, &mut quality, &mut quarantine);
+    let product_ids = id_frame(&products, col::PRODUCT_ID, col::PIDX, &future_products).map_err(err(t))?;
+
+    // campaigns
+    let t = Table::Campaigns;
+    let mut rules = column_rules(t);
+    let status = col(col::STATUS);
+    rules.push(rule(
+        col::STATUS,
+        "must be active, paused or ended",
+        status.clone().neq(lit("active")).and(status.clone().neq(lit("paused"))).and(status.neq(lit("ended"))),
+    ));
+    let by = col(col::PAUSED_BY);
+    rules.push(rule(
+        col::PAUSED_BY,
+        "must be empty, pipeline, pipeline_emergency or user",
+        by.clone()
+            .is_not_null()
+            .and(by.clone().neq(lit("pipeline")))
+            .and(by.clone().neq(lit("pipeline_emergency")))
+            .and(by.neq(lit("user"))),
+    ));
+    rules.push(rule(col::PRODUCT_ID, "unknown product", col("__product_future").is_null()));
+    let lf = join_ids(raw.campaigns.df.clone().lazy(), &product_ids, col::PRODUCT_ID)
+        .rename([FUTURE], ["__product_future"], true);
+    let checked = check_table(
+        lf,
+        t,
+        as_day(col(col::START_DATE)).gt(as_of_lit.clone()).or(col("__product_future").eq(lit(true))),
+        rules,
+        col(col::CAMPAIGN_ID),
+        Some(col::CAMPAIGN_ID),
+    );
+    let checked = checked.map_err(err(t))?;
+    let future_campaigns = checked.future_ids.clone();
+    let future_campaign_products = if future_campaigns.is_empty() {
+        Vec::new()
+    } else {
+        let ids = df!(col::CAMPAIGN_ID => &future_campaigns).map_err(err(t))?;
+        raw.campaigns
+            .df
+            .clone()
+            .lazy()
+            .semi_join(ids.lazy(), col(col::CAMPAIGN_ID), col(col::CAMPAIGN_ID))
+            .select([col(col::PRODUCT_ID)])
+            .collect()
+            .map_err(err(t))?
+            .column(col::PRODUCT_ID)
+            .map_err(err(t))?
+            .str()
+            .map_err(err(t))?
+            .iter()
+            .flatten()
+            .map(str::to_string)
+            .collect()
+    };
+    let campaigns = checked
+        .valid
+        .clone()
+        .lazy()
+        .drop(cols(["__product_future"]))
+        .with_columns([
+            as_day(col(col::START_DATE)).alias(col::START_DATE),
+            as_day(col(col::PAUSED_AT).str().to_date(date_options())).alias(col::PAUSED_AT),
+            col(col::PAUSED_BY).fill_null(lit("")).alias(col::PAUSED_BY),
+        ])
+        .with_row_index(CIDX, None)
+        .collect()
+        .map_err(err(t))?;
+    record(&raw.campaigns, checked, &mut quality, &mut quarantine);
+    let campaign_ids = id_frame(&campaigns, col::CAMPAIGN_ID, CIDX, &future_campaigns).map_err(err(t))?;
+
+    // The two daily tables are independent of each other: check them side by side.
+    let (pd, cd) = std::thread::scope(|s| {
+        let pd = s.spawn(|| check_daily(&raw.product_daily, &product_ids, col::PRODUCT_ID, col::PIDX, as_of));
+        let cd = s.spawn(|| check_daily(&raw.campaign_daily, &campaign_ids, col::CAMPAIGN_ID, CIDX, as_of));
+        (pd.join().expect("validator panicked"), cd.join().expect("validator panicked"))
+    });
+    let (pd_checked, product_daily) = pd.map_err(err(Table::ProductDaily))?;
+    let (cd_checked, campaign_daily) = cd.map_err(err(Table::CampaignDaily))?;
+    record(&raw.product_daily, pd_checked, &mut quality, &mut quarantine);
+    record(&raw.campaign_daily, cd_checked, &mut quality, &mut quarantine);
+
+    let day_range = |df: &DataFrame| -> (Option<Day>, Option<Day>) {
+        let Ok(s) = df.column(col::DATE).and_then(|c| c.i32().cloned()) else { return (None, None) };
+        (s.min(), s.max())
+    };
+    let (data_start, newest_pd) = day_range(&product_daily);
+    let (_, newest_cd) = day_range(&campaign_daily);
+    quality.data_start = data_start;
+    quality.newest_product_day = newest_pd;
+    quality.newest_campaign_day = newest_cd;
+    quality.stale = newest_pd.is_none_or(|d| d < as_of) || newest_cd.is_none_or(|d| d < as_of);
+
+    let rows_out = (products.height() + product_daily.height() + campaigns.height() + campaign_daily.height()) as u64;
+    quarantine.sort_by(|a, b| (a.table, a.line).cmp(&(b.table, b.line)));
+    let report = StageReport::new("validate", started, rows_in, rows_out);
+    Ok((
+        ValidBatch {
+            as_of,
+            products,
+            product_daily,
+            campaigns,
+            campaign_daily,
+            future_campaign_products,
+            quarantine,
+            quality,
+        },
+        report,
+    ))
+}
+
+/// A daily table: rules, foreign key, after-as-of, and the (id, date) key.
+fn check_daily(
+    raw: &RawTable,
+    ids: &DataFrame,
+    id: &'static str,
+    idx: &'static str,
+    as_of: Day,
+) -> Result<(Checked, DataFrame), PolarsError> {
+    let t = raw.table;
+    let mut rules = column_rules(t);
+    let what = if id == col::PRODUCT_ID { "unknown product" } else { "unknown campaign" };
+    rules.push(rule(id, what, col("__id_future").is_null()));
+    let lf = join_ids(raw.df.clone().lazy(), ids, id).rename([FUTURE], ["__id_future"], true);
+    // Key: dense index and day packed into one integer, hashed once.
+    let key = col(idx).cast(DataType::Int64) * lit(1i64 << 32) + as_day(col(col::DATE)).cast(DataType::Int64);
+    let checked = check_table(
+        lf,
+        t,
+        as_day(col(col::DATE)).gt(lit(as_of)).or(col("__id_future").eq(lit(true))),
+        rules,
+        key,
+        None,
+    )?;
+    let valid = checked
+        .valid
+        .clone()
+        .lazy()
+        .drop(cols(["__id_future", id, col::LINE]))
+        .with_column(as_day(col(col::DATE)).alias(col::DATE))
+        .collect()?;
+    Ok((checked, valid))
+}
+
+fn record(raw: &RawTable, checked: Checked, quality: &mut DataQuality, quarantine: &mut Vec<QuarantinedRow>) {
+    let t = raw.table;
+    *quality.rows_read.get_mut(t) = raw.df.height() as u64;
+    *quality.rows_after_as_of.get_mut(t) = checked.after_as_of;
+    *quality.rows_quarantined.get_mut(t) = checked.bad.len() as u64;
+    if checked.bad.is_empty() {
+        return;
+    }
+    let texts = match &raw.source {
+        Source::Csv(path) => raw_lines(path, &checked.bad.iter().map(|b| b.0).collect::<Vec<_>>()),
+        Source::Parquet(_) => Default::default(),
+    };
+    for (line, reason, column) in checked.bad {
+        tracing::debug!(table = t.name(), line, column, reason = %reason, "row quarantined");
+        quarantine.push(QuarantinedRow {
+            table: t,
+            line,
+            column: column.to_string(),
+            reason,
+            raw: texts.get(&line).cloned().unwrap_or_default(),
+        });
+    }
+}
