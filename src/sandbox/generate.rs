@@ -247,8 +247,10 @@ pub fn generate(dir: &Path, o: &GenerateOptions) -> Result<GenerateSummary, Gene
                 Archetype::PausedByPipeline => {
                     status = "paused";
                     paused_by = "pipeline";
-                    paused_at = Some(as_of - rng.random_range(3..25));
-                    p.growth = rng.random_range(0.0..0.02);
+                    // Paused long enough ago that both windows are after the pause,
+                    // on a product that recovers: a RESUME candidate.
+                    paused_at = Some(as_of - rng.random_range(22..40));
+                    p.growth = rng.random_range(0.012..0.03);
                 }
                 Archetype::PausedOther => {
                     status = "paused";
@@ -257,6 +259,8 @@ pub fn generate(dir: &Path, o: &GenerateOptions) -> Result<GenerateSummary, Gene
                 }
                 Archetype::Ended => status = "ended",
             }
+            // Enough budget for a week's spend to pass one unit of the price.
+            let budget = if archetype == Archetype::BrandNew { budget } else { budget.max(cents(p.price * 0.6)) };
             let start = start.max(first);
             let last = match (status, paused_at) {
                 ("paused", Some(at)) => at - 1,
@@ -344,7 +348,7 @@ pub fn generate(dir: &Path, o: &GenerateOptions) -> Result<GenerateSummary, Gene
         col::STATUS => campaigns.iter().map(|c| c.status).collect::<Vec<_>>(),
         col::DAILY_BUDGET => campaigns.iter().map(|c| c.budget).collect::<Vec<_>>(),
         col::START_DATE => campaigns.iter().map(|c| c.start).collect::<Vec<_>>(),
-        col::PAUSED_BY => campaigns.iter().map(|c| c.paused_by).collect::<Vec<_>>(),
+        col::PAUSED_BY => campaigns.iter().map(|c| (!c.paused_by.is_empty()).then_some(c.paused_by)).collect::<Vec<_>>(),
         col::PAUSED_AT => campaigns.iter().map(|c| c.paused_at).collect::<Vec<_>>(),
     )
     .map_err(werr(dir))?;

@@ -122,9 +122,10 @@ fn column_rules(table: Table) -> Vec<Rule> {
                     .and(e.str().to_date(date_options()).is_null()),
             )),
             kind => {
-                if c.required {
-                    let what = if kind == Kind::Text { "missing".to_string() } else { format!("missing or not {}", kind.describe()) };
-                    rules.push(rule(c.name, what, e.clone().is_null()));
+                if c.required && kind == Kind::Text {
+                    rules.push(rule(c.name, "missing", e.clone().is_null().or(e.clone().str().strip_chars(lit(NULL)).eq(lit("")))));
+                } else if c.required {
+                    rules.push(rule(c.name, format!("missing or not {}", kind.describe()), e.clone().is_null()));
                 }
                 if kind == Kind::Money {
                     rules.push(rule(c.name, "not a finite number", e.clone().is_finite().not()));
@@ -186,7 +187,7 @@ fn check_table(
     for (i, r) in rules.iter().enumerate().rev() {
         code = when(r.bad.clone()).then(lit(i as u32 + 1)).otherwise(code);
     }
-    let coded = judged.with_column(code.alias(CODE)).collect()?;
+    let coded = judged.with_column(code.cast(DataType::UInt32).alias(CODE)).collect()?;
     // Duplicate keys: the first valid row (in file order) wins. Bad rows get
     // a null key so they never shadow a later good one.
     let valid_key = when(col(CODE).eq(lit(0u32))).then(key).otherwise(lit(NULL));
@@ -196,6 +197,7 @@ fn check_table(
             when(col(CODE).eq(lit(0u32)).and(valid_key.is_first_distinct().not()))
                 .then(lit(dup_code))
                 .otherwise(col(CODE))
+                .cast(DataType::UInt32)
                 .alias(CODE),
         )
         .collect()?;
@@ -302,6 +304,7 @@ pub fn validate(raw: RawBatch, as_of: Day) -> Result<(ValidBatch, StageReport), 
         "must be empty, pipeline, pipeline_emergency or user",
         by.clone()
             .is_not_null()
+            .and(by.clone().neq(lit("")))
             .and(by.clone().neq(lit("pipeline")))
             .and(by.clone().neq(lit("pipeline_emergency")))
             .and(by.neq(lit("user"))),

@@ -1,0 +1,155 @@
+//! The binary end to end on generated data: faults, bad configuration, the
+//! decision classes, and the embedded default.
+
+mod common;
+
+use std::process::Command;
+
+use common::{generate, stderr, App, BIN};
+
+#[test]
+fn every_injected_fault_is_quarantined_with_its_reason_and_counted() {
+    let data = tempfile::tempdir().unwrap();
+    generate(
+        data.path(),
+        &["--seed", "7", "--products", "60", "--campaigns", "20", "--days", "60", "--as-of", "2026-03-31", "--faults"],
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(data.path().join("faults.json")).unwrap()).unwrap();
+    let app = App::new(data.path(), "");
+    let out = app.run("2026-03-31");
+    assert!(out.status.success(), "exit {:?}: {}", out.status.code(), stderr(&out));
+    let r = app.report();
+    let quarantine = r["quarantine_sample"].as_array().unwrap();
+    for table in ["products", "product_daily", "campaigns", "campaign_daily"] {
+        let expected: Vec<&str> = manifest[table].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        assert_eq!(
+            r["data_quality"]["rows_quarantined"][table].as_u64().unwrap() as usize,
+            expected.len(),
+            "{table}: {quarantine:#?}"
+        );
+        let got: Vec<String> = quarantine
+            .iter()
+            .filter(|q| q["table"] == table)
+            .map(|q| {
+                let (c, reason) = (q["column"].as_str().unwrap(), q["reason"].as_str().unwrap());
+                if c == "*" { reason.to_string() } else { format!("{c}: {reason}") }
+            })
+            .collect();
+        for e in &expected {
+            assert!(got.iter().any(|g| g.starts_with(e)), "{table}: no quarantined row for {e:?} in {got:#?}");
+        }
+        // Every quarantined CSV row keeps its raw text: nothing is lost.
+        assert!(quarantine.iter().filter(|q| q["table"] == table).all(|q| !q["raw"].as_str().unwrap().is_empty()));
+    }
+}
+
+#[test]
+fn bad_configuration_exits_2_naming_every_bad_key() {
+    let data = tempfile::tempdir().unwrap();
+    let app = App::new(
+        data.path(),
+        "[decisions]\nmin_days = \"three\"\npause_sales_impact = 5.0\n[budget]\nmin_daily = -1.0\nmax_incrase_pct = 10\n",
+    );
+    let out = app.run("2026-03-31");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("decisions.min_days"), "{err}");
+    assert!(err.contains("budget.max_incrase_pct: unknown key"), "{err}");
+
+    // Types fixed, the range problems are all reported together.
+    let app = App::new(data.path(), "[decisions]\npause_sales_impact = 5.0\n[budget]\nmin_daily = -1.0\n");
+    let out = app.run("2026-03-31");
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("decisions.pause_sales_impact"), "{err}");
+    assert!(err.contains("budget.min_daily"), "{err}");
+}
+
+#[test]
+fn an_environment_override_with_a_bad_value_exits_2() {
+    let data = tempfile::tempdir().unwrap();
+    let app = App::new(data.path(), "");
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(app.config())
+        .args(["run", "--dry-run", "--as-of", "2026-03-31"])
+        .env("CAMPAIGN_PILOT__SIGNIFICANCE__ALPHA", "-0.5")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("significance.alpha"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_missing_table_or_column_is_a_configuration_error() {
+    let data = tempfile::tempdir().unwrap();
+    let app = App::new(data.path(), "");
+    let out = app.run("2026-03-31");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("store.path"), "{}", stderr(&out));
+
+    generate(data.path(), &["--products", "10", "--campaigns", "3", "--days", "30", "--as-of", "2026-03-31"]);
+    let text = std::fs::read_to_string(data.path().join("products.csv")).unwrap();
+    std::fs::write(data.path().join("products.csv"), text.replacen("price", "cost", 1)).unwrap();
+    let out = app.run("2026-03-31");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no column `price`"), "{}", stderr(&out));
+}
+
+#[test]
+fn generated_data_shows_every_decision_class_and_is_recorded() {
+    let data = tempfile::tempdir().unwrap();
+    generate(data.path(), &["--seed", "42", "--products", "400", "--campaigns", "120", "--days", "120", "--as-of", "2026-03-31"]);
+    let app = App::new(data.path(), "");
+    let out = app.run("2026-03-31");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r = app.report();
+    for class in ["LEARNING", "EMERGENCY_PAUSE", "PAUSE", "CONTINUE", "OPTIMIZE", "MONITOR", "RESUME", "PAUSED"] {
+        assert!(r["decision_counts"][class].as_u64().unwrap_or(0) > 0, "no {class}: {}", r["decision_counts"]);
+    }
+    assert_eq!(r["status"], "succeeded");
+    assert_eq!(r["dry_run"], true);
+    assert!(r["actions"].as_array().unwrap().iter().all(|a| a["status"] == "proposed"));
+    let before = r["totals"]["budget_before"].as_f64().unwrap();
+    let after = r["totals"]["budget_after"].as_f64().unwrap();
+    assert!(after <= before + 1e-9, "total after {after} > before {before}");
+    for f in ["report.json", "report.md", "decisions.csv"] {
+        assert!(app.report_dir().join(f).exists(), "{f} missing");
+    }
+    let csv = std::fs::read_to_string(app.report_dir().join("decisions.csv")).unwrap();
+    assert_eq!(csv.lines().count(), r["campaigns"].as_array().unwrap().len() + 1);
+}
+
+#[test]
+fn rows_after_as_of_are_left_out_and_counted_not_quarantined() {
+    let data = tempfile::tempdir().unwrap();
+    generate(data.path(), &["--seed", "3", "--products", "50", "--campaigns", "10", "--days", "60", "--as-of", "2026-03-31"]);
+    let app = App::new(data.path(), "");
+    let out = app.run("2026-03-21");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r = app.report();
+    let q = &r["data_quality"];
+    assert!(q["rows_after_as_of"]["product_daily"].as_u64().unwrap() >= 50 * 10);
+    assert_eq!(q["rows_quarantined"]["product_daily"], 0);
+    assert_eq!(q["stale"], false);
+}
+
+#[test]
+fn the_shipped_configuration_runs_on_a_fresh_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/pipeline.toml")).unwrap();
+    std::fs::write(dir.path().join("pipeline.toml"), shipped).unwrap();
+    let out = Command::new(BIN)
+        .current_dir(dir.path())
+        .args(["run", "--as-of", "2026-11-20"])
+        .env_remove("CAMPAIGN_PILOT_CONFIG")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("report: "), "{stdout}");
+    assert!(dir.path().join("demo-data/products.csv").exists());
+    assert!(dir.path().join("reports/2026-11-20/report.json").exists());
+    assert!(dir.path().join("campaign-pilot.db").exists());
+}

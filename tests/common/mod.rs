@@ -1,0 +1,66 @@
+//! Shared helpers: run the real binary with a fresh config, database and
+//! report directory per test.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_campaign-pilot");
+
+/// A scratch directory with a `pipeline.toml` pointing at `data`.
+pub struct App {
+    pub dir: tempfile::TempDir,
+}
+
+impl App {
+    pub fn new(data: &Path, extra_toml: &str) -> App {
+        let dir = tempfile::tempdir().unwrap();
+        let toml = format!(
+            "[store]\npath = \"{d}\"\n[ads]\npath = \"{d}\"\n[database]\nurl = \"sqlite:test.db\"\n{extra_toml}\n",
+            d = data.display()
+        );
+        std::fs::write(dir.path().join("pipeline.toml"), toml).unwrap();
+        App { dir }
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.dir.path().join("pipeline.toml")
+    }
+
+    pub fn report_dir(&self) -> PathBuf {
+        self.dir.path().join("report")
+    }
+
+    /// `campaign-pilot run --dry-run --as-of AS_OF` with this app's config.
+    pub fn run(&self, as_of: &str) -> Output {
+        Command::new(BIN)
+            .args(["--config"])
+            .arg(self.config())
+            .args(["run", "--dry-run", "--as-of", as_of, "--report-dir"])
+            .arg(self.report_dir())
+            .env_remove("CAMPAIGN_PILOT_CONFIG")
+            .output()
+            .unwrap()
+    }
+
+    pub fn report(&self) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.report_dir().join("report.json")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+}
+
+/// `campaign-pilot sandbox generate` into `out`.
+pub fn generate(out: &Path, args: &[&str]) -> Output {
+    let o = Command::new(BIN)
+        .args(["sandbox", "generate", "--out"])
+        .arg(out)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "generate failed: {}", String::from_utf8_lossy(&o.stderr));
+    o
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
