@@ -14,7 +14,7 @@ use crate::report::{self, Report, ReportInput};
 use crate::sandbox::generate::{ensure_demo, GenerateError};
 use crate::stages::act::{act, RunStatus};
 use crate::stages::analyze::{analyze, AnalyzeError};
-use crate::stages::decide::decide;
+use crate::stages::decide::{decide, DecideError};
 use crate::stages::transform::{transform, TransformError};
 use crate::stages::validate::{validate, ValidateError};
 
@@ -38,6 +38,8 @@ pub enum RunError {
     Transform(#[from] TransformError),
     #[error(transparent)]
     Analyze(#[from] AnalyzeError),
+    #[error(transparent)]
+    Decide(#[from] DecideError),
     #[error(transparent)]
     Db(#[from] DbError),
     #[error("demo data: {0}")]
@@ -134,7 +136,7 @@ async fn stages(
     let (valid, r_validate) = validate(raw, as_of)?;
     let (frames, r_transform) = transform(&valid, &s.windows)?;
     let (analysis, r_analyze) = analyze(&frames, &valid, s)?;
-    let (plan, r_decide) = decide(&analysis, s);
+    let (plan, r_decide) = decide(&analysis, s)?;
     let (outcome, r_act) = act(plan, req.dry_run || !s.act.enabled);
 
     let report = report::build(ReportInput {

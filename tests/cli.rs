@@ -153,3 +153,41 @@ fn the_shipped_configuration_runs_on_a_fresh_directory() {
     assert!(dir.path().join("reports/2026-11-20/report.json").exists());
     assert!(dir.path().join("campaign-pilot.db").exists());
 }
+
+#[test]
+fn parquet_and_csv_of_the_same_data_give_the_same_decisions() {
+    let csv_dir = tempfile::tempdir().unwrap();
+    let pq_dir = tempfile::tempdir().unwrap();
+    let args = ["--seed", "11", "--products", "120", "--campaigns", "40", "--days", "90", "--as-of", "2026-03-31"];
+    generate(csv_dir.path(), &args);
+    generate(pq_dir.path(), &[&args[..], &["--format", "parquet"]].concat());
+    assert!(pq_dir.path().join("product_daily.parquet").exists());
+    let decisions = |dir: &std::path::Path| {
+        let app = App::new(dir, "");
+        let out = app.run("2026-03-31");
+        assert!(out.status.success(), "{}", stderr(&out));
+        let r = app.report();
+        r["campaigns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["campaign_id"].to_string(), c["decision"].to_string(), c["budget"]["proposed"].to_string()))
+            .collect::<Vec<_>>()
+    };
+    let a = decisions(csv_dir.path());
+    assert!(!a.is_empty());
+    assert_eq!(a, decisions(pq_dir.path()));
+}
+
+#[test]
+fn generation_is_deterministic_from_the_seed() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let args = ["--seed", "5", "--products", "30", "--campaigns", "10", "--days", "40", "--as-of", "2026-03-31"];
+    generate(a.path(), &args);
+    generate(b.path(), &args);
+    for t in ["products", "product_daily", "campaigns", "campaign_daily"] {
+        let f = format!("{t}.csv");
+        assert_eq!(std::fs::read(a.path().join(&f)).unwrap(), std::fs::read(b.path().join(&f)).unwrap(), "{f}");
+    }
+}

@@ -156,7 +156,13 @@ pub fn template_copy(c: &Candidate) -> (String, String, String) {
     )
 }
 
-pub fn decide(analysis: &Analysis, s: &Settings) -> (Plan, StageReport) {
+#[derive(Debug, thiserror::Error)]
+#[error("the budget plan breaks its invariants (a bug; nothing was applied): {}", .violations.join("; "))]
+pub struct DecideError {
+    pub violations: Vec<String>,
+}
+
+pub fn decide(analysis: &Analysis, s: &Settings) -> Result<(Plan, StageReport), DecideError> {
     let started = Instant::now();
     let as_of = analysis.as_of;
     let locked: HashSet<&str> = s.act.locked_campaigns.iter().map(String::as_str).collect();
@@ -221,9 +227,9 @@ pub fn decide(analysis: &Analysis, s: &Settings) -> (Plan, StageReport) {
         candidates.iter().map(|c| NewCandidate { product_id: c.product_id.clone(), budget: c.budget }).collect();
     let alloc = budget::reallocate(&lines, &new_cands, s.selection.max_new_per_run as usize, &s.budget);
     let violations = budget::check_invariants(&lines, &alloc, &new_cands, &s.budget);
-    debug_assert!(violations.is_empty(), "{violations:?}");
-    for v in &violations {
-        tracing::error!(violation = %v, "budget invariant broken");
+    if !violations.is_empty() {
+        // A bug, not bad data: refuse to hand on a plan that breaks the SPEC.
+        return Err(DecideError { violations });
     }
 
     let effective = date_of(as_of + 1).to_string();
@@ -310,7 +316,7 @@ pub fn decide(analysis: &Analysis, s: &Settings) -> (Plan, StageReport) {
         savings: from_cents(alloc.savings),
     };
     let report = StageReport::new("decide", started, analysis.campaigns.len() as u64, actions.len() as u64);
-    (Plan { as_of, campaigns: decisions, new_campaigns, actions, totals }, report)
+    Ok((Plan { as_of, campaigns: decisions, new_campaigns, actions, totals }, report))
 }
 
 #[cfg(test)]
