@@ -267,3 +267,59 @@ fn product_rows(df: &DataFrame) -> PolarsResult<Vec<selection::Product>> {
         })
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eval(df: DataFrame, e: Expr) -> Vec<Option<f64>> {
+        df.lazy().select([e.alias("x")]).collect().unwrap().column("x").unwrap().f64().unwrap().iter().collect()
+    }
+
+    #[test]
+    fn impact_handles_zero_baselines() {
+        let df = df!("c" => [0.0, 3.0, 3.0, 2.0], "b" => [0.0, 0.0, 2.0, 4.0]).unwrap();
+        // both zero → 0; baseline zero, current above zero → null (no_baseline)
+        assert_eq!(eval(df, impact(col("c"), col("b"))), vec![Some(0.0), None, Some(50.0), Some(-50.0)]);
+    }
+
+    #[test]
+    fn daily_average_divides_by_covered_days_and_is_zero_without_any() {
+        let df = df!("s" => [21i64, 5], "d" => [7i64, 0]).unwrap();
+        assert_eq!(eval(df, daily_avg("s", "d")), vec![Some(3.0), Some(0.0)]);
+    }
+
+    /// roas, roi and cpa with spend and new customers at their edges.
+    #[test]
+    fn money_ratios_are_null_when_undefined_and_cpa_infinite_without_customers() {
+        let s = Settings::default();
+        let df = df!(
+            col::SPEND => [100.0, 0.0, 50.0, 0.0],
+            col::REVENUE => [250.0, 10.0, 0.0, 0.0],
+            col::NEW_CUSTOMERS => [4i64, 2, 0, 0],
+            col::DAILY_BUDGET => [20.0, 20.0, 10.0, 0.0],
+            col::CATEGORY => ["A", "B", "C", "D"],
+            w::CUR_DAYS => [7i64, 7, 5, 7],
+            w::UNITS_CUR => [0i64, 0, 0, 0],
+            w::UNITS_BASE => [0i64, 0, 0, 0],
+            w::VIEWS_CUR => [0i64, 0, 0, 0],
+            w::VIEWS_BASE => [0i64, 0, 0, 0],
+            w::BASE_DAYS => [14i64, 14, 14, 14],
+            w::AGE_DAYS => [100i32, 100, 100, 100],
+        )
+        .unwrap();
+        let mut lf = df.lazy();
+        for g in metric_exprs(&s) {
+            lf = lf.with_columns(g);
+        }
+        let out = lf.collect().unwrap();
+        let get = |c: &str| out.column(c).unwrap().f64().unwrap().iter().collect::<Vec<_>>();
+        assert_eq!(get(m::ROAS), vec![Some(2.5), None, Some(0.0), None]);
+        assert_eq!(get(m::ROI), vec![Some(1.5), None, Some(-1.0), None]);
+        assert_eq!(get(m::CPA), vec![Some(25.0), Some(0.0), Some(f64::INFINITY), None]);
+        assert_eq!(get(m::BURN), vec![Some(100.0 / 140.0), Some(0.0), Some(1.0), Some(0.0)]);
+        // Both windows zero: impacts 0, efficiency 0, a risk score exists.
+        assert_eq!(get(m::EFFICIENCY), vec![Some(0.0); 4]);
+        assert!(get(m::RISK).iter().all(Option::is_some));
+    }
+}
