@@ -15,7 +15,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("CAMPAIGN_PILOT_LOG").unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("CAMPAIGN_PILOT_LOG")
+                .unwrap_or_else(|_| "warn,campaign_pilot=info".into()),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -196,9 +196,9 @@ pub fn markdown(r: &Report) -> String {
     let _ = writeln!(s, "{}\n", r.narrative);
     let _ = writeln!(
         s,
-        "Run `{}` · status **{:?}** · mode {}{}\n",
+        "Run `{}` · status **{}** · mode {}{}\n",
         r.run_id,
-        r.status,
+        serde_json::to_value(r.status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
         r.mode,
         if r.dry_run { " · dry run" } else { "" }
     );
