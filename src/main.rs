@@ -10,6 +10,7 @@ use campaign_pilot::config;
 use campaign_pilot::decisions::Decision;
 use campaign_pilot::pipeline::{self, RunRequest};
 use campaign_pilot::sandbox::generate::{generate, Format, GenerateOptions};
+use campaign_pilot::stages::act::RunStatus;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -42,7 +43,7 @@ fn dispatch(cli: Cli) -> i32 {
             match rt.block_on(pipeline::run(&cfg, &req)) {
                 Ok(summary) => {
                     print_summary(&summary);
-                    0
+                    exit_code(summary.report.status)
                 }
                 Err(e) => {
                     eprintln!("campaign-pilot: {e}");
@@ -79,6 +80,17 @@ fn dispatch(cli: Cli) -> i32 {
     }
 }
 
+/// SPEC §2: 0 success, 3 partial (failed actions are retried next run),
+/// 4 held by a guardrail (a retry would hold again).
+fn exit_code(status: RunStatus) -> i32 {
+    match status {
+        RunStatus::Succeeded => 0,
+        RunStatus::Failed => 1,
+        RunStatus::Partial => 3,
+        RunStatus::Held => 4,
+    }
+}
+
 fn print_summary(s: &pipeline::RunSummary) {
     let r = &s.report;
     println!(
@@ -96,7 +108,19 @@ fn print_summary(s: &pipeline::RunSummary) {
         .filter_map(|d| r.decision_counts.get(d).map(|n| format!("{n} {d}")))
         .collect();
     println!("  {} campaigns: {}", r.campaigns.len(), counts.join(", "));
-    println!("  {} actions proposed, {} new campaigns", r.actions.len(), r.new_campaigns.len());
+    let count = |s: &str| r.actions.iter().filter(|a| serde_json::to_value(a.status).ok().as_ref().and_then(|v| v.as_str()) == Some(s)).count();
+    println!(
+        "  {} actions: {} applied, {} proposed, {} skipped, {} failed; {} new campaigns",
+        r.actions.len(),
+        count("applied"),
+        count("proposed"),
+        count("skipped"),
+        count("failed"),
+        r.new_campaigns.len()
+    );
+    for h in &r.held_by {
+        println!("  HELD by {}: {} (limit {})", h.guardrail, h.value, h.limit);
+    }
     println!(
         "  daily budget {:.2} -> {:.2}, savings {:.2}",
         r.totals.budget_before, r.totals.budget_after, r.totals.savings

@@ -12,7 +12,8 @@ use crate::db::{Db, DbError};
 use crate::model::{date_of, day_of};
 use crate::report::{self, Report, ReportInput};
 use crate::sandbox::generate::{ensure_demo, GenerateError};
-use crate::stages::act::{act, RunStatus};
+use crate::connectors::files_ads::FilesAds;
+use crate::stages::act::{act, ActContext, ActError, RunStatus, CRASH_AT_ENV, KILL_SWITCH_ENV};
 use crate::stages::analyze::{analyze, AnalyzeError};
 use crate::stages::decide::{decide, DecideError};
 use crate::stages::transform::{transform, TransformError};
@@ -41,7 +42,11 @@ pub enum RunError {
     #[error(transparent)]
     Decide(#[from] DecideError),
     #[error(transparent)]
+    Act(#[from] ActError),
+    #[error(transparent)]
     Db(#[from] DbError),
+    #[error("another run holds the lock (nothing was done)")]
+    Locked,
     #[error("demo data: {0}")]
     Demo(#[from] GenerateError),
     #[error("writing the report to {path}: {source}")]
@@ -55,6 +60,7 @@ impl RunError {
             RunError::Config(_) => 2,
             RunError::Connector(e) if e.is_configuration() => 2,
             RunError::Db(DbError::Connect { .. }) => 2,
+            RunError::Locked => 75,
             _ => 1,
         }
     }
@@ -80,6 +86,11 @@ pub async fn run(cfg: &LoadedConfig, req: &RunRequest) -> Result<RunSummary, Run
     let as_of = day_of(as_of_date);
     let store_dir = cfg.resolve(&s.store.path);
     let ads_dir = cfg.resolve(&s.ads.path);
+    let db = Db::connect(&cfg.database_url()).await?;
+    let Some(_lock) = db.try_lock("run").await? else {
+        db.close().await;
+        return Err(RunError::Locked);
+    };
     let demo_generated = if s.demo.enabled {
         let made = ensure_demo(&store_dir, as_of_date, s.demo.seed, s.demo.products, s.demo.campaigns, s.demo.days)?;
         if made {
@@ -90,7 +101,6 @@ pub async fn run(cfg: &LoadedConfig, req: &RunRequest) -> Result<RunSummary, Run
         false
     };
 
-    let db = Db::connect(&cfg.database_url()).await?;
     let run_id = uuid::Uuid::now_v7().to_string();
     let span = tracing::info_span!("run", run_id = %run_id, as_of = %as_of_date);
     let _enter = span.enter();
@@ -137,7 +147,16 @@ async fn stages(
     let (frames, r_transform) = transform(&valid, &s.windows)?;
     let (analysis, r_analyze) = analyze(&frames, &valid, s)?;
     let (plan, r_decide) = decide(&analysis, s)?;
-    let (outcome, r_act) = act(plan, req.dry_run || !s.act.enabled);
+    let ctx = ActContext {
+        run_id,
+        dry_run: req.dry_run,
+        kill_switch: std::env::var(KILL_SWITCH_ENV).is_ok_and(|v| v == "1"),
+        settings: s,
+        quality: &valid.quality,
+        crash_at: std::env::var(CRASH_AT_ENV).ok().and_then(|v| v.parse().ok()),
+    };
+    let platform = FilesAds::new(&ads_dir);
+    let (outcome, r_act) = act(plan, &ctx, db, &platform).await?;
 
     let report = report::build(ReportInput {
         run_id,

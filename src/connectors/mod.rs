@@ -3,6 +3,8 @@
 //! connectors plug in beside it and produce the same [`RawBatch`].
 
 pub mod files;
+pub mod files_ads;
+pub mod platform;
 
 use std::path::PathBuf;
 

@@ -17,6 +17,8 @@ pub enum DbError {
     Query(#[from] sqlx::Error),
     #[error("database: {0}")]
     Encode(#[from] serde_json::Error),
+    #[error("run lock: {0}")]
+    Lock(String),
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -24,6 +26,57 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 #[derive(Clone)]
 pub struct Db {
     pool: AnyPool,
+    url: String,
+}
+
+/// Where an action stands in the journal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JournalState {
+    Planned,
+    Sent,
+    Applied,
+    Failed,
+}
+
+impl JournalState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JournalState::Planned => "planned",
+            JournalState::Sent => "sent",
+            JournalState::Applied => "applied",
+            JournalState::Failed => "failed",
+        }
+    }
+    fn parse(s: &str) -> JournalState {
+        match s {
+            "sent" => JournalState::Sent,
+            "applied" => JournalState::Applied,
+            "failed" => JournalState::Failed,
+            _ => JournalState::Planned,
+        }
+    }
+}
+
+/// Held for the whole run; released when dropped (or when the process dies).
+pub enum RunLock {
+    File(std::fs::File),
+    Advisory(sqlx::AnyConnection),
+    None,
+}
+
+/// One line of the audit history.
+#[derive(Debug, Clone)]
+pub struct AuditEntry<'a> {
+    pub actor: &'a str,
+    pub run_id: &'a str,
+    pub action_key: &'a str,
+    pub campaign_id: &'a str,
+    pub product_id: &'a str,
+    pub kind: &'a str,
+    pub before: f64,
+    pub after: f64,
+    pub status: &'a str,
+    pub note: &'a str,
 }
 
 /// The URL without its password, for messages.
@@ -41,13 +94,141 @@ pub fn redact(url: &str) -> String {
 impl Db {
     pub async fn connect(url: &str) -> Result<Db, DbError> {
         sqlx::any::install_default_drivers();
+        let sqlite = url.starts_with("sqlite:");
         let pool = AnyPoolOptions::new()
-            .max_connections(if url.starts_with("sqlite:") { 1 } else { 4 })
+            .max_connections(if sqlite { 1 } else { 4 })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if sqlite {
+                        // WAL is sqlx's default; NORMAL skips the fsync per commit,
+                        // which a process crash does not need (SPEC §8 is about crashes).
+                        sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA busy_timeout = 5000").execute(&mut *conn).await?;
+                    }
+                    Ok(())
+                })
+            })
             .connect(url)
             .await
             .map_err(|source| DbError::Connect { url: redact(url), source })?;
         MIGRATOR.run(&pool).await?;
-        Ok(Db { pool })
+        Ok(Db { pool, url: url.to_string() })
+    }
+
+    /// Takes the one-run-at-a-time lock, or None when another run holds it.
+    /// SQLite: an OS lock on `<database>.lock` (freed by the OS if the process
+    /// dies). PostgreSQL: a session advisory lock on a connection of its own.
+    pub async fn try_lock(&self, name: &str) -> Result<Option<RunLock>, DbError> {
+        if let Some(rest) = self.url.strip_prefix("sqlite://") {
+            let file = rest.split('?').next().unwrap_or(rest);
+            if file == ":memory:" || file.is_empty() {
+                return Ok(Some(RunLock::None));
+            }
+            let path = format!("{file}.{name}.lock");
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)
+                .map_err(|e| DbError::Lock(format!("{path}: {e}")))?;
+            return match f.try_lock() {
+                Ok(()) => Ok(Some(RunLock::File(f))),
+                Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+                Err(std::fs::TryLockError::Error(e)) => Err(DbError::Lock(format!("{path}: {e}"))),
+            };
+        }
+        let mut conn = self.pool.acquire().await?.detach();
+        let row = sqlx::query("SELECT pg_try_advisory_lock(hashtext($1)::bigint) AS ok")
+            .bind(format!("campaign-pilot:{name}"))
+            .fetch_one(&mut conn)
+            .await?;
+        Ok(row.try_get::<bool, _>("ok")?.then_some(RunLock::Advisory(conn)))
+    }
+
+    /// Records the plan's actions as `planned` (keeping any row a previous
+    /// run for the same as_of left), and returns every key's state.
+    pub async fn journal_plan(
+        &self,
+        run_id: &str,
+        as_of: &str,
+        actions: &[crate::stages::decide::Action],
+    ) -> Result<std::collections::HashMap<String, (JournalState, i64)>, DbError> {
+        let now = chrono::Utc::now().to_rfc3339();
+        let mut tx = self.pool.begin().await?;
+        for chunk in actions.chunks(500) {
+            let sql = values_sql(
+                "INSERT INTO action_journal (action_key, as_of, run_id, campaign_id, product_id, kind, from_budget, to_budget, paused_by, effective_date, state, attempts, updated_at) VALUES ",
+                13,
+                chunk.len(),
+            ) + " ON CONFLICT (action_key) DO NOTHING";
+            let mut q = sqlx::query(&sql);
+            for a in chunk {
+                q = q
+                    .bind(a.key.clone())
+                    .bind(as_of.to_string())
+                    .bind(run_id.to_string())
+                    .bind(a.campaign_id.clone())
+                    .bind(a.product_id.clone())
+                    .bind(a.kind.as_str())
+                    .bind(a.from)
+                    .bind(a.to)
+                    .bind(a.paused_by.clone())
+                    .bind(a.effective_date.clone())
+                    .bind(JournalState::Planned.as_str())
+                    .bind(0i64)
+                    .bind(now.clone());
+            }
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        let rows = sqlx::query("SELECT action_key, state, attempts FROM action_journal WHERE as_of = $1")
+            .bind(as_of)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = std::collections::HashMap::with_capacity(rows.len());
+        for r in rows {
+            out.insert(
+                r.try_get::<String, _>("action_key")?,
+                (JournalState::parse(&r.try_get::<String, _>("state")?), r.try_get::<i64, _>("attempts")?),
+            );
+        }
+        Ok(out)
+    }
+
+    /// Moves one action to `state` (a send counts as an attempt).
+    pub async fn journal_set(&self, key: &str, state: JournalState, error: Option<&str>) -> Result<(), DbError> {
+        sqlx::query(
+            "UPDATE action_journal SET state = $1, attempts = attempts + $2, last_error = $3, updated_at = $4 WHERE action_key = $5",
+        )
+        .bind(state.as_str())
+        .bind(i64::from(state == JournalState::Sent))
+        .bind(error.map(str::to_string))
+        .bind(chrono::Utc::now().to_rfc3339())
+        .bind(key)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn audit(&self, e: &AuditEntry<'_>) -> Result<(), DbError> {
+        sqlx::query(
+            "INSERT INTO audit (audit_id, at, actor, run_id, action_key, campaign_id, product_id, kind, before_value, after_value, status, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(uuid::Uuid::now_v7().to_string())
+        .bind(chrono::Utc::now().to_rfc3339())
+        .bind(e.actor)
+        .bind(e.run_id)
+        .bind(e.action_key)
+        .bind(e.campaign_id)
+        .bind(e.product_id)
+        .bind(e.kind)
+        .bind(e.before)
+        .bind(e.after)
+        .bind(e.status)
+        .bind(e.note)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     pub async fn start_run(&self, run_id: &str, as_of: &str, dry_run: bool, mode: &str) -> Result<(), DbError> {

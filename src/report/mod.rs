@@ -6,6 +6,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::decisions::guardrails::HeldBy;
 use crate::decisions::risk::RiskLevel;
 use crate::decisions::{num, Decision};
 use crate::model::date_of;
@@ -13,13 +14,6 @@ use crate::stages::act::{Outcome, RunStatus};
 use crate::stages::decide::{Action, CampaignDecision, NewCampaign, Totals};
 use crate::stages::validate::{DataQuality, QuarantinedRow};
 use crate::stages::StageReport;
-
-#[derive(Debug, Clone, Serialize)]
-pub struct HeldBy {
-    pub guardrail: String,
-    pub value: f64,
-    pub limit: f64,
-}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Metrics {
@@ -126,7 +120,7 @@ pub fn build(input: ReportInput) -> Report {
         mode: input.mode.to_string(),
         status: input.outcome.status,
         data_quality: input.quality.clone(),
-        held_by: Vec::new(),
+        held_by: input.outcome.held_by.clone(),
         campaigns: plan.campaigns.iter().map(entry).collect(),
         actions: plan.actions.clone(),
         new_campaigns: plan.new_campaigns.clone(),

@@ -98,17 +98,29 @@ enum Archetype {
     Ended,
 }
 
-const CYCLE: [Archetype; 10] = [
+/// Twenty campaigns of a typical portfolio: most steady, a few winners and
+/// losers, one new, one recent, some paused, one ended.
+const CYCLE: [Archetype; 20] = [
     Archetype::SaturatedWinner,
     Archetype::Losing,
-    Archetype::DecliningProduct,
-    Archetype::MildGrower,
     Archetype::Marginal,
+    Archetype::MildGrower,
+    Archetype::DecliningProduct,
     Archetype::BrandNew,
+    Archetype::Marginal,
     Archetype::RecentLaunch,
     Archetype::PausedByPipeline,
+    Archetype::MildGrower,
+    Archetype::Marginal,
     Archetype::PausedOther,
     Archetype::Ended,
+    Archetype::SaturatedWinner,
+    Archetype::MildGrower,
+    Archetype::Losing,
+    Archetype::Marginal,
+    Archetype::MildGrower,
+    Archetype::PausedOther,
+    Archetype::Marginal,
 ];
 
 struct Product {
@@ -215,17 +227,18 @@ pub fn generate(dir: &Path, o: &GenerateOptions) -> Result<GenerateSummary, Gene
             let old_start = as_of - rng.random_range(35.min(days - 1).max(0)..days.max(36));
             let (mut status, mut paused_by, mut paused_at) = ("active", "", None);
             let mut start = old_start;
-            let (mut cpc, mut cvr, mut burn) = (rng.random_range(0.4..1.2), rng.random_range(0.02..0.05), rng.random_range(0.55..0.85));
+            // cost: spend per conversion as a fraction of the price (ROI ≈ 1.15 / cost − 1;
+            // CPA ≈ cost / 0.6 × price, since 60 % of buyers are new).
+            let (mut cost, cvr, mut burn) = (rng.random_range(0.3..0.5), rng.random_range(0.02..0.05), rng.random_range(0.55..0.85));
             match archetype {
                 Archetype::Losing => {
-                    cvr = rng.random_range(0.001..0.006);
+                    cost = rng.random_range(1.6..4.0);
                     p.growth = 0.0;
                 }
                 Archetype::DecliningProduct => p.growth = -rng.random_range(0.02..0.035),
                 Archetype::SaturatedWinner => {
                     burn = 1.0;
-                    cvr = rng.random_range(0.05..0.09);
-                    cpc = rng.random_range(0.3..0.6);
+                    cost = rng.random_range(0.2..0.4);
                     p.growth = rng.random_range(0.02..0.035);
                     p.base = p.base.max(3.0);
                 }
@@ -234,14 +247,14 @@ pub fn generate(dir: &Path, o: &GenerateOptions) -> Result<GenerateSummary, Gene
                     p.base = p.base.max(4.0);
                 }
                 Archetype::Marginal => {
-                    cvr = rng.random_range(0.012..0.02);
+                    cost = rng.random_range(0.45..0.55);
                     p.growth = rng.random_range(-0.004..0.003);
                 }
                 Archetype::BrandNew => start = as_of - rng.random_range(0..2),
                 Archetype::RecentLaunch => {
                     start = as_of - rng.random_range(8..28.min(days - 15).max(9));
                     p.growth = 0.0;
-                    cvr = rng.random_range(0.04..0.08);
+                    cost = rng.random_range(0.25..0.4);
                     burn = rng.random_range(0.9..1.0);
                 }
                 Archetype::PausedByPipeline => {
@@ -268,6 +281,7 @@ pub fn generate(dir: &Path, o: &GenerateOptions) -> Result<GenerateSummary, Gene
                 ("ended", _) => as_of - rng.random_range(10..40),
                 _ => as_of,
             };
+            let cpc = cost * p.price * cvr;
             Campaign { product, archetype, status, budget, start, last, paused_by, paused_at, cpc, cvr, burn }
         })
         .collect();

@@ -1,13 +1,31 @@
-//! Stage 5, act: gives every planned action its status.
+//! Stage 5, act: applies the plan on the ad platform exactly once, inside the
+//! guardrails — or, when it must not, turns it into proposals.
 //!
-//! Applying actions on the ad platform (journal, guardrails, exactly-once)
-//! is not built yet: every action is reported as `proposed`, with the reason,
-//! and nothing is sent anywhere.
+//! Order of precedence: a dry run, `act.enabled = false` or the kill switch
+//! apply nothing; a tripped guardrail holds the whole plan (status `held`);
+//! manual mode saves proposals; auto mode applies through the journal.
+//! Exactly once: every action has a deterministic key and a journal row
+//! (planned → sent → applied | failed). A rerun for the same as_of applies
+//! what is left, and asks the platform about anything the journal saw "sent"
+//! before sending it again.
 
+use std::cell::Cell;
 use std::time::Instant;
 
-use crate::stages::decide::{ActionStatus, Plan};
+use crate::config::Settings;
+use crate::connectors::platform::AdPlatform;
+use crate::db::{AuditEntry, Db, DbError, JournalState};
+use crate::decisions::guardrails::{self, HeldBy, PlanShape};
+use crate::model::date_of;
+use crate::stages::decide::{ActionKind, ActionStatus, Plan};
+use crate::stages::validate::DataQuality;
 use crate::stages::StageReport;
+
+/// Environment variable that stops every action (SPEC §8).
+pub const KILL_SWITCH_ENV: &str = "CAMPAIGN_PILOT_KILL_SWITCH";
+/// Test hook: the process kills itself (SIGKILL) after this many journal
+/// transitions, so tests can crash the act stage at every point.
+pub const CRASH_AT_ENV: &str = "CAMPAIGN_PILOT_TEST_CRASH_AT";
 
 /// How the run ended, as `report.json` says it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -23,19 +41,186 @@ pub enum RunStatus {
 pub struct Outcome {
     pub plan: Plan,
     pub status: RunStatus,
+    pub held_by: Vec<HeldBy>,
 }
 
-pub fn act(mut plan: Plan, dry_run: bool) -> (Outcome, StageReport) {
-    let started = Instant::now();
-    let reason = if dry_run {
-        "dry_run: nothing is applied"
-    } else {
-        "proposed: applying actions on the platform is not available yet"
-    };
+pub struct ActContext<'a> {
+    pub run_id: &'a str,
+    pub dry_run: bool,
+    pub kill_switch: bool,
+    pub settings: &'a Settings,
+    pub quality: &'a DataQuality,
+    pub crash_at: Option<u64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("acting: {0}")]
+pub struct ActError(#[from] DbError);
+
+/// The numbers the guardrails judge.
+pub fn plan_shape(plan: &Plan, quality: &DataQuality) -> PlanShape {
+    let active = plan.campaigns.iter().filter(|c| c.row.status == "active").count();
+    let (mut inc, mut dec) = (0.0f64, 0.0f64);
+    for a in plan.actions.iter().filter(|a| a.kind == ActionKind::SetBudget && a.from > 0.0) {
+        let pct = (a.to - a.from) / a.from * 100.0;
+        inc = inc.max(pct);
+        dec = dec.max(-pct);
+    }
+    PlanShape {
+        active,
+        actions: plan.actions.len(),
+        campaign_actions: plan.actions.iter().filter(|a| a.kind != ActionKind::Create).count(),
+        pauses: plan.actions.iter().filter(|a| a.kind == ActionKind::Pause).count(),
+        stale: quality.stale,
+        quarantine_fraction: quality.quarantine_fraction(),
+        max_increase_pct: inc,
+        max_decrease_pct: dec,
+    }
+}
+
+struct Crash {
+    at: Option<u64>,
+    seen: Cell<u64>,
+}
+
+impl Crash {
+    /// One journal transition happened; die here if the test asked for it.
+    fn point(&self) {
+        let n = self.seen.get() + 1;
+        self.seen.set(n);
+        if self.at == Some(n) {
+            tracing::warn!(point = n, "test hook: killing the process");
+            // SAFETY: raising a signal on ourselves has no memory-safety effect.
+            unsafe {
+                libc::raise(libc::SIGKILL);
+            }
+        }
+    }
+}
+
+fn propose_all(plan: &mut Plan, why: &str) {
     for a in &mut plan.actions {
         a.status = ActionStatus::Proposed;
-        a.reason = format!("{reason}; {}", a.reason);
+        a.reason = format!("{why}; {}", a.reason);
     }
+}
+
+pub async fn act<P: AdPlatform>(
+    mut plan: Plan,
+    ctx: &ActContext<'_>,
+    db: &Db,
+    platform: &P,
+) -> Result<(Outcome, StageReport), ActError> {
+    let started = Instant::now();
+    let s = &ctx.settings.act;
     let n = plan.actions.len() as u64;
-    (Outcome { plan, status: RunStatus::Succeeded }, StageReport::new("act", started, n, n))
+    let held_by = guardrails::check(&plan_shape(&plan, ctx.quality), s, &ctx.settings.budget);
+    let done = |plan: Plan, status: RunStatus, held_by: Vec<HeldBy>| {
+        let applied = plan.actions.iter().filter(|a| a.status == ActionStatus::Applied).count() as u64;
+        (Outcome { plan, status, held_by }, StageReport::new("act", started, n, applied))
+    };
+
+    if ctx.dry_run {
+        propose_all(&mut plan, "dry_run: nothing is applied");
+        return Ok(done(plan, RunStatus::Succeeded, Vec::new()));
+    }
+    if ctx.kill_switch {
+        propose_all(&mut plan, &format!("kill_switch: {KILL_SWITCH_ENV}=1, nothing is applied"));
+        return Ok(done(plan, RunStatus::Succeeded, Vec::new()));
+    }
+    if !s.enabled {
+        propose_all(&mut plan, "act.enabled=false: nothing is applied");
+        return Ok(done(plan, RunStatus::Succeeded, Vec::new()));
+    }
+    if !held_by.is_empty() {
+        let names: Vec<String> = held_by
+            .iter()
+            .map(|h| format!("{}={}>{}", h.guardrail, crate::decisions::num(h.value), crate::decisions::num(h.limit)))
+            .collect();
+        tracing::warn!(guardrails = %names.join(", "), "plan held by a guardrail; nothing applied");
+        propose_all(&mut plan, &format!("held: {}", names.join(", ")));
+        return Ok(done(plan, RunStatus::Held, held_by));
+    }
+    if s.mode == "manual" {
+        propose_all(&mut plan, "manual mode: awaiting approve");
+        return Ok(done(plan, RunStatus::Succeeded, Vec::new()));
+    }
+
+    // Auto: through the journal, exactly once.
+    let crash = Crash { at: ctx.crash_at, seen: Cell::new(0) };
+    let as_of = date_of(plan.as_of).to_string();
+    let states = db.journal_plan(ctx.run_id, &as_of, &plan.actions).await?;
+    crash.point();
+    let caps = platform.capabilities();
+    let mut any_failed = false;
+    for a in &mut plan.actions {
+        if !caps.supports(a.kind) {
+            a.status = ActionStatus::Skipped;
+            a.reason = format!("the {} platform cannot {}; {}", platform.name(), a.kind.as_str(), a.reason);
+            continue;
+        }
+        let state = states.get(&a.key).map(|s| s.0).unwrap_or(JournalState::Planned);
+        if state == JournalState::Applied {
+            a.status = ActionStatus::Applied;
+            a.reason = format!("already applied (journal); {}", a.reason);
+            continue;
+        }
+        if state == JournalState::Sent {
+            // A previous attempt crashed after sending: ask the platform first.
+            match platform.is_applied(a).await {
+                Ok(true) => {
+                    db.journal_set(&a.key, JournalState::Applied, None).await?;
+                    crash.point();
+                    a.status = ActionStatus::Applied;
+                    a.reason = format!("reconciled: already on the platform; {}", a.reason);
+                    continue;
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    db.journal_set(&a.key, JournalState::Failed, Some(&e.to_string())).await?;
+                    a.status = ActionStatus::Failed;
+                    a.reason = format!("reconcile failed: {e}; {}", a.reason);
+                    any_failed = true;
+                    continue;
+                }
+            }
+        }
+        db.journal_set(&a.key, JournalState::Sent, None).await?;
+        crash.point();
+        match platform.apply(plan.as_of, a).await {
+            Ok(()) => {
+                crash.point();
+                db.journal_set(&a.key, JournalState::Applied, None).await?;
+                crash.point();
+                db.audit(&AuditEntry {
+                    actor: "run",
+                    run_id: ctx.run_id,
+                    action_key: &a.key,
+                    campaign_id: &a.campaign_id,
+                    product_id: &a.product_id,
+                    kind: a.kind.as_str(),
+                    before: a.from,
+                    after: a.to,
+                    status: "applied",
+                    note: &a.reason,
+                })
+                .await?;
+                a.status = ActionStatus::Applied;
+            }
+            Err(e) => {
+                tracing::warn!(key = %a.key, error = %e, "action failed; it will be retried");
+                db.journal_set(&a.key, JournalState::Failed, Some(&e.to_string())).await?;
+                crash.point();
+                a.status = ActionStatus::Failed;
+                a.reason = format!("failed: {e}; {}", a.reason);
+                any_failed = true;
+            }
+        }
+    }
+    if let Err(e) = platform.flush().await {
+        tracing::error!(error = %e, "could not make applied actions durable");
+        any_failed = true;
+    }
+    let status = if any_failed { RunStatus::Partial } else { RunStatus::Succeeded };
+    Ok(done(plan, status, Vec::new()))
 }

@@ -43,6 +43,23 @@ impl App {
             .unwrap()
     }
 
+    /// `campaign-pilot run --as-of AS_OF` (acting), to add arguments and environment to.
+    pub fn command(&self, as_of: &str) -> Command {
+        let mut c = Command::new(BIN);
+        c.arg("--config")
+            .arg(self.config())
+            .args(["run", "--as-of", as_of, "--report-dir"])
+            .arg(self.report_dir())
+            .env_remove("CAMPAIGN_PILOT_CONFIG")
+            .env_remove("CAMPAIGN_PILOT_KILL_SWITCH")
+            .env_remove("CAMPAIGN_PILOT_TEST_CRASH_AT");
+        c
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("test.db")
+    }
+
     pub fn report(&self) -> serde_json::Value {
         let text = std::fs::read_to_string(self.report_dir().join("report.json")).unwrap();
         serde_json::from_str(&text).unwrap()
@@ -63,4 +80,21 @@ pub fn generate(out: &Path, args: &[&str]) -> Output {
 
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Keys in `actions_applied.csv` of a data directory, in file order.
+pub fn applied_keys(data: &Path) -> Vec<String> {
+    campaign_pilot::connectors::files_ads::FilesAds::applied_keys(data)
+}
+
+/// Copies a data directory (the files connector's tables) into a new temp dir.
+pub fn copy_data(from: &Path) -> tempfile::TempDir {
+    let to = tempfile::tempdir().unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_file() {
+            std::fs::copy(e.path(), to.path().join(e.file_name())).unwrap();
+        }
+    }
+    to
 }
