@@ -195,22 +195,90 @@ fn a_locked_campaign_is_reported_but_never_acted_on() {
     assert!(applied_keys(d.path()).iter().all(|k| !k.contains(&format!("/{target}/"))));
 }
 
+/// Holds the run lock the way another run would: an OS lock on the SQLite
+/// lock file, or a session advisory lock on PostgreSQL (a psql kept open).
+enum Holder {
+    File(std::fs::File),
+    Psql(std::process::Child),
+}
+
+fn hold_lock(app: &App) -> Holder {
+    match &app.postgres {
+        None => {
+            let path = format!("{}.run.lock", app.db_path().display());
+            let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+            f.try_lock().unwrap();
+            Holder::File(f)
+        }
+        Some(pg) => {
+            use std::io::{BufRead, BufReader, Write};
+            let mut child = std::process::Command::new("psql")
+                .arg(&pg.url)
+                .arg("-qtA")
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            let stdin = child.stdin.as_mut().unwrap();
+            writeln!(stdin, "SELECT pg_advisory_lock(hashtext('campaign-pilot:run')::bigint); SELECT 'locked';").unwrap();
+            stdin.flush().unwrap();
+            let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+            while let Some(Ok(l)) = lines.next() {
+                if l.trim() == "locked" {
+                    break;
+                }
+            }
+            Holder::Psql(child)
+        }
+    }
+}
+
+fn release(h: Holder) {
+    match h {
+        Holder::File(f) => drop(f),
+        Holder::Psql(mut c) => {
+            drop(c.stdin.take());
+            let _ = c.wait();
+        }
+    }
+}
+
 #[test]
 fn a_second_run_exits_75_while_the_lock_is_held_and_does_nothing() {
     let d = data();
     let app = App::new(d.path(), "");
     // Create the database (and its lock file) with a first run.
     assert!(app.run(AS_OF).status.success());
-    let lock_path = format!("{}.run.lock", app.db_path().display());
-    let holder = std::fs::OpenOptions::new().write(true).open(&lock_path).unwrap();
-    holder.try_lock().unwrap();
+    let holder = hold_lock(&app);
     let _ = std::fs::remove_dir_all(app.report_dir());
     let out = app.command(AS_OF).output().unwrap();
     assert_eq!(out.status.code(), Some(75), "{}", stderr(&out));
     assert!(stderr(&out).contains("another run holds the lock"));
     assert!(!app.report_dir().exists(), "a locked-out run wrote a report");
     assert!(applied_keys(d.path()).is_empty());
-    drop(holder);
+    release(holder);
     let out = app.command(AS_OF).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn two_runs_started_together_one_acts_and_the_other_exits_75_or_finds_it_done() {
+    let d = data();
+    let app = App::new(d.path(), "");
+    assert!(app.run(AS_OF).status.success()); // migrations done
+    let spawn = || {
+        app.command(AS_OF)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    let codes = [a.status.code(), b.status.code()];
+    assert!(codes.iter().all(|c| matches!(c, Some(0) | Some(75))), "{codes:?}");
+    assert!(codes.contains(&Some(0)));
+    let keys = applied_keys(d.path());
+    let unique: BTreeSet<_> = keys.iter().collect();
+    assert_eq!(unique.len(), keys.len(), "applied twice: {keys:?}");
 }

@@ -7,20 +7,60 @@ use std::process::{Command, Output};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_campaign-pilot");
 
-/// A scratch directory with a `pipeline.toml` pointing at `data`.
+/// A scratch directory with a `pipeline.toml` pointing at `data`, and a
+/// fresh database: a SQLite file, or a new PostgreSQL database when
+/// `DATABASE_URL` names a server (how `.ci/run` runs the suite twice).
 pub struct App {
     pub dir: tempfile::TempDir,
+    pub postgres: Option<Postgres>,
+}
+
+/// A database created for one test on the server `DATABASE_URL` names.
+pub struct Postgres {
+    pub admin_url: String,
+    pub name: String,
+    pub url: String,
+}
+
+impl Postgres {
+    fn create() -> Option<Postgres> {
+        let admin_url = std::env::var("DATABASE_URL").ok().filter(|u| u.starts_with("postgres"))?;
+        let name = format!("cp_{}", uuid::Uuid::now_v7().simple());
+        psql(&admin_url, &format!("CREATE DATABASE {name}"));
+        let (base, query) = admin_url.split_once('?').unwrap_or((&admin_url, ""));
+        let server = &base[..base.rfind('/').unwrap()];
+        let url = if query.is_empty() { format!("{server}/{name}") } else { format!("{server}/{name}?{query}") };
+        Some(Postgres { admin_url, name, url })
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .arg(&self.admin_url)
+            .args(["-qc", &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)])
+            .output();
+    }
+}
+
+/// Runs one SQL statement with psql, panicking on failure.
+pub fn psql(url: &str, sql: &str) -> String {
+    let out = Command::new("psql").arg(url).args(["-qtAc", sql]).output().expect("psql runs");
+    assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 impl App {
     pub fn new(data: &Path, extra_toml: &str) -> App {
         let dir = tempfile::tempdir().unwrap();
+        let postgres = Postgres::create();
+        let url = postgres.as_ref().map(|p| p.url.clone()).unwrap_or_else(|| "sqlite:test.db".to_string());
         let toml = format!(
-            "[store]\npath = \"{d}\"\n[ads]\npath = \"{d}\"\n[database]\nurl = \"sqlite:test.db\"\n{extra_toml}\n",
+            "[store]\npath = \"{d}\"\n[ads]\npath = \"{d}\"\n[database]\nurl = \"{url}\"\n{extra_toml}\n",
             d = data.display()
         );
         std::fs::write(dir.path().join("pipeline.toml"), toml).unwrap();
-        App { dir }
+        App { dir, postgres }
     }
 
     pub fn config(&self) -> PathBuf {
