@@ -16,9 +16,12 @@ CREATE TABLE action_journal (
     state          TEXT NOT NULL,
     attempts       BIGINT NOT NULL,
     last_error     TEXT,
+    -- the run (or approve / rollback) that applied it
+    applied_by     TEXT,
     updated_at     TEXT NOT NULL
 );
 CREATE INDEX action_journal_as_of ON action_journal (as_of);
+CREATE INDEX action_journal_applied_by ON action_journal (applied_by);
 
 CREATE TABLE audit (
     audit_id    TEXT PRIMARY KEY,

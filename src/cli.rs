@@ -24,6 +24,26 @@ pub struct Cli {
 pub enum Command {
     /// One full run: fetch, validate, analyze, decide, act, report.
     Run(RunArgs),
+    /// Applies saved proposals (manual mode or a held run): one action key, or every waiting one of a run.
+    Approve {
+        /// An action key (as in report.json) or a run id.
+        id: String,
+    },
+    /// Discards saved proposals: one action key, or every waiting one of a run.
+    Reject {
+        /// An action key (as in report.json) or a run id.
+        id: String,
+    },
+    /// Reverts what a run applied: resumes what it paused, restores budgets, pauses what it created.
+    Rollback {
+        run_id: String,
+    },
+    /// The audit history of every change, oldest first.
+    History {
+        /// Only this campaign's changes.
+        #[arg(long)]
+        campaign: Option<String>,
+    },
     /// Synthetic data and (later) a simulated store and ad platform.
     Sandbox {
         #[command(subcommand)]

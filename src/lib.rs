@@ -12,5 +12,6 @@ pub mod decisions;
 pub mod model;
 pub mod pipeline;
 pub mod report;
+pub mod review;
 pub mod sandbox;
 pub mod stages;

@@ -9,6 +9,7 @@ use campaign_pilot::cli::{Cli, Command, FormatArg, SandboxCommand};
 use campaign_pilot::config;
 use campaign_pilot::decisions::Decision;
 use campaign_pilot::pipeline::{self, RunRequest};
+use campaign_pilot::review;
 use campaign_pilot::sandbox::generate::{generate, Format, GenerateOptions};
 use campaign_pilot::stages::act::RunStatus;
 
@@ -24,23 +25,98 @@ fn main() -> ExitCode {
     ExitCode::from(dispatch(cli) as u8)
 }
 
+fn load_config(flag: Option<PathBuf>) -> Result<config::LoadedConfig, i32> {
+    let file = flag.or_else(|| {
+        let p = PathBuf::from("pipeline.toml");
+        p.exists().then_some(p)
+    });
+    config::load(file.as_deref(), std::env::vars()).map_err(|e| {
+        eprintln!("campaign-pilot: {e}");
+        2
+    })
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime")
+}
+
+fn print_review(verb: &str, r: &review::ReviewSummary) -> i32 {
+    println!("campaign-pilot: {verb} {} ({} actions)", r.invocation_id, r.actions.len());
+    for a in &r.actions {
+        let status = serde_json::to_value(a.status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        println!("  {status:8} {:10} {} {:.2} -> {:.2}  {}", a.kind.as_str(), a.key, a.from, a.to, a.reason);
+    }
+    if r.failed() { 3 } else { 0 }
+}
+
+async fn review_cmd<F, Fut>(verb: &str, flag: Option<PathBuf>, f: F) -> i32
+where
+    F: FnOnce(config::LoadedConfig) -> Fut,
+    Fut: std::future::Future<Output = Result<review::ReviewSummary, pipeline::RunError>>,
+{
+    let cfg = match load_config(flag) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    match f(cfg).await {
+        Ok(r) => print_review(verb, &r),
+        Err(e) => {
+            eprintln!("campaign-pilot: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+fn history_cmd(flag: Option<PathBuf>, campaign: Option<String>) -> i32 {
+    let cfg = match load_config(flag) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    match runtime().block_on(review::history(&cfg, campaign.as_deref())) {
+        Ok(rows) => {
+            println!("{:25} {:8} {:10} {:10} {:>10} {:>10} {:9} key", "at", "actor", "campaign", "kind", "before", "after", "status");
+            for h in rows {
+                println!(
+                    "{:25} {:8} {:10} {:10} {:>10.2} {:>10.2} {:9} {}",
+                    &h.at[..h.at.len().min(25)],
+                    h.actor,
+                    h.campaign_id,
+                    h.kind,
+                    h.before,
+                    h.after,
+                    h.status,
+                    h.action_key
+                );
+            }
+            0
+        }
+        Err(e) => {
+            eprintln!("campaign-pilot: {e}");
+            e.exit_code()
+        }
+    }
+}
+
 fn dispatch(cli: Cli) -> i32 {
-    match cli.command {
+    let Cli { config: flag, command } = cli;
+    match command {
+        Command::Approve { id } => {
+            runtime().block_on(review_cmd("approve", flag, |c| async move { review::approve(&c, &id).await }))
+        }
+        Command::Reject { id } => {
+            runtime().block_on(review_cmd("reject", flag, |c| async move { review::reject(&c, &id).await }))
+        }
+        Command::Rollback { run_id } => {
+            runtime().block_on(review_cmd("rollback", flag, |c| async move { review::rollback(&c, &run_id).await }))
+        }
+        Command::History { campaign } => history_cmd(flag, campaign),
         Command::Run(args) => {
-            let file = cli.config.or_else(|| {
-                let p = PathBuf::from("pipeline.toml");
-                p.exists().then_some(p)
-            });
-            let cfg = match config::load(file.as_deref(), std::env::vars()) {
+            let cfg = match load_config(flag) {
                 Ok(c) => c,
-                Err(e) => {
-                    eprintln!("campaign-pilot: {e}");
-                    return 2;
-                }
+                Err(code) => return code,
             };
             let req = RunRequest { as_of: args.as_of, dry_run: args.dry_run, report_dir: args.report_dir };
-            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
-            match rt.block_on(pipeline::run(&cfg, &req)) {
+            match runtime().block_on(pipeline::run(&cfg, &req)) {
                 Ok(summary) => {
                     print_summary(&summary);
                     exit_code(summary.report.status)

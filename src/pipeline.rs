@@ -47,6 +47,10 @@ pub enum RunError {
     Db(#[from] DbError),
     #[error("another run holds the lock (nothing was done)")]
     Locked,
+    #[error("{0}")]
+    NotFound(String),
+    #[error("encoding: {0}")]
+    Json(#[from] serde_json::Error),
     #[error("demo data: {0}")]
     Demo(#[from] GenerateError),
     #[error("writing the report to {path}: {source}")]
@@ -61,6 +65,7 @@ impl RunError {
             RunError::Connector(e) if e.is_configuration() => 2,
             RunError::Db(DbError::Connect { .. }) => 2,
             RunError::Locked => 75,
+            RunError::NotFound(_) => 2,
             _ => 1,
         }
     }

@@ -5,6 +5,7 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Row};
 
 use crate::report::Report;
+use crate::stages::decide::{Action, ActionKind, ActionStatus};
 use crate::stages::validate::QuarantinedRow;
 
 #[derive(Debug, thiserror::Error)]
@@ -196,18 +197,126 @@ impl Db {
     }
 
     /// Moves one action to `state` (a send counts as an attempt).
-    pub async fn journal_set(&self, key: &str, state: JournalState, error: Option<&str>) -> Result<(), DbError> {
+    pub async fn journal_set(
+        &self,
+        key: &str,
+        state: JournalState,
+        error: Option<&str>,
+        applied_by: Option<&str>,
+    ) -> Result<(), DbError> {
         sqlx::query(
-            "UPDATE action_journal SET state = $1, attempts = attempts + $2, last_error = $3, updated_at = $4 WHERE action_key = $5",
+            "UPDATE action_journal SET state = $1, attempts = attempts + $2, last_error = $3, applied_by = COALESCE($4, applied_by), updated_at = $5 WHERE action_key = $6",
         )
         .bind(state.as_str())
         .bind(i64::from(state == JournalState::Sent))
         .bind(error.map(str::to_string))
+        .bind(applied_by.map(str::to_string))
         .bind(chrono::Utc::now().to_rfc3339())
         .bind(key)
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// Proposals still waiting, by action key or by run id, oldest run first.
+    pub async fn proposals(&self, id: &str) -> Result<Vec<(String, Action)>, DbError> {
+        let rows = sqlx::query(
+            "SELECT p.run_id, p.action_key, p.campaign_id, p.product_id, p.kind, p.from_budget, p.to_budget, p.paused_by, p.effective_date, p.reason, r.as_of \
+             FROM proposed_actions p JOIN runs r ON r.run_id = p.run_id \
+             WHERE (p.run_id = $1 OR p.action_key = $2) AND p.status = 'proposed' ORDER BY r.started_at, p.action_key",
+        )
+        .bind(id)
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for r in rows.iter().rev() {
+            // The same key proposed by several runs: the newest proposal stands.
+            let key: String = r.try_get("action_key")?;
+            if seen.insert(key) {
+                out.push((r.try_get::<String, _>("run_id")?, action_from_row(r, "proposed")?));
+            }
+        }
+        out.reverse();
+        Ok(out)
+    }
+
+    pub async fn set_proposal_status(&self, run_id: &str, key: &str, status: &str, reason: &str) -> Result<(), DbError> {
+        sqlx::query("UPDATE proposed_actions SET status = $1, reason = $2 WHERE run_id = $3 AND action_key = $4")
+            .bind(status)
+            .bind(reason)
+            .bind(run_id)
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Every proposal of every run with this key that is still waiting.
+    pub async fn close_proposals(&self, key: &str, status: &str) -> Result<(), DbError> {
+        sqlx::query("UPDATE proposed_actions SET status = $1 WHERE action_key = $2 AND status = 'proposed'")
+            .bind(status)
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The actions a run (or an approve / rollback) applied, from the journal.
+    pub async fn applied_by(&self, run_id: &str) -> Result<Vec<Action>, DbError> {
+        let rows = sqlx::query(
+            "SELECT action_key, campaign_id, product_id, kind, from_budget, to_budget, paused_by, effective_date, '' AS reason, as_of \
+             FROM action_journal WHERE applied_by = $1 AND state = 'applied' ORDER BY action_key",
+        )
+        .bind(run_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| action_from_row(r, "applied")).collect()
+    }
+
+    /// Records a non-pipeline invocation (approve, reject, rollback) as a run.
+    pub async fn record_invocation(&self, run_id: &str, as_of: &str, mode: &str, status: &str) -> Result<(), DbError> {
+        let now = chrono::Utc::now().to_rfc3339();
+        sqlx::query("INSERT INTO runs (run_id, as_of, started_at, finished_at, status, dry_run, mode) VALUES ($1, $2, $3, $4, $5, 0, $6)")
+            .bind(run_id)
+            .bind(as_of)
+            .bind(now.clone())
+            .bind(now)
+            .bind(status)
+            .bind(mode)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The audit history, oldest first, optionally for one campaign.
+    pub async fn history(&self, campaign: Option<&str>) -> Result<Vec<HistoryRow>, DbError> {
+        let rows = sqlx::query(
+            "SELECT at, actor, run_id, action_key, campaign_id, product_id, kind, before_value, after_value, status, note \
+             FROM audit WHERE ($1 = '' OR campaign_id = $2) ORDER BY at, audit_id",
+        )
+        .bind(campaign.unwrap_or(""))
+        .bind(campaign.unwrap_or(""))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(HistoryRow {
+                    at: r.try_get("at")?,
+                    actor: r.try_get("actor")?,
+                    run_id: r.try_get("run_id")?,
+                    action_key: r.try_get("action_key")?,
+                    campaign_id: r.try_get("campaign_id")?,
+                    product_id: r.try_get("product_id")?,
+                    kind: r.try_get("kind")?,
+                    before: r.try_get("before_value")?,
+                    after: r.try_get("after_value")?,
+                    status: r.try_get("status")?,
+                    note: r.try_get("note")?,
+                })
+            })
+            .collect()
     }
 
     pub async fn audit(&self, e: &AuditEntry<'_>) -> Result<(), DbError> {
@@ -346,6 +455,43 @@ impl Db {
     pub async fn close(self) {
         self.pool.close().await;
     }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HistoryRow {
+    pub at: String,
+    pub actor: String,
+    pub run_id: String,
+    pub action_key: String,
+    pub campaign_id: String,
+    pub product_id: String,
+    pub kind: String,
+    pub before: f64,
+    pub after: f64,
+    pub status: String,
+    pub note: String,
+}
+
+fn action_from_row(r: &sqlx::any::AnyRow, status: &str) -> Result<Action, DbError> {
+    let kind: String = r.try_get("kind")?;
+    let kind = match kind.as_str() {
+        "pause" => ActionKind::Pause,
+        "resume" => ActionKind::Resume,
+        "set_budget" => ActionKind::SetBudget,
+        _ => ActionKind::Create,
+    };
+    Ok(Action {
+        key: r.try_get("action_key")?,
+        campaign_id: r.try_get("campaign_id")?,
+        product_id: r.try_get("product_id")?,
+        kind,
+        from: r.try_get("from_budget")?,
+        to: r.try_get("to_budget")?,
+        paused_by: r.try_get::<Option<String>, _>("paused_by")?.filter(|s| !s.is_empty()),
+        effective_date: r.try_get("effective_date")?,
+        status: if status == "applied" { ActionStatus::Applied } else { ActionStatus::Proposed },
+        reason: r.try_get("reason")?,
+    })
 }
 
 /// `PREFIX ($1, …, $k), (…), …` for `rows` rows of `k` columns.

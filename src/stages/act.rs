@@ -16,8 +16,8 @@ use crate::config::Settings;
 use crate::connectors::platform::AdPlatform;
 use crate::db::{AuditEntry, Db, DbError, JournalState};
 use crate::decisions::guardrails::{self, HeldBy, PlanShape};
-use crate::model::date_of;
-use crate::stages::decide::{ActionKind, ActionStatus, Plan};
+use crate::model::{date_of, Day};
+use crate::stages::decide::{Action, ActionKind, ActionStatus, Plan};
 use crate::stages::validate::DataQuality;
 use crate::stages::StageReport;
 
@@ -78,12 +78,17 @@ pub fn plan_shape(plan: &Plan, quality: &DataQuality) -> PlanShape {
     }
 }
 
-struct Crash {
+pub struct Crash {
     at: Option<u64>,
     seen: Cell<u64>,
 }
 
 impl Crash {
+    /// No crash points (outside tests).
+    pub fn never() -> Self {
+        Crash { at: None, seen: Cell::new(0) }
+    }
+
     /// One journal transition happened; die here if the test asked for it.
     fn point(&self) {
         let n = self.seen.get() + 1;
@@ -151,71 +156,11 @@ pub async fn act<P: AdPlatform>(
     let as_of = date_of(plan.as_of).to_string();
     let states = db.journal_plan(ctx.run_id, &as_of, &plan.actions).await?;
     crash.point();
-    let caps = platform.capabilities();
     let mut any_failed = false;
     for a in &mut plan.actions {
-        if !caps.supports(a.kind) {
-            a.status = ActionStatus::Skipped;
-            a.reason = format!("the {} platform cannot {}; {}", platform.name(), a.kind.as_str(), a.reason);
-            continue;
-        }
         let state = states.get(&a.key).map(|s| s.0).unwrap_or(JournalState::Planned);
-        if state == JournalState::Applied {
-            a.status = ActionStatus::Applied;
-            a.reason = format!("already applied (journal); {}", a.reason);
-            continue;
-        }
-        if state == JournalState::Sent {
-            // A previous attempt crashed after sending: ask the platform first.
-            match platform.is_applied(a).await {
-                Ok(true) => {
-                    db.journal_set(&a.key, JournalState::Applied, None).await?;
-                    crash.point();
-                    a.status = ActionStatus::Applied;
-                    a.reason = format!("reconciled: already on the platform; {}", a.reason);
-                    continue;
-                }
-                Ok(false) => {}
-                Err(e) => {
-                    db.journal_set(&a.key, JournalState::Failed, Some(&e.to_string())).await?;
-                    a.status = ActionStatus::Failed;
-                    a.reason = format!("reconcile failed: {e}; {}", a.reason);
-                    any_failed = true;
-                    continue;
-                }
-            }
-        }
-        db.journal_set(&a.key, JournalState::Sent, None).await?;
-        crash.point();
-        match platform.apply(plan.as_of, a).await {
-            Ok(()) => {
-                crash.point();
-                db.journal_set(&a.key, JournalState::Applied, None).await?;
-                crash.point();
-                db.audit(&AuditEntry {
-                    actor: "run",
-                    run_id: ctx.run_id,
-                    action_key: &a.key,
-                    campaign_id: &a.campaign_id,
-                    product_id: &a.product_id,
-                    kind: a.kind.as_str(),
-                    before: a.from,
-                    after: a.to,
-                    status: "applied",
-                    note: &a.reason,
-                })
-                .await?;
-                a.status = ActionStatus::Applied;
-            }
-            Err(e) => {
-                tracing::warn!(key = %a.key, error = %e, "action failed; it will be retried");
-                db.journal_set(&a.key, JournalState::Failed, Some(&e.to_string())).await?;
-                crash.point();
-                a.status = ActionStatus::Failed;
-                a.reason = format!("failed: {e}; {}", a.reason);
-                any_failed = true;
-            }
-        }
+        apply_one(db, platform, plan.as_of, a, state, ctx.run_id, "run", &crash).await?;
+        any_failed |= a.status == ActionStatus::Failed;
     }
     if let Err(e) = platform.flush().await {
         tracing::error!(error = %e, "could not make applied actions durable");
@@ -223,4 +168,80 @@ pub async fn act<P: AdPlatform>(
     }
     let status = if any_failed { RunStatus::Partial } else { RunStatus::Succeeded };
     Ok(done(plan, status, Vec::new()))
+}
+
+/// Applies one action through the journal, given its journal state, and sets
+/// its status and reason: the one path every applied action takes (the run,
+/// `approve` and `rollback`).
+#[allow(clippy::too_many_arguments)]
+pub async fn apply_one<P: AdPlatform>(
+    db: &Db,
+    platform: &P,
+    as_of: Day,
+    a: &mut Action,
+    state: JournalState,
+    applied_by: &str,
+    actor: &str,
+    crash: &Crash,
+) -> Result<(), DbError> {
+    if !platform.capabilities().supports(a.kind) {
+        a.status = ActionStatus::Skipped;
+        a.reason = format!("the {} platform cannot {}; {}", platform.name(), a.kind.as_str(), a.reason);
+        return Ok(());
+    }
+    if state == JournalState::Applied {
+        a.status = ActionStatus::Applied;
+        a.reason = format!("already applied (journal); {}", a.reason);
+        return Ok(());
+    }
+    if state == JournalState::Sent {
+        // A previous attempt crashed after sending: ask the platform first.
+        match platform.is_applied(a).await {
+            Ok(true) => {
+                db.journal_set(&a.key, JournalState::Applied, None, Some(applied_by)).await?;
+                crash.point();
+                a.status = ActionStatus::Applied;
+                a.reason = format!("reconciled: already on the platform; {}", a.reason);
+                return Ok(());
+            }
+            Ok(false) => {}
+            Err(e) => {
+                db.journal_set(&a.key, JournalState::Failed, Some(&e.to_string()), None).await?;
+                a.status = ActionStatus::Failed;
+                a.reason = format!("reconcile failed: {e}; {}", a.reason);
+                return Ok(());
+            }
+        }
+    }
+    db.journal_set(&a.key, JournalState::Sent, None, None).await?;
+    crash.point();
+    match platform.apply(as_of, a).await {
+        Ok(()) => {
+            crash.point();
+            db.journal_set(&a.key, JournalState::Applied, None, Some(applied_by)).await?;
+            crash.point();
+            db.audit(&AuditEntry {
+                actor,
+                run_id: applied_by,
+                action_key: &a.key,
+                campaign_id: &a.campaign_id,
+                product_id: &a.product_id,
+                kind: a.kind.as_str(),
+                before: a.from,
+                after: a.to,
+                status: "applied",
+                note: &a.reason,
+            })
+            .await?;
+            a.status = ActionStatus::Applied;
+        }
+        Err(e) => {
+            tracing::warn!(key = %a.key, error = %e, "action failed; it will be retried");
+            db.journal_set(&a.key, JournalState::Failed, Some(&e.to_string()), None).await?;
+            crash.point();
+            a.status = ActionStatus::Failed;
+            a.reason = format!("failed: {e}; {}", a.reason);
+        }
+    }
+    Ok(())
 }
