@@ -11,10 +11,10 @@ use std::collections::BTreeMap;
 use crate::config::LoadedConfig;
 use crate::connectors::files_ads::FilesAds;
 use crate::connectors::platform::AdPlatform;
-use crate::db::{AuditEntry, Db, HistoryRow, JournalState};
+use crate::db::{AuditEntry, Db, HistoryRow};
 use crate::model::{date_of, day_of, Day};
 use crate::pipeline::RunError;
-use crate::stages::act::{apply_one, Crash};
+use crate::stages::act::{apply_batch, Crash};
 use crate::stages::decide::{Action, ActionKind, ActionStatus};
 
 /// What an approve / reject / rollback did.
@@ -61,12 +61,11 @@ async fn apply_all<P: AdPlatform>(
     }
     let crash = Crash::never();
     for (day, idx) in by_day {
-        let batch: Vec<Action> = idx.iter().map(|&i| actions[i].clone()).collect();
+        let mut batch: Vec<Action> = idx.iter().map(|&i| actions[i].clone()).collect();
         let states = db.journal_plan(invocation_id, &date_of(day).to_string(), &batch).await?;
-        for i in idx {
-            let a = &mut actions[i];
-            let state = states.get(&a.key).map(|s| s.0).unwrap_or(JournalState::Planned);
-            apply_one(db, platform, day, a, state, invocation_id, actor, &crash).await?;
+        apply_batch(db, platform, day, &mut batch, &states, invocation_id, actor, &crash).await?;
+        for (i, a) in idx.into_iter().zip(batch) {
+            actions[i] = a;
         }
     }
     if let Err(e) = platform.flush().await {

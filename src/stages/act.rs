@@ -10,6 +10,7 @@
 //! before sending it again.
 
 use std::cell::Cell;
+use std::collections::HashMap;
 use std::time::Instant;
 
 use crate::config::Settings;
@@ -156,12 +157,8 @@ pub async fn act<P: AdPlatform>(
     let as_of = date_of(plan.as_of).to_string();
     let states = db.journal_plan(ctx.run_id, &as_of, &plan.actions).await?;
     crash.point();
-    let mut any_failed = false;
-    for a in &mut plan.actions {
-        let state = states.get(&a.key).map(|s| s.0).unwrap_or(JournalState::Planned);
-        apply_one(db, platform, plan.as_of, a, state, ctx.run_id, "run", &crash).await?;
-        any_failed |= a.status == ActionStatus::Failed;
-    }
+    apply_batch(db, platform, plan.as_of, &mut plan.actions, &states, ctx.run_id, "run", &crash).await?;
+    let mut any_failed = plan.actions.iter().any(|a| a.status == ActionStatus::Failed);
     if let Err(e) = platform.flush().await {
         tracing::error!(error = %e, "could not make applied actions durable");
         any_failed = true;
@@ -170,78 +167,108 @@ pub async fn act<P: AdPlatform>(
     Ok(done(plan, status, Vec::new()))
 }
 
-/// Applies one action through the journal, given its journal state, and sets
-/// its status and reason: the one path every applied action takes (the run,
-/// `approve` and `rollback`).
+/// Applies a batch of actions through the journal and sets each one's status
+/// and reason: the one path every applied action takes (the run, `approve`
+/// and `rollback`).
+///
+/// Exactly once, with a handful of commits whatever the batch size: every
+/// action about to be sent is marked `sent` in one transaction before the
+/// first send, and the applied ones are marked `applied` (with their audit
+/// lines) in one transaction after the last. A crash in between leaves them
+/// `sent`, and the next attempt asks the platform about each before sending.
 #[allow(clippy::too_many_arguments)]
-pub async fn apply_one<P: AdPlatform>(
+pub async fn apply_batch<P: AdPlatform>(
     db: &Db,
     platform: &P,
     as_of: Day,
-    a: &mut Action,
-    state: JournalState,
+    actions: &mut [Action],
+    states: &HashMap<String, (JournalState, i64)>,
     applied_by: &str,
     actor: &str,
     crash: &Crash,
 ) -> Result<(), DbError> {
-    if !platform.capabilities().supports(a.kind) {
-        a.status = ActionStatus::Skipped;
-        a.reason = format!("the {} platform cannot {}; {}", platform.name(), a.kind.as_str(), a.reason);
+    let caps = platform.capabilities();
+    let mut to_send = Vec::new();
+    let mut reconciled = Vec::new();
+    for (i, a) in actions.iter_mut().enumerate() {
+        if !caps.supports(a.kind) {
+            a.status = ActionStatus::Skipped;
+            a.reason = format!("the {} platform cannot {}; {}", platform.name(), a.kind.as_str(), a.reason);
+            continue;
+        }
+        match states.get(&a.key).map(|s| s.0).unwrap_or(JournalState::Planned) {
+            JournalState::Applied => {
+                a.status = ActionStatus::Applied;
+                a.reason = format!("already applied (journal); {}", a.reason);
+            }
+            // A previous attempt crashed after marking it sent: ask the platform first.
+            JournalState::Sent => match platform.is_applied(a).await {
+                Ok(true) => {
+                    a.status = ActionStatus::Applied;
+                    a.reason = format!("reconciled: already on the platform; {}", a.reason);
+                    reconciled.push(i);
+                }
+                Ok(false) => to_send.push(i),
+                Err(e) => {
+                    db.journal_set(&a.key, JournalState::Failed, Some(&e.to_string()), None).await?;
+                    a.status = ActionStatus::Failed;
+                    a.reason = format!("reconcile failed: {e}; {}", a.reason);
+                }
+            },
+            JournalState::Planned | JournalState::Failed => to_send.push(i),
+        }
+    }
+    if !reconciled.is_empty() {
+        let keys: Vec<&str> = reconciled.iter().map(|&i| actions[i].key.as_str()).collect();
+        db.journal_set_many(&keys, JournalState::Applied, Some(applied_by), &[]).await?;
+        crash.point();
+    }
+    if to_send.is_empty() {
         return Ok(());
     }
-    if state == JournalState::Applied {
-        a.status = ActionStatus::Applied;
-        a.reason = format!("already applied (journal); {}", a.reason);
-        return Ok(());
-    }
-    if state == JournalState::Sent {
-        // A previous attempt crashed after sending: ask the platform first.
-        match platform.is_applied(a).await {
-            Ok(true) => {
-                db.journal_set(&a.key, JournalState::Applied, None, Some(applied_by)).await?;
+    let keys: Vec<&str> = to_send.iter().map(|&i| actions[i].key.as_str()).collect();
+    db.journal_set_many(&keys, JournalState::Sent, None, &[]).await?;
+    crash.point();
+    let mut applied = Vec::new();
+    for &i in &to_send {
+        let a = &mut actions[i];
+        match platform.apply(as_of, a).await {
+            Ok(()) => {
                 crash.point();
                 a.status = ActionStatus::Applied;
-                a.reason = format!("reconciled: already on the platform; {}", a.reason);
-                return Ok(());
+                applied.push(i);
             }
-            Ok(false) => {}
             Err(e) => {
+                tracing::warn!(key = %a.key, error = %e, "action failed; it will be retried");
                 db.journal_set(&a.key, JournalState::Failed, Some(&e.to_string()), None).await?;
+                crash.point();
                 a.status = ActionStatus::Failed;
-                a.reason = format!("reconcile failed: {e}; {}", a.reason);
-                return Ok(());
+                a.reason = format!("failed: {e}; {}", a.reason);
             }
         }
     }
-    db.journal_set(&a.key, JournalState::Sent, None, None).await?;
-    crash.point();
-    match platform.apply(as_of, a).await {
-        Ok(()) => {
-            crash.point();
-            db.journal_set(&a.key, JournalState::Applied, None, Some(applied_by)).await?;
-            crash.point();
-            db.audit(&AuditEntry {
-                actor,
-                run_id: applied_by,
-                action_key: &a.key,
-                campaign_id: &a.campaign_id,
-                product_id: &a.product_id,
-                kind: a.kind.as_str(),
-                before: a.from,
-                after: a.to,
-                status: "applied",
-                note: &a.reason,
+    if !applied.is_empty() {
+        let keys: Vec<&str> = applied.iter().map(|&i| actions[i].key.as_str()).collect();
+        let audit: Vec<AuditEntry> = applied
+            .iter()
+            .map(|&i| {
+                let a = &actions[i];
+                AuditEntry {
+                    actor,
+                    run_id: applied_by,
+                    action_key: &a.key,
+                    campaign_id: &a.campaign_id,
+                    product_id: &a.product_id,
+                    kind: a.kind.as_str(),
+                    before: a.from,
+                    after: a.to,
+                    status: "applied",
+                    note: &a.reason,
+                }
             })
-            .await?;
-            a.status = ActionStatus::Applied;
-        }
-        Err(e) => {
-            tracing::warn!(key = %a.key, error = %e, "action failed; it will be retried");
-            db.journal_set(&a.key, JournalState::Failed, Some(&e.to_string()), None).await?;
-            crash.point();
-            a.status = ActionStatus::Failed;
-            a.reason = format!("failed: {e}; {}", a.reason);
-        }
+            .collect();
+        db.journal_set_many(&keys, JournalState::Applied, Some(applied_by), &audit).await?;
+        crash.point();
     }
     Ok(())
 }

@@ -83,6 +83,8 @@ pub const CIDX: &str = "__cidx";
 const CODE: &str = "__code";
 const FUTURE: &str = "__future";
 const KEY: &str = "__key";
+const BAD: &str = "__bad";
+const DUP: &str = "__dup";
 
 /// Which rows repeat an earlier row's `__key` (null keys never do). Feeds
 /// arrive sorted by their key more often than not, and then a repeat is just
@@ -172,7 +174,7 @@ fn check_table(
     lf: LazyFrame,
     table: Table,
     after_as_of: Expr,
-    mut rules: Vec<Rule>,
+    rules: Vec<Rule>,
     key: Expr,
     id_column: Option<&'static str>,
 ) -> Result<Checked, PolarsError> {
@@ -200,58 +202,53 @@ fn check_table(
         with_flags.lazy()
     };
 
-    // First broken rule wins: build the chain from the last rule backwards.
-    rules.push(rule("", "", lit(false))); // placeholder for the duplicate code
-    let dup_code = rules.len() as u32;
-    let mut code = lit(0u32);
-    for (i, r) in rules.iter().enumerate().rev() {
-        code = when(r.bad.clone()).then(lit(i as u32 + 1)).otherwise(code);
-    }
-    // Duplicate keys: the first valid row (in file order) wins. Bad rows get
-    // a null key so they never shadow a later good one.
-    let valid_key = when(col(CODE).eq(lit(0u32))).then(key).otherwise(lit(NULL));
-    let coded = judged
-        .with_column(code.cast(DataType::UInt32).alias(CODE))
-        .with_column(valid_key.alias(KEY))
+    // Over every row, only booleans: does the row break any rule, and does its
+    // key repeat an earlier good row's (the first valid row in file order wins;
+    // bad rows get a null key so they never shadow a later good one).
+    let any_bad = rules.iter().fold(lit(false), |acc, r| acc.or(r.bad.clone().fill_null(lit(false))));
+    let flagged = judged
+        .with_column(any_bad.alias(BAD))
+        .with_column(when(col(BAD).not()).then(key).otherwise(lit(NULL)).alias(KEY))
         .collect()?;
-    let dup = duplicate_mask(&coded)?;
-    let coded = coded
-        .lazy()
-        .with_column(
-            when(col(CODE).eq(lit(0u32)).and(dup))
-                .then(lit(dup_code))
-                .otherwise(col(CODE))
-                .cast(DataType::UInt32)
-                .alias(CODE),
-        )
-        .drop(cols([KEY]))
-        .collect()?;
+    let dup = duplicate_mask(&flagged)?;
+    let flagged = flagged.lazy().with_column(dup.alias(DUP)).drop(cols([KEY])).collect()?;
 
-    let codes = coded.column(CODE)?.u32()?;
-    let n_bad = codes.iter().filter(|c| c.is_some_and(|c| c != 0)).count();
-    let mut bad = Vec::with_capacity(n_bad);
-    if n_bad > 0 {
-        let bad_rows = coded.clone().lazy().filter(col(CODE).neq(lit(0u32))).select([col(col::LINE), col(CODE)]).collect()?;
-        let lines = bad_rows.column(col::LINE)?.cast(&DataType::UInt64)?;
-        let lines = lines.u64()?;
-        let codes = bad_rows.column(CODE)?.u32()?;
+    // Only the (few) bad rows get their reason: the first rule they break.
+    let bad_rows = flagged.clone().lazy().filter(col(BAD).or(col(DUP))).collect()?;
+    let mut bad = Vec::with_capacity(bad_rows.height());
+    if bad_rows.height() > 0 {
+        let dup_code = rules.len() as u32 + 1;
+        let mut code = when(col(DUP)).then(lit(dup_code)).otherwise(lit(0u32));
+        for (i, r) in rules.iter().enumerate().rev() {
+            code = when(r.bad.clone()).then(lit(i as u32 + 1)).otherwise(code);
+        }
+        let coded = bad_rows.lazy().select([col(col::LINE), code.cast(DataType::UInt32).alias(CODE)]).collect()?;
+        let lines = coded.column(col::LINE)?.cast(&DataType::UInt64)?;
+        let codes = coded.column(CODE)?.u32()?;
         let key_desc = match table {
             Table::Products => "product_id",
             Table::Campaigns => "campaign_id",
             Table::ProductDaily => "(date, product_id)",
             Table::CampaignDaily => "(date, campaign_id)",
         };
-        for (line, code) in lines.iter().zip(codes.iter()) {
-            let (line, code) = (line.unwrap_or(0), code.unwrap_or(0) as usize);
-            if code == dup_code as usize {
+        for (line, code) in lines.u64()?.iter().zip(codes.iter()) {
+            let (line, code) = (line.unwrap_or(0), code.unwrap_or(0));
+            if code == dup_code {
                 bad.push((line, format!("duplicate {key_desc}: an earlier row has the same key"), "*"));
+            } else if code == 0 {
+                // Unreachable while the flag and the codes use the same rules.
+                bad.push((line, "invalid row".to_string(), "*"));
             } else {
-                let r = &rules[code - 1];
+                let r = &rules[code as usize - 1];
                 bad.push((line, r.reason.clone(), r.column));
             }
         }
     }
-    let valid = coded.lazy().filter(col(CODE).eq(lit(0u32))).drop(cols([CODE, FUTURE])).collect()?;
+    let valid = flagged
+        .lazy()
+        .filter(col(BAD).not().and(col(DUP).not()))
+        .drop(cols([BAD, DUP, FUTURE]))
+        .collect()?;
     Ok(Checked { valid, bad, after_as_of: after_count, future_ids })
 }
 
