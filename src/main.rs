@@ -211,3 +211,16 @@ fn print_summary(s: &pipeline::RunSummary) {
     );
     println!("  report: {}", s.report_dir.join("report.md").display());
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_statuses_map_to_the_spec_exit_codes() {
+        assert_eq!(exit_code(RunStatus::Succeeded), 0);
+        assert_eq!(exit_code(RunStatus::Failed), 1);
+        assert_eq!(exit_code(RunStatus::Partial), 3);
+        assert_eq!(exit_code(RunStatus::Held), 4);
+    }
+}

@@ -272,3 +272,105 @@ pub async fn apply_batch<P: AdPlatform>(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::connectors::platform::{Capabilities, PlatformError};
+    use crate::decisions::{Decision, Verdict};
+    use crate::stages::analyze::CampaignRow;
+    use crate::stages::decide::{CampaignDecision, Totals};
+
+    /// A platform that cannot create, and fails the keys it is told to.
+    struct Fake {
+        fail: HashSet<String>,
+        applied: Mutex<Vec<String>>,
+    }
+
+    impl AdPlatform for Fake {
+        fn name(&self) -> &'static str {
+            "fake"
+        }
+        fn capabilities(&self) -> Capabilities {
+            Capabilities { create: false, ..Capabilities::all() }
+        }
+        async fn is_applied(&self, a: &Action) -> Result<bool, PlatformError> {
+            Ok(self.applied.lock().unwrap().contains(&a.key))
+        }
+        async fn apply(&self, _: Day, a: &Action) -> Result<(), PlatformError> {
+            if self.fail.contains(&a.key) {
+                return Err(PlatformError::Failed { platform: "fake", message: "503 from the platform".into() });
+            }
+            self.applied.lock().unwrap().push(a.key.clone());
+            Ok(())
+        }
+    }
+
+    fn action(key: &str, kind: ActionKind) -> Action {
+        Action {
+            key: key.into(),
+            campaign_id: key.into(),
+            product_id: "P1".into(),
+            kind,
+            from: 20.0,
+            to: if kind == ActionKind::Pause { 0.0 } else { 22.0 },
+            paused_by: None,
+            effective_date: "2026-04-01".into(),
+            status: ActionStatus::Proposed,
+            reason: "test".into(),
+        }
+    }
+
+    fn plan() -> Plan {
+        let campaign = |id: &str| CampaignDecision {
+            row: CampaignRow { campaign_id: id.into(), status: "active".into(), ..Default::default() },
+            verdict: Verdict::new(Decision::Monitor, vec![]),
+            risk_level: None,
+            locked: false,
+            budget_current: 20.0,
+            budget_proposed: 20.0,
+        };
+        Plan {
+            as_of: 20000,
+            campaigns: (0..10).map(|i| campaign(&format!("C{i}"))).collect(),
+            new_campaigns: vec![],
+            actions: vec![
+                action("k1", ActionKind::Pause),
+                action("k2", ActionKind::SetBudget),
+                action("k3", ActionKind::Create),
+            ],
+            totals: Totals::default(),
+        }
+    }
+
+    async fn run_once(db: &Db, fake: &Fake) -> Outcome {
+        let settings = Settings::default();
+        let quality = DataQuality::default();
+        let ctx = ActContext { run_id: "r1", dry_run: false, kill_switch: false, settings: &settings, quality: &quality, crash_at: None };
+        act(plan(), &ctx, db, fake).await.unwrap().0
+    }
+
+    #[tokio::test]
+    async fn unsupported_actions_are_skipped_and_failed_ones_retried_on_the_next_attempt() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display())).await.unwrap();
+        let mut fake = Fake { fail: HashSet::from(["k2".to_string()]), applied: Mutex::new(vec![]) };
+
+        let out = run_once(&db, &fake).await;
+        assert_eq!(out.status, RunStatus::Partial);
+        let status: Vec<_> = out.plan.actions.iter().map(|a| a.status).collect();
+        assert_eq!(status, vec![ActionStatus::Applied, ActionStatus::Failed, ActionStatus::Skipped]);
+        assert!(out.plan.actions[1].reason.contains("503"), "{}", out.plan.actions[1].reason);
+        assert!(out.plan.actions[2].reason.starts_with("the fake platform cannot create"));
+
+        // The platform recovers: the rerun sends only the failed action.
+        fake.fail.clear();
+        let out = run_once(&db, &fake).await;
+        assert_eq!(out.status, RunStatus::Succeeded);
+        assert_eq!(*fake.applied.lock().unwrap(), vec!["k1".to_string(), "k2".to_string()]);
+        assert!(out.plan.actions[0].reason.starts_with("already applied"));
+    }
+}
