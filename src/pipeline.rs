@@ -176,8 +176,9 @@ async fn stages(
         .report_dir
         .clone()
         .unwrap_or_else(|| cfg.resolve(&s.report.dir).join(date_of(as_of).to_string()));
-    report::write(&report, &report_dir)
+    let rendered = report::render(&report)
+        .and_then(|r| report::write(&r, &report_dir).map(|_| r))
         .map_err(|source| RunError::Report { path: report_dir.display().to_string(), source })?;
-    db.save_report(&report, &valid.quarantine, &report::markdown(&report)).await?;
+    db.save_report(&report, &valid.quarantine, &rendered).await?;
     Ok((report, report_dir))
 }

@@ -4,7 +4,7 @@
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Row};
 
-use crate::report::Report;
+use crate::report::{Rendered, Report};
 use crate::stages::decide::{Action, ActionKind, ActionStatus};
 use crate::stages::validate::QuarantinedRow;
 
@@ -422,7 +422,7 @@ impl Db {
     }
 
     /// Stores a finished run's decisions, actions, quarantine and report in one transaction.
-    pub async fn save_report(&self, r: &Report, quarantine: &[QuarantinedRow], markdown: &str) -> Result<(), DbError> {
+    pub async fn save_report(&self, r: &Report, quarantine: &[QuarantinedRow], rendered: &Rendered) -> Result<(), DbError> {
         let mut tx = self.pool.begin().await?;
         for chunk in r.campaigns.chunks(500) {
             let sql = values_sql(
@@ -488,8 +488,8 @@ impl Db {
         }
         sqlx::query("INSERT INTO reports (run_id, report_json, markdown) VALUES ($1, $2, $3)")
             .bind(r.run_id.clone())
-            .bind(serde_json::to_string(r)?)
-            .bind(markdown.to_string())
+            .bind(rendered.json.clone())
+            .bind(rendered.markdown.clone())
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;

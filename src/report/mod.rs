@@ -311,12 +311,26 @@ pub fn decisions_csv(r: &Report) -> Result<String, csv::Error> {
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
+/// The rendered report files.
+pub struct Rendered {
+    pub json: String,
+    pub markdown: String,
+    pub csv: String,
+}
+
+pub fn render(r: &Report) -> std::io::Result<Rendered> {
+    Ok(Rendered {
+        json: serde_json::to_string_pretty(r).map_err(std::io::Error::other)?,
+        markdown: markdown(r),
+        csv: decisions_csv(r).map_err(std::io::Error::other)?,
+    })
+}
+
 /// Writes the three files into `dir`.
-pub fn write(r: &Report, dir: &Path) -> std::io::Result<()> {
+pub fn write(rendered: &Rendered, dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    let json = serde_json::to_string_pretty(r).map_err(std::io::Error::other)?;
-    std::fs::write(dir.join("report.json"), json)?;
-    std::fs::write(dir.join("report.md"), markdown(r))?;
-    std::fs::write(dir.join("decisions.csv"), decisions_csv(r).map_err(std::io::Error::other)?)?;
+    std::fs::write(dir.join("report.json"), &rendered.json)?;
+    std::fs::write(dir.join("report.md"), &rendered.markdown)?;
+    std::fs::write(dir.join("decisions.csv"), &rendered.csv)?;
     Ok(())
 }
