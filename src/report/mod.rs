@@ -1,6 +1,8 @@
 //! The run report: `report.json` (the machine-readable contract of SPEC §9),
 //! `report.md` and `decisions.csv`, built from the outcome only.
 
+pub mod html;
+
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -316,6 +318,7 @@ pub struct Rendered {
     pub json: String,
     pub markdown: String,
     pub csv: String,
+    pub html: String,
 }
 
 pub fn render(r: &Report) -> std::io::Result<Rendered> {
@@ -323,6 +326,7 @@ pub fn render(r: &Report) -> std::io::Result<Rendered> {
         json: serde_json::to_string_pretty(r).map_err(std::io::Error::other)?,
         markdown: markdown(r),
         csv: decisions_csv(r).map_err(std::io::Error::other)?,
+        html: html::render(r),
     })
 }
 
@@ -332,5 +336,6 @@ pub fn write(rendered: &Rendered, dir: &Path) -> std::io::Result<()> {
     std::fs::write(dir.join("report.json"), &rendered.json)?;
     std::fs::write(dir.join("report.md"), &rendered.markdown)?;
     std::fs::write(dir.join("decisions.csv"), &rendered.csv)?;
+    std::fs::write(dir.join("report.html"), &rendered.html)?;
     Ok(())
 }

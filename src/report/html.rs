@@ -1,0 +1,358 @@
+//! `report.html`: one self-contained file (no network, no external asset)
+//! that reads on a laptop and a phone. Charts are drawn by plotters as inline
+//! SVG; every store text (ids, names) is escaped.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use html_escape::encode_text as esc;
+use plotters::coord::ranged1d::SegmentValue;
+use plotters::prelude::*;
+
+use super::{CampaignEntry, Report};
+use crate::decisions::Decision;
+
+fn color(d: Decision) -> RGBColor {
+    match d {
+        Decision::EmergencyPause => RGBColor(200, 30, 45),
+        Decision::Pause => RGBColor(240, 130, 30),
+        Decision::Continue => RGBColor(30, 150, 70),
+        Decision::Optimize => RGBColor(20, 150, 160),
+        Decision::Monitor => RGBColor(140, 140, 140),
+        Decision::Learning => RGBColor(130, 80, 190),
+        Decision::Resume => RGBColor(40, 100, 210),
+        Decision::Paused => RGBColor(50, 50, 50),
+    }
+}
+
+/// Axis labels short enough to sit side by side under the bars.
+fn short(d: Decision) -> &'static str {
+    match d {
+        Decision::EmergencyPause => "EMERG.",
+        Decision::Pause => "PAUSE",
+        Decision::Continue => "CONT.",
+        Decision::Optimize => "OPTIM.",
+        Decision::Monitor => "MONIT.",
+        Decision::Learning => "LEARN.",
+        Decision::Resume => "RESUME",
+        Decision::Paused => "PAUSED",
+    }
+}
+
+fn css(c: RGBColor) -> String {
+    format!("rgb({},{},{})", c.0, c.1, c.2)
+}
+
+type Svg = Result<String, String>;
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+/// A scatter of campaigns, one colour per decision, with a legend.
+fn scatter(title: &str, x_desc: &str, y_desc: &str, points: &[(Decision, f64, f64)]) -> Svg {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (640, 420)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let span = |v: Vec<f64>| {
+            let lo = v.iter().cloned().fold(f64::INFINITY, f64::min);
+            let hi = v.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            if !lo.is_finite() || !hi.is_finite() {
+                (0.0, 1.0)
+            } else {
+                let pad = ((hi - lo) * 0.05).max(1e-6);
+                (lo.min(0.0) - pad, hi + pad)
+            }
+        };
+        let (x0, x1) = span(points.iter().map(|p| p.1).collect());
+        let (y0, y1) = span(points.iter().map(|p| p.2).collect());
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 24))
+            .margin(12)
+            .x_label_area_size(50)
+            .y_label_area_size(70)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc(x_desc)
+            .y_desc(y_desc)
+            .label_style(("sans-serif", 15))
+            .axis_desc_style(("sans-serif", 16))
+            .light_line_style(WHITE)
+            .draw()
+            .map_err(err)?;
+        for d in Decision::ALL {
+            let c = color(d);
+            let pts: Vec<(f64, f64)> = points.iter().filter(|p| p.0 == d).map(|p| (p.1, p.2)).collect();
+            if pts.is_empty() {
+                continue;
+            }
+            chart
+                .draw_series(pts.into_iter().map(|(x, y)| Circle::new((x, y), 3, c.mix(0.75).filled())))
+                .map_err(err)?
+                .label(d.as_str())
+                .legend(move |(x, y)| Circle::new((x, y), 4, c.filled()));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.6))
+            .border_style(BLACK.mix(0.3))
+            .position(SeriesLabelPosition::UpperLeft)
+            .label_font(("sans-serif", 13))
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+/// Vertical bars over named segments, one colour per bar.
+fn bars(title: &str, y_desc: &str, bars: &[(String, f64, RGBColor)]) -> Svg {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (640, 420)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let n = bars.len().max(1) as u32;
+        let top = bars.iter().map(|b| b.1).fold(0.0, f64::max).max(1.0) * 1.1;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 24))
+            .margin(12)
+            .x_label_area_size(45)
+            .y_label_area_size(70)
+            .build_cartesian_2d((0u32..n).into_segmented(), 0f64..top)
+            .map_err(err)?;
+        let names: Vec<String> = bars.iter().map(|b| b.0.clone()).collect();
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .y_desc(y_desc)
+            .label_style(("sans-serif", 15))
+            .axis_desc_style(("sans-serif", 16))
+            .x_labels(bars.len())
+            .x_label_formatter(&|v| match v {
+                SegmentValue::CenterOf(i) => names.get(*i as usize).cloned().unwrap_or_default(),
+                _ => String::new(),
+            })
+            .x_label_style(("sans-serif", 13))
+            .draw()
+            .map_err(err)?;
+        chart
+            .draw_series(bars.iter().enumerate().map(|(i, (_, v, c))| {
+                let i = i as u32;
+                Rectangle::new([(SegmentValue::Exact(i), 0.0), (SegmentValue::Exact(i + 1), *v)], c.filled())
+            }))
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+/// The four charts of the report.
+pub fn charts(r: &Report) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let spend: Vec<(Decision, f64, f64)> =
+        r.campaigns.iter().map(|c| (c.decision, c.metrics.spend, c.metrics.revenue)).collect();
+    // A campaign on a product that came from nothing can score +1000 %; clip
+    // for the picture so the rest stays readable (the tables keep the value).
+    let eff_risk: Vec<(Decision, f64, f64)> = r
+        .campaigns
+        .iter()
+        .filter_map(|c| Some((c.decision, c.metrics.efficiency?.clamp(-100.0, 200.0), c.metrics.risk_score?)))
+        .collect();
+    let counts: Vec<(String, f64, RGBColor)> = Decision::ALL
+        .iter()
+        .map(|d| (short(*d).to_string(), *r.decision_counts.get(d).unwrap_or(&0) as f64, color(*d)))
+        .collect();
+    let mut budget: BTreeMap<Decision, (f64, f64)> = BTreeMap::new();
+    for c in &r.campaigns {
+        let e = budget.entry(c.decision).or_default();
+        e.0 += c.budget.current;
+        e.1 += c.budget.proposed;
+    }
+    let mut budget_bars = Vec::new();
+    for d in Decision::ALL {
+        if let Some((before, after)) = budget.get(&d) {
+            budget_bars.push((String::new(), *before, color(d).mix(0.35).to_rgba().into_rgb()));
+            budget_bars.push((short(d).to_string(), *after, color(d)));
+        }
+    }
+    for (id, svg) in [
+        ("spend-revenue", scatter("Spend vs revenue (current window)", "spend", "revenue", &spend)),
+        ("decisions", bars("Decisions by class", "campaigns", &counts)),
+        ("budget", bars("Daily budget by decision (light: before, dark: after)", "daily budget", &budget_bars)),
+        ("efficiency-risk", scatter("Efficiency vs risk", "efficiency (clipped to -100…200)", "risk score", &eff_risk)),
+    ] {
+        match svg {
+            Ok(s) => out.push((id.to_string(), s)),
+            Err(e) => tracing::warn!(chart = id, error = %e, "chart not drawn"),
+        }
+    }
+    out
+}
+
+trait IntoRgb {
+    fn into_rgb(self) -> RGBColor;
+}
+
+impl IntoRgb for RGBAColor {
+    /// Blends over white, so a "lighter" colour stays opaque in the SVG.
+    fn into_rgb(self) -> RGBColor {
+        let a = self.3;
+        let mix = |c: u8| (c as f64 * a + 255.0 * (1.0 - a)).round() as u8;
+        RGBColor(mix(self.0), mix(self.1), mix(self.2))
+    }
+}
+
+fn money(x: f64) -> String {
+    format!("{x:.2}")
+}
+
+fn opt(x: Option<f64>, digits: usize) -> String {
+    x.map(|v| format!("{v:.digits$}")).unwrap_or_else(|| "–".into())
+}
+
+fn table(s: &mut String, rows: &[&CampaignEntry]) {
+    s.push_str("<div class=\"scroll\"><table class=\"sortable\"><thead><tr>");
+    for h in ["campaign", "product", "spend", "revenue", "ROI", "sales Δ%", "views Δ%", "risk", "budget", "reasons"] {
+        let _ = write!(s, "<th>{h}</th>");
+    }
+    s.push_str("</tr></thead><tbody>");
+    for c in rows {
+        let m = &c.metrics;
+        let budget = if c.budget.current == c.budget.proposed {
+            money(c.budget.current)
+        } else {
+            format!("{} → {}", money(c.budget.current), money(c.budget.proposed))
+        };
+        let _ = write!(
+            s,
+            "<tr><td>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td>{}</td><td class=n>{}</td><td class=r>{}</td></tr>",
+            esc(&c.campaign_id),
+            esc(&c.product_id),
+            money(m.spend),
+            money(m.revenue),
+            opt(m.roi, 2),
+            opt(m.sales_impact_pct, 1),
+            opt(m.view_impact_pct, 1),
+            m.risk_level.map(|l| format!("{l:?}").to_lowercase()).unwrap_or("–".into()),
+            budget,
+            esc(&c.reasons.join("; "))
+        );
+    }
+    s.push_str("</tbody></table></div>");
+}
+
+const STYLE: &str = "body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#222;background:#f6f7f9}\
+main{max-width:1200px;margin:0 auto;padding:16px}h1{font-size:1.5rem;margin:.5rem 0}h2{font-size:1.15rem;margin:1.5rem 0 .5rem}\
+.narrative{background:#fff;border-left:4px solid #2864d2;padding:12px 16px;border-radius:6px}\
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(160px,1fr));gap:12px;margin:16px 0}\
+.card{background:#fff;border-radius:8px;padding:12px;box-shadow:0 1px 2px #0001}.card b{display:block;font-size:1.4rem}\
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(320px,1fr));gap:12px}\
+.chart{background:#fff;border-radius:8px;padding:8px}.chart svg{width:100%;height:auto}\
+.scroll{overflow-x:auto}table{border-collapse:collapse;background:#fff;width:100%;font-size:.85rem}\
+th,td{padding:4px 8px;border-bottom:1px solid #eee;text-align:left;vertical-align:top}th{cursor:pointer;background:#eef1f5;position:sticky;top:0}\
+td.n{text-align:right;white-space:nowrap}td.r{font-size:.75rem;color:#555;min-width:240px}.held{background:#fff3f3;border-left:4px solid #c81e2d;padding:8px 12px}\
+.badge{display:inline-block;padding:2px 8px;border-radius:10px;color:#fff;font-size:.8rem}";
+
+const SORT: &str = "document.querySelectorAll('table.sortable th').forEach(function(th,i){th.addEventListener('click',function(){\
+var t=th.closest('table'),b=t.tBodies[0],r=Array.from(b.rows),d=th.dataset.d==='1'?-1:1;th.dataset.d=d===1?'1':'0';\
+var v=function(x){var s=x.cells[i].innerText.split('→').pop().trim(),n=parseFloat(s);return isNaN(n)?s:n};\
+r.sort(function(a,c){var x=v(a),y=v(c);return (x>y?1:x<y?-1:0)*d});r.forEach(function(x){b.appendChild(x)})})});";
+
+pub fn render(r: &Report) -> String {
+    let mut s = String::with_capacity(256 * 1024);
+    let status = serde_json::to_value(r.status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    let _ = write!(
+        s,
+        "<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport content=\"width=device-width,initial-scale=1\">\
+<title>campaign-pilot — {as_of}</title><style>{STYLE}</style></head><body><main>\
+<h1>campaign-pilot report — {as_of}</h1><p>Run <code>{run}</code> · status <b>{status}</b> · mode {mode}{dry}</p>\
+<div class=narrative>{narrative}</div>",
+        as_of = esc(&r.as_of),
+        run = esc(&r.run_id),
+        mode = esc(&r.mode),
+        dry = if r.dry_run { " · dry run" } else { "" },
+        narrative = esc(&r.narrative),
+    );
+    if !r.held_by.is_empty() {
+        s.push_str("<p class=held><b>Held by a guardrail — nothing was applied.</b> ");
+        for h in &r.held_by {
+            let _ = write!(s, "{}: {} (limit {}). ", esc(&h.guardrail), h.value, h.limit);
+        }
+        s.push_str("</p>");
+    }
+    let applied = r.actions.iter().filter(|a| a.status == crate::stages::decide::ActionStatus::Applied).count();
+    let _ = write!(
+        s,
+        "<div class=cards><div class=card>budget before<b>{}</b></div><div class=card>budget after<b>{}</b></div>\
+<div class=card>savings<b>{}</b></div><div class=card>campaigns<b>{}</b></div><div class=card>actions (applied)<b>{} ({})</b></div>\
+<div class=card>rows quarantined<b>{}</b></div></div>",
+        money(r.totals.budget_before),
+        money(r.totals.budget_after),
+        money(r.totals.savings),
+        r.campaigns.len(),
+        r.actions.len(),
+        applied,
+        r.data_quality.rows_quarantined.total()
+    );
+    s.push_str("<div class=charts>");
+    for (id, svg) in charts(r) {
+        let _ = write!(s, "<div class=chart id=\"chart-{id}\">{svg}</div>");
+    }
+    s.push_str("</div>");
+    for d in Decision::ALL {
+        let rows: Vec<&CampaignEntry> = r.campaigns.iter().filter(|c| c.decision == d).collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let _ = write!(s, "<h2><span class=badge style=\"background:{}\">{}</span> {}</h2>", css(color(d)), d, rows.len());
+        table(&mut s, &rows);
+    }
+    if !r.new_campaigns.is_empty() {
+        s.push_str("<h2>New campaigns</h2><div class=scroll><table><tr><th>product</th><th>daily budget</th><th>name</th><th>headline</th><th>description</th></tr>");
+        for n in &r.new_campaigns {
+            let _ = write!(
+                s,
+                "<tr><td>{}</td><td class=n>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&n.product_id),
+                money(n.daily_budget),
+                esc(&n.name),
+                esc(&n.headline),
+                esc(&n.description)
+            );
+        }
+        s.push_str("</table></div>");
+    }
+    let q = &r.data_quality;
+    s.push_str("<h2>Data quality</h2><div class=scroll><table><tr><th>table</th><th>rows read</th><th>quarantined</th><th>after as_of</th></tr>");
+    for t in crate::model::Table::ALL {
+        let _ = write!(
+            s,
+            "<tr><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td></tr>",
+            t.name(),
+            q.rows_read.get(t),
+            q.rows_quarantined.get(t),
+            q.rows_after_as_of.get(t)
+        );
+    }
+    let _ = write!(s, "</table></div><p>Stale data: {}</p>", if q.stale { "<b>yes</b>" } else { "no" });
+    let _ = write!(s, "</main><script>{SORT}</script></body></html>");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_text_is_escaped() {
+        assert_eq!(esc("<script>alert(1)</script>"), "&lt;script&gt;alert(1)&lt;/script&gt;");
+    }
+
+    #[test]
+    fn blending_keeps_colours_opaque() {
+        assert_eq!(RGBAColor(0, 0, 0, 0.5).into_rgb(), RGBColor(128, 128, 128));
+    }
+}

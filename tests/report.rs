@@ -1,0 +1,43 @@
+//! report.html: self-contained, with its charts, and safe with hostile store text.
+
+mod common;
+
+use common::{copy_data, stderr, App};
+
+#[test]
+fn the_html_report_is_self_contained_has_four_charts_and_escapes_store_text() {
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden");
+    let d = copy_data(&fixture);
+    // Hostile text in a campaign id and in the name of the product that gets a new campaign.
+    for f in ["campaigns.csv", "campaign_daily.csv"] {
+        let p = d.path().join(f);
+        let t = std::fs::read_to_string(&p).unwrap().replace("C01,", "C01<b>x</b>,");
+        std::fs::write(&p, t).unwrap();
+    }
+    let p = d.path().join("products.csv");
+    let t = std::fs::read_to_string(&p).unwrap().replace("Golden P14", "<img src=x onerror=alert(1)>");
+    std::fs::write(&p, t).unwrap();
+
+    let app = App::new(d.path(), "");
+    let out = app.run("2026-03-31");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let html = std::fs::read_to_string(app.report_dir().join("report.html")).unwrap();
+    assert_eq!(html.matches("<svg").count(), 4, "four inline charts");
+    for id in ["chart-spend-revenue", "chart-decisions", "chart-budget", "chart-efficiency-risk"] {
+        assert!(html.contains(id), "{id}");
+    }
+    // Nothing is fetched: no external scripts, styles, images or fonts.
+    for bad in ["<script src", "<link", "<img", "@import", "url("] {
+        assert!(!html.contains(bad), "found {bad}");
+    }
+    let without_ns = html.replace("http://www.w3.org/2000/svg", "");
+    assert!(!without_ns.contains("http://") && !without_ns.contains("https://"));
+    // Store text is escaped wherever it appears.
+    assert!(html.contains("C01&lt;b&gt;x&lt;/b&gt;"));
+    assert!(!html.contains("C01<b>x</b>"));
+    assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"), "the new campaign's name is shown, escaped");
+    // Every decision class of the golden portfolio has its table.
+    for class in ["CONTINUE", "PAUSE", "EMERGENCY_PAUSE", "OPTIMIZE", "MONITOR", "LEARNING", "RESUME", "PAUSED"] {
+        assert!(html.contains(&format!("{class}</span>")), "{class}");
+    }
+}
