@@ -49,6 +49,8 @@ pub struct Settings {
     pub selection: SelectionSettings,
     pub act: ActSettings,
     pub report: ReportSettings,
+    pub llm: LlmSettings,
+    pub notify: crate::notify::NotifySettings,
 }
 
 impl Default for Settings {
@@ -68,6 +70,8 @@ impl Default for Settings {
             selection: SelectionSettings::default(),
             act: ActSettings::default(),
             report: ReportSettings::default(),
+            llm: LlmSettings::default(),
+            notify: Default::default(),
         }
     }
 }
@@ -358,6 +362,36 @@ pub struct ReportSettings {
 impl Default for ReportSettings {
     fn default() -> Self {
         ReportSettings { dir: PathBuf::from("reports") }
+    }
+}
+
+/// The language model that writes the narrative and new campaigns' ad copy
+/// (never a number or a decision).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LlmSettings {
+    /// `none` (template text) or `openai` (any OpenAI-compatible server).
+    pub provider: String,
+    pub base_url: String,
+    pub model: String,
+    pub timeout_s: f64,
+    pub max_tokens: u32,
+    pub temperature: f64,
+    /// Environment variable holding the API key.
+    pub api_key_env: String,
+}
+
+impl Default for LlmSettings {
+    fn default() -> Self {
+        LlmSettings {
+            provider: "none".into(),
+            base_url: "https://api.openai.com/v1".into(),
+            model: "gpt-4o-mini".into(),
+            timeout_s: 20.0,
+            max_tokens: 400,
+            temperature: 0.3,
+            api_key_env: "OPENAI_API_KEY".into(),
+        }
     }
 }
 
@@ -698,6 +732,33 @@ impl Settings {
             if src.kind != "files" {
                 p.push(format!("{key}.kind: unknown connector \"{}\" (known: \"files\")", src.kind));
             }
+        }
+        let l = &self.llm;
+        if !matches!(l.provider.as_str(), "none" | "openai") {
+            p.push(format!("llm.provider: must be \"none\" or \"openai\", found \"{}\"", l.provider));
+        }
+        if !(l.base_url.starts_with("http://") || l.base_url.starts_with("https://")) {
+            p.push(format!("llm.base_url: must be an http(s) URL, found \"{}\"", l.base_url));
+        }
+        if !(l.timeout_s > 0.0 && l.timeout_s.is_finite()) {
+            p.push(format!("llm.timeout_s: must be above 0, found {}", l.timeout_s));
+        }
+        if !(0.0..=2.0).contains(&l.temperature) {
+            p.push(format!("llm.temperature: must be between 0 and 2, found {}", l.temperature));
+        }
+        if l.max_tokens == 0 {
+            p.push("llm.max_tokens: must be at least 1".into());
+        }
+        let n = &self.notify;
+        if !(n.webhook_url.is_empty() || n.webhook_url.starts_with("http://") || n.webhook_url.starts_with("https://")) {
+            // Never echo the value: it is a secret.
+            p.push("notify.webhook_url: must be empty or an http(s) URL".into());
+        }
+        if n.attempts == 0 {
+            p.push("notify.attempts: must be at least 1".into());
+        }
+        if !(n.budget_s > 0.0 && n.budget_s.is_finite()) {
+            p.push(format!("notify.budget_s: must be above 0, found {}", n.budget_s));
         }
         let url = &self.database.url;
         if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {

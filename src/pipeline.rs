@@ -9,6 +9,8 @@ use chrono::NaiveDate;
 use crate::config::{ConfigError, LoadedConfig};
 use crate::connectors::{files, ConnectorError};
 use crate::db::{Db, DbError};
+use crate::llm::Llm;
+use crate::notify::{self, RunNews};
 use crate::model::{date_of, day_of};
 use crate::report::{self, Report, ReportInput};
 use crate::sandbox::generate::{ensure_demo, GenerateError};
@@ -114,12 +116,37 @@ pub async fn run(cfg: &LoadedConfig, req: &RunRequest) -> Result<RunSummary, Run
         Ok((report, report_dir)) => {
             db.finish_run(&run_id, status_str(report.status)).await?;
             db.close().await;
+            let count = |st: crate::stages::decide::ActionStatus| report.actions.iter().filter(|a| a.status == st).count();
+            let news = RunNews {
+                run_id: run_id.clone(),
+                as_of: as_of_date.to_string(),
+                status: status_str(report.status).to_string(),
+                applied: count(crate::stages::decide::ActionStatus::Applied),
+                proposed: count(crate::stages::decide::ActionStatus::Proposed),
+                failed: count(crate::stages::decide::ActionStatus::Failed),
+                held_by: report.held_by.iter().map(|h| h.guardrail.clone()).collect(),
+                report: report_dir.join("report.html").display().to_string(),
+                error: None,
+            };
+            notify::send(&s.notify, &news).await;
             Ok(RunSummary { report, report_dir, demo_generated })
         }
         Err(e) => {
             tracing::error!(error = %e, "run failed");
             let _ = db.finish_run(&run_id, "failed").await;
             db.close().await;
+            let news = RunNews {
+                run_id: run_id.clone(),
+                as_of: as_of_date.to_string(),
+                status: "failed".into(),
+                applied: 0,
+                proposed: 0,
+                failed: 0,
+                held_by: Vec::new(),
+                report: String::new(),
+                error: Some(e.to_string()),
+            };
+            notify::send(&s.notify, &news).await;
             Err(e)
         }
     }
@@ -151,7 +178,16 @@ async fn stages(
     let (valid, r_validate) = validate(raw, as_of)?;
     let (frames, r_transform) = transform(&valid, &s.windows)?;
     let (analysis, r_analyze) = analyze(&frames, &valid, s)?;
-    let (plan, r_decide) = decide(&analysis, s)?;
+    let (mut plan, r_decide) = decide(&analysis, s)?;
+    // The model writes copy for the new campaigns (the template stays where it fails).
+    let key = std::env::var(&s.llm.api_key_env).ok().filter(|k| !k.is_empty()).map(secrecy::SecretString::from);
+    let mut llm = Llm::new(&s.llm, db, key);
+    for n in &mut plan.new_campaigns {
+        let copy = llm.ad_copy(&n.product_name, &n.category, n.price).await;
+        n.name = copy.name.unwrap_or_else(|| n.name.clone());
+        n.headline = copy.headline.unwrap_or_else(|| n.headline.clone());
+        n.description = copy.description.unwrap_or_else(|| n.description.clone());
+    }
     let ctx = ActContext {
         run_id,
         dry_run: req.dry_run,
@@ -163,7 +199,7 @@ async fn stages(
     let platform = FilesAds::new(&ads_dir);
     let (outcome, r_act) = act(plan, &ctx, db, &platform).await?;
 
-    let report = report::build(ReportInput {
+    let mut report = report::build(ReportInput {
         run_id,
         dry_run: req.dry_run,
         mode: &s.act.mode,
@@ -172,6 +208,12 @@ async fn stages(
         quarantine: &valid.quarantine,
         stages: vec![read, r_validate, r_transform, r_analyze, r_decide, r_act],
     });
+    let (facts, names) = report::narrative_facts(&report, &outcome.plan);
+    if let Some(text) = llm.narrative(&facts, &names).await {
+        report.narrative = text;
+        report.narrative_source = "llm";
+    }
+    report.llm = llm.usage.clone();
     let report_dir = req
         .report_dir
         .clone()

@@ -377,6 +377,27 @@ impl Db {
             .collect()
     }
 
+    pub async fn llm_cache_get(&self, hash: &str) -> Result<Option<String>, DbError> {
+        let row = sqlx::query("SELECT response FROM llm_cache WHERE prompt_hash = $1")
+            .bind(hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get::<String, _>("response")).transpose()?)
+    }
+
+    pub async fn llm_cache_put(&self, hash: &str, model: &str, response: &str) -> Result<(), DbError> {
+        sqlx::query(
+            "INSERT INTO llm_cache (prompt_hash, model, response, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (prompt_hash) DO NOTHING",
+        )
+        .bind(hash)
+        .bind(model)
+        .bind(response)
+        .bind(chrono::Utc::now().to_rfc3339())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     pub async fn audit(&self, e: &AuditEntry<'_>) -> Result<(), DbError> {
         sqlx::query(
             "INSERT INTO audit (audit_id, at, actor, run_id, action_key, campaign_id, product_id, kind, before_value, after_value, status, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",

@@ -63,6 +63,7 @@ pub struct Report {
     pub totals: Totals,
     pub narrative: String,
     pub narrative_source: &'static str,
+    pub llm: crate::llm::LlmUsage,
     pub decision_counts: std::collections::BTreeMap<Decision, usize>,
     pub stages: Vec<StageReport>,
     /// The first quarantined rows (all of them are in the database).
@@ -129,10 +130,70 @@ pub fn build(input: ReportInput) -> Report {
         totals: plan.totals.clone(),
         narrative,
         narrative_source: "template",
+        llm: Default::default(),
         decision_counts: counts,
         stages: input.stages,
         quarantine_sample: input.quarantine.iter().take(100).cloned().collect(),
     }
+}
+
+/// What the model may know to write the narrative: aggregates and the top
+/// movers with their reasons (ids, numbers, rules), and, apart, the product
+/// names involved (store text, to be passed as untrusted data). No secret and
+/// no customer data is in either.
+pub fn narrative_facts(r: &Report, plan: &crate::stages::decide::Plan) -> (String, Vec<String>) {
+    let mut s = format!("Run for {} ({} campaigns judged).\nDecisions:", r.as_of, r.campaigns.len());
+    for (d, n) in &r.decision_counts {
+        let _ = write!(s, " {d} {n};");
+    }
+    let _ = write!(
+        s,
+        "\nDaily budget: {} before, {} after, {} saved.\nActions: {} ({} applied).",
+        money(r.totals.budget_before),
+        money(r.totals.budget_after),
+        money(r.totals.savings),
+        r.actions.len(),
+        r.actions.iter().filter(|a| a.status == crate::stages::decide::ActionStatus::Applied).count()
+    );
+    let mut names = Vec::new();
+    let mut movers: Vec<&crate::stages::decide::CampaignDecision> = plan
+        .campaigns
+        .iter()
+        .filter(|c| c.verdict.decision.is_pause() || c.budget_proposed != c.budget_current)
+        .collect();
+    movers.sort_by(|a, b| {
+        let delta = |c: &crate::stages::decide::CampaignDecision| (c.budget_proposed - c.budget_current).abs();
+        delta(b).total_cmp(&delta(a)).then_with(|| a.row.campaign_id.cmp(&b.row.campaign_id))
+    });
+    s.push_str("\nTop movers:");
+    for c in movers.iter().take(6) {
+        let _ = write!(
+            s,
+            "\n- campaign {} (product {}): {}, daily budget {} -> {}; why: {}",
+            c.row.campaign_id,
+            c.row.product_id,
+            c.verdict.decision,
+            money(c.budget_current),
+            money(c.budget_proposed),
+            c.verdict.reasons.first().cloned().unwrap_or_default()
+        );
+        names.push(format!("{}: {}", c.row.product_id, c.row.product_name));
+    }
+    for n in &r.new_campaigns {
+        let _ = write!(s, "\n- new campaign for product {} at {} a day", n.product_id, money(n.daily_budget));
+    }
+    for n in &plan.new_campaigns {
+        names.push(format!("{}: {}", n.product_id, n.product_name));
+    }
+    let q = &r.data_quality;
+    let _ = write!(s, "\nData: {} rows quarantined; stale: {}.", q.rows_quarantined.total(), if q.stale { "yes" } else { "no" });
+    if !r.held_by.is_empty() {
+        s.push_str("\nThe plan was HELD by a guardrail; nothing was applied:");
+        for h in &r.held_by {
+            let _ = write!(s, " {} {} > {};", h.guardrail, h.value, h.limit);
+        }
+    }
+    (s, names)
 }
 
 fn template_narrative(

@@ -45,6 +45,13 @@ pub struct NewCampaign {
     pub description: String,
     #[serde(skip)]
     pub reasons: Vec<String>,
+    /// Store text the copy is written from (untrusted).
+    #[serde(skip)]
+    pub product_name: String,
+    #[serde(skip)]
+    pub category: String,
+    #[serde(skip)]
+    pub price: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -292,6 +299,9 @@ pub fn decide(analysis: &Analysis, s: &Settings) -> Result<(Plan, StageReport), 
                 headline,
                 description,
                 reasons: c.reasons.clone(),
+                product_name: c.name.clone(),
+                category: c.category.clone(),
+                price: c.price,
             }
         })
         .collect();
