@@ -74,14 +74,21 @@ async fn apply_all<P: AdPlatform>(
     Ok(())
 }
 
-/// `approve PROPOSAL_ID|RUN_ID`: applies waiting proposals.
-pub async fn approve(cfg: &LoadedConfig, id: &str) -> Result<ReviewSummary, RunError> {
-    let (db, _lock) = open(cfg).await?;
+/// The database, the run lock, and the proposals waiting under `id`
+/// (an action key or a run id); not found is bad usage.
+async fn waiting(cfg: &LoadedConfig, id: &str) -> Result<(Db, crate::db::RunLock, Vec<(String, Action)>), RunError> {
+    let (db, lock) = open(cfg).await?;
     let found = db.proposals(id).await?;
     if found.is_empty() {
         db.close().await;
         return Err(RunError::NotFound(format!("no waiting proposal or run with id {id}")));
     }
+    Ok((db, lock, found))
+}
+
+/// `approve PROPOSAL_ID|RUN_ID`: applies waiting proposals.
+pub async fn approve(cfg: &LoadedConfig, id: &str) -> Result<ReviewSummary, RunError> {
+    let (db, _lock, found) = waiting(cfg, id).await?;
     let invocation_id = uuid::Uuid::now_v7().to_string();
     let (runs, mut actions): (Vec<String>, Vec<Action>) = found.into_iter().unzip();
     for a in &mut actions {
@@ -105,12 +112,7 @@ pub async fn approve(cfg: &LoadedConfig, id: &str) -> Result<ReviewSummary, RunE
 
 /// `reject PROPOSAL_ID|RUN_ID`: discards waiting proposals.
 pub async fn reject(cfg: &LoadedConfig, id: &str) -> Result<ReviewSummary, RunError> {
-    let (db, _lock) = open(cfg).await?;
-    let found = db.proposals(id).await?;
-    if found.is_empty() {
-        db.close().await;
-        return Err(RunError::NotFound(format!("no waiting proposal or run with id {id}")));
-    }
+    let (db, _lock, found) = waiting(cfg, id).await?;
     let invocation_id = uuid::Uuid::now_v7().to_string();
     let mut actions = Vec::new();
     for (run, mut a) in found {
