@@ -231,8 +231,20 @@ async fn secret_values_appear_nowhere() {
     mount_ok(&server, json!({"name": "A", "headline": "B", "description": "C"})).await;
     let d = golden();
     let app = App::new(d.path(), &llm_toml(&server, ""));
-    let out = run(&app, vec![("OPENAI_API_KEY", CANARY.to_string()), ("CAMPAIGN_PILOT_LOG", "debug".to_string())]).await;
-    assert!(out.status.success(), "{}", stderr(&out));
+    // Every secret variable gets the canary: the API key and the webhook URL
+    // (the run is held so that the webhook is really called).
+    std::fs::write(app.config(), std::fs::read_to_string(app.config()).unwrap() + "[act]\nmax_actions = 1\n").unwrap();
+    let hook = MockServer::start().await;
+    Mock::given(method("POST")).respond_with(ResponseTemplate::new(200)).mount(&hook).await;
+    let mut cmd = app.command(AS_OF);
+    cmd.env("OPENAI_API_KEY", CANARY)
+        .env("CAMPAIGN_PILOT__NOTIFY__WEBHOOK_URL", format!("{}/hook/{CANARY}", hook.uri()))
+        .env("CAMPAIGN_PILOT_LOG", "debug");
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let hooked = hook.received_requests().await.unwrap();
+    assert_eq!(hooked.len(), 1, "the webhook was called");
+    assert!(!String::from_utf8_lossy(&hooked[0].body).contains(CANARY));
     assert_eq!(app.report()["narrative_source"], "llm");
     let requests = server.received_requests().await.unwrap();
     // The key is sent where it belongs, and only there.
