@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use chrono::NaiveDate;
+use tracing::Instrument;
 
 use crate::config::{ConfigError, LoadedConfig};
 use crate::connectors::{files, ConnectorError};
@@ -109,10 +110,11 @@ pub async fn run(cfg: &LoadedConfig, req: &RunRequest) -> Result<RunSummary, Run
     };
 
     let run_id = uuid::Uuid::now_v7().to_string();
+    // The span goes with the future (a guard held across awaits could end
+    // up on another thread's spans).
     let span = tracing::info_span!("run", run_id = %run_id, as_of = %as_of_date);
-    let _enter = span.enter();
     db.start_run(&run_id, &as_of_date.to_string(), req.dry_run, &s.act.mode).await?;
-    match stages(cfg, req, &db, &run_id, as_of, store_dir, ads_dir).await {
+    match stages(cfg, req, &db, &run_id, as_of, store_dir, ads_dir).instrument(span).await {
         Ok((report, report_dir)) => {
             db.finish_run(&run_id, status_str(report.status)).await?;
             db.close().await;
