@@ -68,6 +68,40 @@ pub struct RunArgs {
 pub enum SandboxCommand {
     /// Writes a synthetic dataset in the data contract, deterministic from the seed.
     Generate(GenerateArgs),
+    /// Serves a simulated WooCommerce store, GA4 property, Impact.com account and
+    /// budgeted ad platform over HTTP (one process; Ctrl-C stops it).
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Port on 127.0.0.1 (0 picks a free one; the address is printed).
+    #[arg(long, default_value_t = 8089)]
+    pub port: u16,
+    /// Delay added to every answer.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Share of platform calls that fail (500, 503 or 429); half of the failing writes take effect first.
+    #[arg(long, default_value_t = 0.0)]
+    pub fail_rate: f64,
+    #[arg(long, default_value_t = 300)]
+    pub products: u32,
+    #[arg(long, default_value_t = 60)]
+    pub campaigns: u32,
+    /// Days of history simulated up to the start day.
+    #[arg(long, default_value_t = 60)]
+    pub history_days: u32,
+    /// The simulated "today" at start: the last complete day (default: yesterday, UTC).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub today: Option<NaiveDate>,
+    /// Requests per window the Impact-shaped routes allow before answering 429.
+    #[arg(long, default_value_t = 1000)]
+    pub impact_rate_limit: u32,
+    /// Length of that window in seconds (Impact: an hour).
+    #[arg(long, default_value_t = 3600)]
+    pub impact_rate_window_s: u64,
 }
 
 #[derive(Debug, clap::Args)]

@@ -35,8 +35,11 @@ impl ConfigError {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
-    pub store: SourceSettings,
-    pub ads: SourceSettings,
+    pub store: StoreSettings,
+    pub ads: AdsSettings,
+    pub views: ViewsSettings,
+    pub http: HttpSettings,
+    pub history: HistorySettings,
     pub database: DatabaseSettings,
     pub demo: DemoSettings,
     pub schedule: ScheduleSettings,
@@ -56,8 +59,11 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            store: SourceSettings::default(),
-            ads: SourceSettings::default(),
+            store: StoreSettings::default(),
+            ads: AdsSettings::default(),
+            views: ViewsSettings::default(),
+            http: HttpSettings::default(),
+            history: HistorySettings::default(),
             database: DatabaseSettings::default(),
             demo: DemoSettings::default(),
             schedule: ScheduleSettings::default(),
@@ -76,19 +82,184 @@ impl Default for Settings {
     }
 }
 
-/// Where the store's or the ad platform's data comes from.
+/// Where products and daily product analytics come from.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
-pub struct SourceSettings {
-    /// Connector kind; only `files` exists so far.
+pub struct StoreSettings {
+    /// `files` (SPEC §3 tables), `woocommerce` (the REST API) or `sandbox`
+    /// (`sandbox serve`'s WooCommerce-shaped routes, views from its GA4 route).
     pub kind: String,
     /// Directory holding the SPEC §3 tables (relative to the config file).
     pub path: PathBuf,
+    /// The store's URL (`https://shop.example`); API connectors only.
+    pub base_url: String,
+    /// Allow a plain-http store URL (the sandbox; never a real store: keys
+    /// would travel in clear).
+    pub allow_http: bool,
+    /// Send the keys as `consumer_key`/`consumer_secret` query parameters
+    /// instead of Basic auth (servers that strip the Authorization header).
+    pub auth_in_query: bool,
+    /// Products per analytics request (≤ 100).
+    pub products_per_request: u32,
+    /// Requests in flight at once.
+    pub concurrency: u32,
+    /// Client-side limit, requests per hour (0 = none; WooCommerce has no
+    /// documented limit, hosts may).
+    pub rate_limit_per_hour: u32,
+    /// Stock counted for an in-stock product that does not manage stock
+    /// (WooCommerce sends `stock_quantity: null`, `stock_status: "instock"`).
+    pub unmanaged_stock: i64,
 }
 
-impl Default for SourceSettings {
+impl Default for StoreSettings {
     fn default() -> Self {
-        SourceSettings { kind: "files".into(), path: PathBuf::from("demo-data") }
+        StoreSettings {
+            kind: "files".into(),
+            path: PathBuf::from("demo-data"),
+            base_url: String::new(),
+            allow_http: false,
+            auth_in_query: false,
+            products_per_request: 100,
+            concurrency: 4,
+            rate_limit_per_hour: 0,
+            unmanaged_stock: 1000,
+        }
+    }
+}
+
+/// Where campaigns and daily campaign performance come from, and where
+/// actions go.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdsSettings {
+    /// `files`, `impact` (the Impact.com brand API) or `sandbox` (the
+    /// sandbox's budgeted platform under `/_sandbox/`).
+    pub kind: String,
+    /// Directory holding the SPEC §3 tables (files only).
+    pub path: PathBuf,
+    /// `https://api.impact.com`, or the sandbox's URL.
+    pub base_url: String,
+    /// Allow a plain-http URL (the sandbox only).
+    pub allow_http: bool,
+    /// Impact account SID (not secret; `IMPACT_ACCOUNT_SID` overrides when empty).
+    pub account_sid: String,
+    /// Impact program (`CampaignId`) whose ads are our campaigns.
+    pub program_id: String,
+    /// Actions page size (Impact: 2,000–20,000).
+    pub page_size: u32,
+    /// Requests in flight at once.
+    pub concurrency: u32,
+    /// Client-side limit for `impact`, requests per hour (Impact allows
+    /// 1,000/h; 0 = none). The sandbox's own platform is not limited.
+    pub rate_limit_per_hour: u32,
+    /// Impact has no budgets: the daily budget a new ad gets in campaign-pilot's ledger
+    /// until the pipeline sets one (0 = the new-campaign budget from the plan).
+    pub default_daily_budget: f64,
+    /// Impact: keep budgets in campaign-pilot's ledger and pause an ad whose
+    /// day's spend passed it. false: budget changes are reported `skipped`.
+    pub ledger_budgets: bool,
+}
+
+impl Default for AdsSettings {
+    fn default() -> Self {
+        AdsSettings {
+            kind: "files".into(),
+            path: PathBuf::from("demo-data"),
+            base_url: String::new(),
+            allow_http: false,
+            account_sid: String::new(),
+            program_id: String::new(),
+            page_size: 20_000,
+            concurrency: 4,
+            rate_limit_per_hour: 900,
+            default_daily_budget: 50.0,
+            ledger_budgets: true,
+        }
+    }
+}
+
+/// Product page views: WooCommerce records none (reference §10).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ViewsSettings {
+    /// `none` (view impact is null, with the reason), `files` (a
+    /// `views.csv` of date,product_id,views) or `ga4` (Data API runReport).
+    /// With `store.kind = "files"` views come from product_daily and this is ignored.
+    pub kind: String,
+    /// Directory of views.csv (files).
+    pub path: PathBuf,
+    /// `https://analyticsdata.googleapis.com`, or the sandbox's URL.
+    pub base_url: String,
+    pub allow_http: bool,
+    /// GA4 property id (numeric).
+    pub property_id: String,
+    /// What GA4's itemId holds: `id` (WooCommerce product id) or `sku`.
+    pub item_id: String,
+}
+
+impl Default for ViewsSettings {
+    fn default() -> Self {
+        ViewsSettings {
+            kind: "none".into(),
+            path: PathBuf::from("views"),
+            base_url: "https://analyticsdata.googleapis.com".into(),
+            allow_http: false,
+            property_id: String::new(),
+            item_id: "id".into(),
+        }
+    }
+}
+
+/// The one HTTP layer every API connector uses.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSettings {
+    /// Per-request timeout.
+    pub timeout_s: f64,
+    /// Retries after the first attempt (timeouts, 5xx, 429).
+    pub retries: u32,
+    /// First backoff delay; doubles each retry, with jitter.
+    pub backoff_min_ms: u64,
+    pub backoff_max_ms: u64,
+    /// A `Retry-After` longer than this is not waited for: the call fails.
+    pub max_retry_after_s: f64,
+    /// Consecutive failed attempts that open the circuit breaker…
+    pub breaker_failures: u32,
+    /// …and how long it stays open (calls fail at once meanwhile).
+    pub breaker_cooldown_s: f64,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            timeout_s: 30.0,
+            retries: 4,
+            backoff_min_ms: 500,
+            backoff_max_ms: 30_000,
+            max_retry_after_s: 120.0,
+            breaker_failures: 10,
+            breaker_cooldown_s: 60.0,
+        }
+    }
+}
+
+/// Incremental history for the API connectors: fetched days are kept in the
+/// database; a run asks only for the days it lacks plus the tails that can
+/// still change.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct HistorySettings {
+    /// Days of history a run needs before as_of (first run fetches them all).
+    pub days: u32,
+    /// Store analytics days re-read every run (orders settle, GA4 settles in 1–2 days).
+    pub store_refetch_days: u32,
+    /// Ad platform days re-read every run (Impact actions change until locked, ~35 days).
+    pub ads_refetch_days: u32,
+}
+
+impl Default for HistorySettings {
+    fn default() -> Self {
+        HistorySettings { days: 60, store_refetch_days: 3, ads_refetch_days: 35 }
     }
 }
 
@@ -605,6 +776,90 @@ fn describe_type(v: &serde_json::Value) -> &'static str {
 }
 
 impl Settings {
+    /// Connector keys: kinds, URLs and the HTTP layer's numbers.
+    fn validate_connectors(&self, p: &mut Vec<String>) {
+        fn url(p: &mut Vec<String>, key: &str, value: &str, allow_http: bool, allow_key: &str) {
+            if value.starts_with("https://") {
+                return;
+            }
+            if value.starts_with("http://") {
+                if !allow_http {
+                    p.push(format!(
+                        "{key}: plain http would send credentials in clear; use https, or set {allow_key} = true for a local sandbox"
+                    ));
+                }
+                return;
+            }
+            p.push(format!("{key}: must be an http(s) URL, found \"{value}\""));
+        }
+        let st = &self.store;
+        match st.kind.as_str() {
+            "files" => {}
+            "woocommerce" | "sandbox" => url(p, "store.base_url", &st.base_url, st.allow_http, "store.allow_http"),
+            other => p.push(format!("store.kind: unknown connector \"{other}\" (known: \"files\", \"woocommerce\", \"sandbox\")")),
+        }
+        if !(1..=100).contains(&st.products_per_request) {
+            p.push(format!("store.products_per_request: must be between 1 and 100, found {}", st.products_per_request));
+        }
+        if st.concurrency == 0 {
+            p.push("store.concurrency: must be at least 1".into());
+        }
+        let ad = &self.ads;
+        match ad.kind.as_str() {
+            "files" => {}
+            "sandbox" => url(p, "ads.base_url", &ad.base_url, ad.allow_http, "ads.allow_http"),
+            "impact" => {
+                url(p, "ads.base_url", &ad.base_url, ad.allow_http, "ads.allow_http");
+                if ad.program_id.trim().is_empty() {
+                    p.push("ads.program_id: required with ads.kind = \"impact\" (the program whose ads are the campaigns)".into());
+                }
+                if !(2_000..=20_000).contains(&ad.page_size) {
+                    p.push(format!("ads.page_size: Impact accepts 2000 to 20000, found {}", ad.page_size));
+                }
+            }
+            other => p.push(format!("ads.kind: unknown connector \"{other}\" (known: \"files\", \"impact\", \"sandbox\")")),
+        }
+        if ad.concurrency == 0 {
+            p.push("ads.concurrency: must be at least 1".into());
+        }
+        if !(ad.default_daily_budget.is_finite() && ad.default_daily_budget >= 0.0) {
+            p.push(format!("ads.default_daily_budget: must be a number ≥ 0, found {}", ad.default_daily_budget));
+        }
+        let v = &self.views;
+        match v.kind.as_str() {
+            "none" | "files" => {}
+            "ga4" => {
+                url(p, "views.base_url", &v.base_url, v.allow_http, "views.allow_http");
+                if v.property_id.trim().is_empty() || !v.property_id.chars().all(|c| c.is_ascii_digit()) {
+                    p.push(format!("views.property_id: a numeric GA4 property id is required with views.kind = \"ga4\", found \"{}\"", v.property_id));
+                }
+            }
+            other => p.push(format!("views.kind: unknown source \"{other}\" (known: \"none\", \"files\", \"ga4\")")),
+        }
+        if !matches!(v.item_id.as_str(), "id" | "sku") {
+            p.push(format!("views.item_id: must be \"id\" or \"sku\", found \"{}\"", v.item_id));
+        }
+        let h = &self.http;
+        if !(h.timeout_s > 0.0 && h.timeout_s.is_finite()) {
+            p.push(format!("http.timeout_s: must be above 0, found {}", h.timeout_s));
+        }
+        if h.backoff_min_ms > h.backoff_max_ms {
+            p.push("http.backoff_min_ms: must not exceed http.backoff_max_ms".into());
+        }
+        if !(h.max_retry_after_s >= 0.0 && h.max_retry_after_s.is_finite()) {
+            p.push(format!("http.max_retry_after_s: must be a number ≥ 0, found {}", h.max_retry_after_s));
+        }
+        if h.breaker_failures == 0 {
+            p.push("http.breaker_failures: must be at least 1".into());
+        }
+        if !(h.breaker_cooldown_s >= 0.0 && h.breaker_cooldown_s.is_finite()) {
+            p.push(format!("http.breaker_cooldown_s: must be a number ≥ 0, found {}", h.breaker_cooldown_s));
+        }
+        if self.history.days == 0 {
+            p.push("history.days: must be at least 1".into());
+        }
+    }
+
     /// Every semantic problem, each naming its key.
     pub fn validate(&self) -> Vec<String> {
         let mut p = Vec::new();
@@ -728,11 +983,7 @@ impl Settings {
         if !matches!(self.act.mode.as_str(), "auto" | "manual") {
             p.push(format!("act.mode: must be \"auto\" or \"manual\", found \"{}\"", self.act.mode));
         }
-        for (key, src) in [("store", &self.store), ("ads", &self.ads)] {
-            if src.kind != "files" {
-                p.push(format!("{key}.kind: unknown connector \"{}\" (known: \"files\")", src.kind));
-            }
-        }
+        self.validate_connectors(&mut p);
         let l = &self.llm;
         if !matches!(l.provider.as_str(), "none" | "openai") {
             p.push(format!("llm.provider: must be \"none\" or \"openai\", found \"{}\"", l.provider));

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod connectors;
 pub mod db;
+pub mod http;
 pub mod decisions;
 pub mod llm;
 pub mod model;

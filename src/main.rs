@@ -11,6 +11,8 @@ use campaign_pilot::decisions::Decision;
 use campaign_pilot::pipeline::{self, RunRequest};
 use campaign_pilot::review;
 use campaign_pilot::sandbox::generate::{generate, Format, GenerateOptions};
+use campaign_pilot::sandbox::serve::{serve, ServeOptions};
+use campaign_pilot::sandbox::world::WorldOptions;
 use campaign_pilot::stages::act::RunStatus;
 
 // polars allocates and frees large buffers all run long; mimalloc does that
@@ -129,6 +131,32 @@ fn dispatch(cli: Cli) -> i32 {
                 Err(e) => {
                     eprintln!("campaign-pilot: {e}");
                     e.exit_code()
+                }
+            }
+        }
+        Command::Sandbox { command: SandboxCommand::Serve(a) } => {
+            if !(0.0..=1.0).contains(&a.fail_rate) {
+                eprintln!("campaign-pilot: --fail-rate must be between 0 and 1, found {}", a.fail_rate);
+                return 2;
+            }
+            let opts = ServeOptions {
+                world: WorldOptions {
+                    seed: a.seed,
+                    products: a.products,
+                    campaigns: a.campaigns,
+                    history_days: a.history_days,
+                    today: campaign_pilot::model::day_of(a.today.unwrap_or_else(|| pipeline::default_as_of("UTC"))),
+                },
+                latency: std::time::Duration::from_millis(a.latency_ms),
+                fail_rate: a.fail_rate,
+                impact_rate_limit: a.impact_rate_limit,
+                impact_rate_window: std::time::Duration::from_secs(a.impact_rate_window_s.max(1)),
+            };
+            match runtime().block_on(serve(opts, a.port)) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("campaign-pilot: sandbox serve: {e}");
+                    1
                 }
             }
         }

@@ -8,14 +8,14 @@ use chrono::NaiveDate;
 use tracing::Instrument;
 
 use crate::config::{ConfigError, LoadedConfig};
-use crate::connectors::{files, ConnectorError};
+use crate::connectors::platform::Platform;
+use crate::connectors::{api, ConnectorError};
 use crate::db::{Db, DbError};
 use crate::llm::Llm;
 use crate::notify::{self, RunNews};
 use crate::model::{date_of, day_of};
 use crate::report::{self, Report, ReportInput};
 use crate::sandbox::generate::{ensure_demo, GenerateError};
-use crate::connectors::files_ads::FilesAds;
 use crate::stages::act::{act, ActContext, ActError, RunStatus, CRASH_AT_ENV, KILL_SWITCH_ENV};
 use crate::stages::analyze::{analyze, AnalyzeError};
 use crate::stages::decide::{decide, DecideError};
@@ -93,13 +93,12 @@ pub async fn run(cfg: &LoadedConfig, req: &RunRequest) -> Result<RunSummary, Run
     let as_of_date = req.as_of.unwrap_or_else(|| default_as_of(&s.schedule.timezone));
     let as_of = day_of(as_of_date);
     let store_dir = cfg.resolve(&s.store.path);
-    let ads_dir = cfg.resolve(&s.ads.path);
     let db = Db::connect(&cfg.database_url()).await?;
     let Some(_lock) = db.try_lock("run").await? else {
         db.close().await;
         return Err(RunError::Locked);
     };
-    let demo_generated = if s.demo.enabled {
+    let demo_generated = if s.demo.enabled && s.store.kind == "files" {
         let made = ensure_demo(&store_dir, as_of_date, s.demo.seed, s.demo.products, s.demo.campaigns, s.demo.days)?;
         if made {
             tracing::info!(dir = %store_dir.display(), "generated the demo dataset");
@@ -114,7 +113,7 @@ pub async fn run(cfg: &LoadedConfig, req: &RunRequest) -> Result<RunSummary, Run
     // up on another thread's spans).
     let span = tracing::info_span!("run", run_id = %run_id, as_of = %as_of_date);
     db.start_run(&run_id, &as_of_date.to_string(), req.dry_run, &s.act.mode).await?;
-    match stages(cfg, req, &db, &run_id, as_of, store_dir, ads_dir).instrument(span).await {
+    match stages(cfg, req, &db, &run_id, as_of).instrument(span).await {
         Ok((report, report_dir)) => {
             db.finish_run(&run_id, status_str(report.status)).await?;
             db.close().await;
@@ -169,17 +168,22 @@ async fn stages(
     db: &Db,
     run_id: &str,
     as_of: crate::model::Day,
-    store_dir: PathBuf,
-    ads_dir: PathBuf,
 ) -> Result<(Report, PathBuf), RunError> {
     let s = &cfg.settings;
     let started = std::time::Instant::now();
-    let raw = files::read_batch(&store_dir, &ads_dir)?;
+    let (raw, fetch) = api::read_batch(cfg, db, as_of).await?;
+    if fetch.requests > 0 {
+        tracing::info!(requests = fetch.requests, retries = fetch.retries, days = ?fetch.days_fetched, seconds = fetch.seconds, "fetched from the APIs");
+    }
+    let views_available = raw.views_available;
     let rows = (raw.products.df.height() + raw.product_daily.df.height() + raw.campaigns.df.height() + raw.campaign_daily.df.height()) as u64;
     let read = crate::stages::StageReport::new("read", started, rows, rows);
     let (valid, r_validate) = validate(raw, as_of)?;
     let (frames, r_transform) = transform(&valid, &s.windows)?;
-    let (analysis, r_analyze) = analyze(&frames, &valid, s)?;
+    let (mut analysis, r_analyze) = analyze(&frames, &valid, s)?;
+    if !views_available {
+        analysis.without_views();
+    }
     let (mut plan, r_decide) = decide(&analysis, s)?;
     // The model writes copy for the new campaigns (the template stays where it fails).
     let key = std::env::var(&s.llm.api_key_env).ok().filter(|k| !k.is_empty()).map(secrecy::SecretString::from);
@@ -198,7 +202,8 @@ async fn stages(
         quality: &valid.quality,
         crash_at: std::env::var(CRASH_AT_ENV).ok().and_then(|v| v.parse().ok()),
     };
-    let platform = FilesAds::new(&ads_dir);
+    let platform = Platform::build(cfg, db)?;
+    platform.set_copy(&plan.new_campaigns);
     let (outcome, r_act) = act(plan, &ctx, db, &platform).await?;
 
     let mut report = report::build(ReportInput {

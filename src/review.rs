@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use crate::config::LoadedConfig;
-use crate::connectors::files_ads::FilesAds;
+use crate::connectors::platform::Platform;
 use crate::connectors::platform::AdPlatform;
 use crate::db::{AuditEntry, Db, HistoryRow};
 use crate::model::{date_of, day_of, Day};
@@ -94,7 +94,7 @@ pub async fn approve(cfg: &LoadedConfig, id: &str) -> Result<ReviewSummary, RunE
     for a in &mut actions {
         a.reason = format!("approved ({id})");
     }
-    let platform = FilesAds::new(&cfg.resolve(&cfg.settings.ads.path));
+    let platform = Platform::build(cfg, &db)?;
     // A proposal is applied as of the day it was decided for.
     apply_all(&db, &platform, &invocation_id, "approve", &mut actions, |a| as_of_of(&a.key).unwrap_or(0)).await?;
     for (run, a) in runs.iter().zip(&actions) {
@@ -174,7 +174,7 @@ pub async fn rollback(cfg: &LoadedConfig, run_id: &str) -> Result<ReviewSummary,
     let invocation_id = uuid::Uuid::now_v7().to_string();
     // Keys `rollback/<original key>`: rolling back twice finds them applied.
     let mut actions: Vec<Action> = applied.iter().map(|a| inverse(a, today)).collect();
-    let platform = FilesAds::new(&cfg.resolve(&cfg.settings.ads.path));
+    let platform = Platform::build(cfg, &db)?;
     apply_all(&db, &platform, &invocation_id, "rollback", &mut actions, |_| today).await?;
     let status = if actions.iter().any(|a| a.status == ActionStatus::Failed) { "partial" } else { "succeeded" };
     db.record_invocation(&invocation_id, &date_of(today).to_string(), "rollback", status).await?;

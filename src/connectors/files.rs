@@ -36,7 +36,7 @@ pub fn read_batch(store_dir: &Path, ads_dir: &Path) -> Result<RawBatch, Connecto
     });
     let (products, product_daily) = store?;
     let (campaigns, campaign_daily) = ads?;
-    Ok(RawBatch { products, product_daily, campaigns, campaign_daily })
+    Ok(RawBatch { products, product_daily, campaigns, campaign_daily, views_available: true })
 }
 
 /// Finds and reads one table.

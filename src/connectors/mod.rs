@@ -1,10 +1,19 @@
 //! Edges to the outside: where the store's and the ad platform's records come
-//! from. Only the `files` connector (SPEC §3) exists so far; the API
-//! connectors plug in beside it and produce the same [`RawBatch`].
+//! from and where actions go. The `files` connector (SPEC §3) reads tables;
+//! the API connectors (WooCommerce + GA4 views, Impact.com, the sandbox)
+//! fetch through the one HTTP layer, keep history in the database
+//! ([`api`]) and produce the same [`RawBatch`].
 
+pub mod api;
 pub mod files;
 pub mod files_ads;
+pub mod ga4;
+pub mod impact;
+pub mod impact_ads;
+pub mod lenient;
 pub mod platform;
+pub mod sandbox_ads;
+pub mod woocommerce;
 
 use std::path::PathBuf;
 
@@ -25,12 +34,17 @@ pub struct RawTable {
 pub enum Source {
     Csv(PathBuf),
     Parquet(PathBuf),
+    /// Records from an API (or the history kept from one); `raw[line - 1]`
+    /// is the record as received, when kept.
+    Api { name: String, raw: std::sync::Arc<Vec<String>> },
 }
 
 impl Source {
-    pub fn path(&self) -> &PathBuf {
+    /// Where the rows came from, for messages.
+    pub fn describe(&self) -> String {
         match self {
-            Source::Csv(p) | Source::Parquet(p) => p,
+            Source::Csv(p) | Source::Parquet(p) => p.display().to_string(),
+            Source::Api { name, .. } => name.clone(),
         }
     }
 }
@@ -42,6 +56,9 @@ pub struct RawBatch {
     pub product_daily: RawTable,
     pub campaigns: RawTable,
     pub campaign_daily: RawTable,
+    /// Whether product_daily.views holds page views; false when the store
+    /// has no views source (view impact is then null, with that reason).
+    pub views_available: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -52,11 +69,21 @@ pub enum ConnectorError {
     MissingColumn { key: &'static str, path: String, table: &'static str, column: &'static str },
     #[error("reading {path}: {message}")]
     Read { path: String, message: String },
+    #[error(transparent)]
+    Http(#[from] crate::http::HttpError),
+    /// Missing credentials or a setting an API needs (exit 2).
+    #[error("{0}")]
+    Setup(String),
+    #[error("keeping fetched history: {0}")]
+    History(String),
 }
 
 impl ConnectorError {
     /// Whether the problem is in the configuration (exit 2) rather than the run.
     pub fn is_configuration(&self) -> bool {
-        matches!(self, ConnectorError::MissingTable { .. } | ConnectorError::MissingColumn { .. })
+        matches!(
+            self,
+            ConnectorError::MissingTable { .. } | ConnectorError::MissingColumn { .. } | ConnectorError::Setup(_)
+        ) || matches!(self, ConnectorError::Http(crate::http::HttpError::Unauthorized { .. }))
     }
 }

@@ -22,6 +22,8 @@ pub enum DbError {
     Lock(String),
 }
 
+pub mod history;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 #[derive(Clone)]

@@ -31,6 +31,8 @@ pub struct ActiveInputs {
     /// Covered days of the current and baseline windows.
     pub cur_days: u64,
     pub base_days: u64,
+    /// The store has no views source: view impact is unknown, not zero.
+    pub views_missing: bool,
 }
 
 fn lt(x: Option<f64>, t: f64) -> bool {
@@ -133,8 +135,14 @@ pub fn decide_active(m: &ActiveInputs, d: &DecisionSettings, sig: &SignificanceS
 
     // A null impact can be neither CONTINUE nor OPTIMIZE.
     if m.sales_impact.is_none() || m.view_impact.is_none() {
-        let which = if m.sales_impact.is_none() { "sales_impact" } else { "view_impact" };
-        return Verdict::new(Decision::Monitor, vec![format!("no_baseline:{which}")]);
+        let reason = if m.sales_impact.is_none() {
+            "no_baseline:sales_impact"
+        } else if m.views_missing {
+            "no_views_source:view_impact (configure [views])"
+        } else {
+            "no_baseline:view_impact"
+        };
+        return Verdict::new(Decision::Monitor, vec![reason.to_string()]);
     }
 
     // 3. CONTINUE
@@ -262,6 +270,7 @@ mod tests {
             views_base: 140000,
             cur_days: 7,
             base_days: 14,
+            views_missing: false,
         }
     }
 
@@ -379,6 +388,16 @@ mod tests {
         assert_eq!(decide(&with_impacts(-10.000001, 0.0)), Decision::Pause);
         assert_ne!(decide(&with_impacts(0.0, -5.0)), Decision::Pause);
         assert_eq!(decide(&with_impacts(0.0, -5.000001)), Decision::Pause);
+    }
+
+    #[test]
+    fn without_a_views_source_the_reason_says_so() {
+        let mut m = base();
+        m.view_impact = None;
+        m.views_missing = true;
+        let v = decide_active(&m, &d(), &sig());
+        assert_eq!(v.decision, Decision::Monitor);
+        assert!(v.reasons[0].starts_with("no_views_source"), "{:?}", v.reasons);
     }
 
     #[test]

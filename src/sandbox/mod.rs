@@ -1,4 +1,7 @@
-//! The sandbox: synthetic data in the SPEC §3 contract (`sandbox generate`),
-//! used for the embedded demo, the tests and the benchmark.
+//! The sandbox: synthetic data in the SPEC §3 contract (`sandbox generate`)
+//! for the demo, the tests and the benchmark, and a simulated WooCommerce +
+//! GA4 + Impact.com + budgeted ad platform over HTTP (`sandbox serve`).
 
 pub mod generate;
+pub mod serve;
+pub mod world;

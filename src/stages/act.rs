@@ -201,8 +201,10 @@ pub async fn apply_batch<P: AdPlatform>(
                 a.status = ActionStatus::Applied;
                 a.reason = format!("already applied (journal); {}", a.reason);
             }
-            // A previous attempt crashed after marking it sent: ask the platform first.
-            JournalState::Sent => match platform.is_applied(a).await {
+            // A previous attempt crashed after marking it sent, or failed in a
+            // way that may have taken effect (an API write whose answer was
+            // lost): ask the platform first.
+            JournalState::Sent | JournalState::Failed => match platform.is_applied(a).await {
                 Ok(true) => {
                     a.status = ActionStatus::Applied;
                     a.reason = format!("reconciled: already on the platform; {}", a.reason);
@@ -215,7 +217,7 @@ pub async fn apply_batch<P: AdPlatform>(
                     a.reason = format!("reconcile failed: {e}; {}", a.reason);
                 }
             },
-            JournalState::Planned | JournalState::Failed => to_send.push(i),
+            JournalState::Planned => to_send.push(i),
         }
     }
     if !reconciled.is_empty() {

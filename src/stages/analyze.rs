@@ -67,6 +67,8 @@ pub struct CampaignRow {
     pub efficiency: Option<f64>,
     pub burn: f64,
     pub risk_score: Option<f64>,
+    /// The store has no views source (view impact and efficiency are null).
+    pub views_missing: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -77,6 +79,18 @@ pub struct Analysis {
     pub campaigns: Vec<CampaignRow>,
     /// Products without an active or paused campaign (or one yet to start).
     pub products: Vec<selection::Product>,
+}
+
+impl Analysis {
+    /// The store has no views source: views are unknown, not zero, so view
+    /// impact and efficiency are null and the rules that need them say why.
+    pub fn without_views(&mut self) {
+        for c in &mut self.campaigns {
+            c.views_missing = true;
+            c.view_impact = None;
+            c.efficiency = None;
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -241,6 +255,7 @@ fn rows(df: &DataFrame) -> PolarsResult<Vec<CampaignRow>> {
             efficiency: floats[7][i],
             burn: floats[8][i].unwrap_or(0.0),
             risk_score: floats[9][i],
+            views_missing: false,
         })
         .collect())
 }

@@ -137,6 +137,7 @@ fn active_inputs(r: &CampaignRow) -> ActiveInputs {
         views_base: r.views_base,
         cur_days: r.cur_days,
         base_days: r.base_days,
+        views_missing: r.views_missing,
     }
 }
 

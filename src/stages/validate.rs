@@ -465,6 +465,11 @@ fn record(raw: &RawTable, checked: Checked, quality: &mut DataQuality, quarantin
     let texts = match &raw.source {
         Source::Csv(path) => raw_lines(path, &checked.bad.iter().map(|b| b.0).collect::<Vec<_>>()),
         Source::Parquet(_) => Default::default(),
+        Source::Api { raw, .. } => checked
+            .bad
+            .iter()
+            .filter_map(|b| raw.get((b.0 as usize).checked_sub(1)?).map(|t| (b.0, t.clone())))
+            .collect(),
     };
     for (line, reason, column) in checked.bad {
         tracing::debug!(table = t.name(), line, column, reason = %reason, "row quarantined");

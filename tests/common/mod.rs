@@ -63,6 +63,15 @@ impl App {
         App { dir, postgres }
     }
 
+    /// An app whose configuration is `body` (any sections but `[database]`).
+    pub fn with_config(body: &str) -> App {
+        let dir = tempfile::tempdir().unwrap();
+        let postgres = Postgres::create();
+        let url = postgres.as_ref().map(|p| p.url.clone()).unwrap_or_else(|| "sqlite:test.db".to_string());
+        std::fs::write(dir.path().join("pipeline.toml"), format!("[database]\nurl = \"{url}\"\n{body}\n")).unwrap();
+        App { dir, postgres }
+    }
+
     pub fn config(&self) -> PathBuf {
         self.dir.path().join("pipeline.toml")
     }
@@ -137,4 +146,54 @@ pub fn copy_data(from: &Path) -> tempfile::TempDir {
         }
     }
     to
+}
+
+/// A `campaign-pilot sandbox serve` process on a free port, killed on drop.
+pub struct Sandbox {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl Sandbox {
+    pub fn start(args: &[&str]) -> Sandbox {
+        use std::io::BufRead;
+        let mut child = Command::new(BIN)
+            .args(["sandbox", "serve", "--port", "0"])
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("sandbox serve starts");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(stdout).read_line(&mut line).unwrap();
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_string();
+        Sandbox { child, url }
+    }
+
+    /// A GET, retried past the sandbox's injected failures (`--fail-rate`).
+    pub async fn get(&self, path: &str) -> serde_json::Value {
+        for _ in 0..50 {
+            let r = reqwest::get(format!("{}{path}", self.url)).await.unwrap();
+            if r.status().is_success() {
+                return r.json().await.unwrap();
+            }
+        }
+        panic!("GET {path} kept failing");
+    }
+
+    pub async fn post(&self, path: &str) -> serde_json::Value {
+        reqwest::Client::new().post(format!("{}{path}", self.url)).send().await.unwrap().json().await.unwrap()
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -1,0 +1,245 @@
+//! WooCommerce store client (shared/reference/woocommerce-api.md): products
+//! from `wc/v3/products` and daily units and revenue per product from
+//! `wc-analytics/reports/products/stats` (interval=day, segmentby=product).
+//!
+//! Money arrives as strings (`"149.00"`; `""` for an unpriced product, kept
+//! as "no value" so the validator quarantines it with the reason instead of
+//! inventing a price). `stock_quantity` is `null` when stock is not managed:
+//! then `stock_status` decides (`instock` counts as `store.unmanaged_stock`,
+//! `outofstock`/`onbackorder` as 0); never an invented 0 for "unknown".
+
+use chrono::NaiveDate;
+use futures::stream::{self, StreamExt, TryStreamExt};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::lenient;
+use crate::http::{HttpError, Peer};
+use crate::model::{date_of, day_of, Day};
+
+/// Environment variables holding the store's REST API keys.
+pub const KEY_ENV: &str = "WOOCOMMERCE_KEY";
+pub const SECRET_ENV: &str = "WOOCOMMERCE_SECRET";
+
+/// One product as the pipeline needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreProduct {
+    pub product_id: String,
+    pub sku: String,
+    pub name: String,
+    pub category: String,
+    pub price: Option<f64>,
+    pub stock: Option<i64>,
+    pub created: Option<NaiveDate>,
+    /// The record as received (for the quarantine).
+    pub raw: String,
+}
+
+/// Units and revenue of one product on one day.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SalesDay {
+    pub day: Day,
+    pub product_id: String,
+    pub units: Option<i64>,
+    pub revenue: Option<f64>,
+}
+
+#[derive(Deserialize)]
+struct Category {
+    #[serde(default)]
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct ProductJson {
+    #[serde(deserialize_with = "lenient::opt_string", default)]
+    id: Option<String>,
+    #[serde(default)]
+    name: String,
+    #[serde(deserialize_with = "lenient::opt_string", default)]
+    sku: Option<String>,
+    #[serde(deserialize_with = "lenient::opt_f64", default)]
+    price: Option<f64>,
+    #[serde(deserialize_with = "lenient::opt_f64", default)]
+    regular_price: Option<f64>,
+    #[serde(deserialize_with = "lenient::opt_i64", default)]
+    stock_quantity: Option<i64>,
+    #[serde(deserialize_with = "lenient::opt_bool", default)]
+    manage_stock: Option<bool>,
+    #[serde(deserialize_with = "lenient::opt_string", default)]
+    stock_status: Option<String>,
+    #[serde(default)]
+    date_created_gmt: Option<String>,
+    #[serde(default)]
+    date_created: Option<String>,
+    #[serde(default)]
+    categories: Vec<Category>,
+}
+
+fn date_part(v: &Option<String>) -> Option<NaiveDate> {
+    let v = v.as_deref()?.trim();
+    NaiveDate::parse_from_str(v.get(..10)?, "%Y-%m-%d").ok()
+}
+
+pub struct WooCommerce {
+    peer: Peer,
+    products_per_request: usize,
+    unmanaged_stock: i64,
+}
+
+impl WooCommerce {
+    /// `unmanaged_stock`: the quantity an in-stock product that does not
+    /// manage its stock counts as (its `stock_quantity` is null).
+    pub fn new(peer: Peer, products_per_request: u32, unmanaged_stock: i64) -> Self {
+        WooCommerce { peer, products_per_request: products_per_request.clamp(1, 100) as usize, unmanaged_stock }
+    }
+
+    /// Every product, sorted by id, de-duplicated (data can shift while paging).
+    pub async fn products(&self) -> Result<Vec<StoreProduct>, HttpError> {
+        let path = "/wp-json/wc/v3/products";
+        let query = |page: usize| {
+            vec![
+                ("per_page", "100".to_string()),
+                ("page", page.to_string()),
+                ("orderby", "id".to_string()),
+                ("order", "asc".to_string()),
+            ]
+        };
+        let first = self.peer.get::<Vec<Value>>(path, &query(1)).await?;
+        let pages: usize = first.header("x-wp-totalpages").and_then(|v| v.trim().parse().ok()).unwrap_or(1);
+        let mut records = first.body;
+        let rest: Vec<Vec<Value>> = stream::iter(2..=pages)
+            .map(|page| {
+                let q = query(page);
+                async move {
+                    match self.peer.get::<Vec<Value>>(path, &q).await {
+                        Ok(f) => Ok(f.body),
+                        // Past the last page some collections answer 400 *invalid_page_number: the end.
+                        Err(HttpError::Status { status: 400, message, .. }) if message.contains("invalid_page_number") => Ok(Vec::new()),
+                        Err(e) => Err(e),
+                    }
+                }
+            })
+            .buffered(self.peer.concurrency())
+            .try_collect()
+            .await?;
+        records.extend(rest.into_iter().flatten());
+        let mut out = Vec::with_capacity(records.len());
+        let mut seen = std::collections::HashSet::new();
+        for raw in records {
+            let text = raw.to_string();
+            let p: ProductJson = serde_json::from_value(raw).map_err(|e| HttpError::Malformed {
+                peer: self.peer.name(),
+                endpoint: path.into(),
+                message: format!("a product record: {e}"),
+            })?;
+            let Some(id) = p.id else { continue };
+            if !seen.insert(id.clone()) {
+                continue;
+            }
+            out.push(StoreProduct {
+                product_id: id,
+                sku: p.sku.unwrap_or_default(),
+                name: p.name,
+                category: p.categories.first().map(|c| c.name.clone()).unwrap_or_default(),
+                price: p.price.or(p.regular_price),
+                stock: match (p.stock_quantity, p.manage_stock, p.stock_status.as_deref()) {
+                    (Some(q), _, _) => Some(q),
+                    // Stock not managed: WooCommerce says only in or out of stock.
+                    (None, Some(false), Some("instock")) => Some(self.unmanaged_stock),
+                    (None, Some(false), Some("outofstock" | "onbackorder")) => Some(0),
+                    // Anything else is unknown: the validator quarantines it.
+                    _ => None,
+                },
+                created: date_part(&p.date_created_gmt).or_else(|| date_part(&p.date_created)),
+                raw: text,
+            });
+        }
+        out.sort_by(|a, b| natural(&a.product_id).cmp(&natural(&b.product_id)));
+        Ok(out)
+    }
+
+    /// Daily units and net revenue for these products over `from..=to`;
+    /// zero days are left out (a missing day counts as zero).
+    pub async fn daily_sales(&self, product_ids: &[String], from: Day, to: Day) -> Result<Vec<SalesDay>, HttpError> {
+        if product_ids.is_empty() || to < from {
+            return Ok(Vec::new());
+        }
+        // (chunk of ids, window of ≤ 100 days): one request each, pages over intervals inside.
+        let mut jobs = Vec::new();
+        for chunk in product_ids.chunks(self.products_per_request) {
+            let mut start = from;
+            while start <= to {
+                let end = (start + 99).min(to);
+                jobs.push((chunk.join(","), start, end));
+                start = end + 1;
+            }
+        }
+        let parts: Vec<Vec<SalesDay>> = stream::iter(jobs)
+            .map(|(ids, start, end)| async move { self.stats_window(&ids, start, end).await })
+            .buffer_unordered(self.peer.concurrency())
+            .try_collect()
+            .await?;
+        let mut rows: Vec<SalesDay> = parts.into_iter().flatten().collect();
+        rows.sort_by(|a, b| (a.day, natural(&a.product_id)).cmp(&(b.day, natural(&b.product_id))));
+        Ok(rows)
+    }
+
+    async fn stats_window(&self, ids: &str, start: Day, end: Day) -> Result<Vec<SalesDay>, HttpError> {
+        let path = "/wp-json/wc-analytics/reports/products/stats";
+        let mut out = Vec::new();
+        let mut page = 1usize;
+        loop {
+            let q = vec![
+                ("after", format!("{}T00:00:00", date_of(start))),
+                ("before", format!("{}T23:59:59", date_of(end))),
+                ("interval", "day".to_string()),
+                ("segmentby", "product".to_string()),
+                ("products", ids.to_string()),
+                ("per_page", "100".to_string()),
+                ("page", page.to_string()),
+                ("force_cache_refresh", "true".to_string()),
+            ];
+            let f = self.peer.get::<Value>(path, &q).await?;
+            let malformed = |m: &str| HttpError::Malformed { peer: self.peer.name(), endpoint: path.into(), message: m.to_string() };
+            let intervals = f.body["intervals"].as_array().ok_or_else(|| malformed("no `intervals` array"))?;
+            for iv in intervals {
+                let label = iv["interval"].as_str().ok_or_else(|| malformed("an interval without its `interval` label"))?;
+                let day = NaiveDate::parse_from_str(label, "%Y-%m-%d")
+                    .map_err(|_| malformed(&format!("interval label {label:?} is not a day (interval=day was asked)")))?;
+                let Some(segments) = iv["subtotals"]["segments"].as_array() else { continue };
+                for s in segments {
+                    let num = |v: &Value| -> Option<f64> {
+                        match v {
+                            Value::Number(n) => n.as_f64(),
+                            Value::String(s) => s.trim().parse().ok(),
+                            _ => None,
+                        }
+                    };
+                    let id = match &s["segment_id"] {
+                        Value::Number(n) => n.to_string(),
+                        Value::String(s) => s.clone(),
+                        _ => continue,
+                    };
+                    let units = num(&s["subtotals"]["items_sold"]).filter(|u| u.fract() == 0.0).map(|u| u as i64);
+                    let revenue = num(&s["subtotals"]["net_revenue"]);
+                    if units == Some(0) && revenue.is_some_and(|r| r == 0.0) {
+                        continue;
+                    }
+                    out.push(SalesDay { day: day_of(day), product_id: id, units, revenue });
+                }
+            }
+            let pages: usize = f.header("x-wp-totalpages").and_then(|v| v.trim().parse().ok()).unwrap_or(1);
+            if page >= pages || intervals.is_empty() {
+                break;
+            }
+            page += 1;
+        }
+        Ok(out)
+    }
+}
+
+/// Numeric ids sort as numbers ("1001" after "999").
+fn natural(id: &str) -> (usize, &str) {
+    (id.len(), id)
+}

@@ -1,0 +1,237 @@
+//! End to end over HTTP: `sandbox serve` started by the test, then
+//! `campaign-pilot run` against its WooCommerce-, GA4- and Impact-shaped
+//! routes and its budgeted platform, day after day.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+
+use common::{stderr, App, Sandbox};
+use serde_json::Value;
+
+const TODAY: &str = "2026-03-31";
+
+fn config(url: &str, ads: &str, extra: &str) -> String {
+    format!(
+        r#"
+[store]
+kind = "sandbox"
+base_url = "{url}"
+allow_http = true
+[ads]
+{ads}
+base_url = "{url}"
+allow_http = true
+[http]
+backoff_min_ms = 20
+backoff_max_ms = 200
+retries = 6
+breaker_failures = 50
+[act]
+max_action_fraction = 1.0
+max_pause_fraction = 1.0
+max_actions = 1000
+{extra}
+"#
+    )
+}
+
+fn actions(report: &Value) -> Vec<Value> {
+    report["actions"].as_array().cloned().unwrap_or_default()
+}
+
+fn with_status<'a>(acts: &'a [Value], status: &str) -> Vec<&'a Value> {
+    acts.iter().filter(|a| a["status"] == status).collect()
+}
+
+/// Runs until the day's run exits 0 (a partial run, exit 3, is retried the
+/// way the next cron tick would); returns the report and how many runs it took.
+fn run_day(app: &App, as_of: &str, envs: &[(&str, &str)]) -> (Value, usize) {
+    for attempt in 1..=5 {
+        let mut c = app.command(as_of);
+        for (k, v) in envs {
+            c.env(k, v);
+        }
+        let o = c.output().unwrap();
+        let code = o.status.code();
+        assert!(matches!(code, Some(0) | Some(3)), "run {as_of} exited {code:?}: {}", stderr(&o));
+        if code == Some(0) {
+            return (app.report(), attempt);
+        }
+    }
+    panic!("the run for {as_of} never completed");
+}
+
+async fn campaigns(sb: &Sandbox) -> HashMap<String, Value> {
+    let v = sb.get("/_sandbox/campaigns").await;
+    v["campaigns"].as_array().unwrap().iter().map(|c| (c["campaign_id"].as_str().unwrap().to_string(), c.clone())).collect()
+}
+
+/// Every change the sandbox saw took effect once: no campaign paused,
+/// resumed, re-budgeted or created twice by the same action.
+async fn assert_exactly_once(sb: &Sandbox, report_keys: usize) {
+    let log = sb.get("/_sandbox/log").await;
+    let changed: Vec<&Value> = log.as_array().unwrap().iter().filter(|l| l["changed"] == true).collect();
+    let mut seen = HashSet::new();
+    for l in &changed {
+        let k = (l["day"].as_str().unwrap(), l["campaign_id"].as_str().unwrap(), l["what"].as_str().unwrap());
+        assert!(seen.insert(k), "applied twice: {l}");
+    }
+    assert!(changed.len() >= report_keys, "{} changes for {report_keys} applied actions", changed.len());
+}
+
+async fn sandbox_platform_days(fail_rate: &str) {
+    let sb = Sandbox::start(&["--seed", "11", "--products", "150", "--campaigns", "30", "--today", TODAY, "--fail-rate", fail_rate]);
+    let app = App::with_config(&config(&sb.url, "kind = \"sandbox\"", ""));
+
+    // Day 1: everything fetched, decisions acted on through the platform.
+    let (r1, _) = run_day(&app, TODAY, &[]);
+    let acts = actions(&r1);
+    let applied = with_status(&acts, "applied");
+    assert!(!applied.is_empty(), "nothing applied: {acts:?}");
+    assert_eq!(applied.len(), acts.len(), "every action applies on the sandbox: {acts:?}");
+    let state = campaigns(&sb).await;
+    let mut paused = Vec::new();
+    for a in &applied {
+        let id = a["campaign_id"].as_str().unwrap();
+        match a["kind"].as_str().unwrap() {
+            "pause" => {
+                assert_eq!(state[id]["status"], "paused", "{a}");
+                paused.push(id.to_string());
+            }
+            "set_budget" => assert_eq!(state[id]["daily_budget"].as_f64().unwrap(), a["to"].as_f64().unwrap(), "{a}"),
+            "resume" => assert_eq!(state[id]["status"], "active", "{a}"),
+            "create" => {
+                let made: Vec<&Value> = state.values().filter(|c| c["created_by_key"] == a["key"]).collect();
+                assert_eq!(made.len(), 1, "one campaign per create: {a}");
+            }
+            other => panic!("unknown kind {other}"),
+        }
+    }
+    assert!(!paused.is_empty(), "the seed gives losing campaigns to pause: {acts:?}");
+    assert_exactly_once(&sb, applied.len()).await;
+
+    // Day 2: the platform moves on; paused campaigns spent nothing, created ones ran.
+    let next = sb.post("/_sandbox/advance").await;
+    assert_eq!(next["today"], "2026-04-01");
+    let day2 = sb.get("/_sandbox/campaign_daily?from=2026-04-01&to=2026-04-01").await;
+    let ran: HashSet<String> = day2["rows"].as_array().unwrap().iter().map(|r| r["campaign_id"].as_str().unwrap().to_string()).collect();
+    for id in &paused {
+        assert!(!ran.contains(id), "paused campaign {id} still ran");
+    }
+    let created: Vec<String> =
+        campaigns(&sb).await.values().filter(|c| c["created_by_key"] != "").map(|c| c["campaign_id"].as_str().unwrap().to_string()).collect();
+    assert!(created.iter().any(|id| ran.contains(id)), "no created campaign ran on day 2");
+
+    let (r2, _) = run_day(&app, "2026-04-01", &[]);
+    let decisions: HashMap<String, String> = r2["campaigns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["campaign_id"].as_str().unwrap().to_string(), c["decision"].as_str().unwrap().to_string()))
+        .collect();
+    for id in &paused {
+        assert_eq!(decisions.get(id).map(String::as_str), Some("PAUSED"), "{id} is seen paused on day 2");
+    }
+    // Yesterday's keys are not replayed: day 2 acts only under day-2 keys.
+    assert!(actions(&r2).iter().all(|a| a["key"].as_str().unwrap().starts_with("2026-04-01/")));
+
+    // Day 3, once more.
+    sb.post("/_sandbox/advance").await;
+    let (r3, _) = run_day(&app, "2026-04-02", &[]);
+    let total = [&r1, &r2, &r3].iter().map(|r| with_status(&actions(r), "applied").len()).sum::<usize>();
+    assert_exactly_once(&sb, total).await;
+    let stats = sb.get("/_sandbox/stats").await;
+    let injected = stats["injected_failures"].as_u64().unwrap();
+    if fail_rate == "0" {
+        assert_eq!(injected, 0);
+    } else {
+        assert!(injected >= 5, "the failures were injected: {stats}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn woocommerce_and_the_sandbox_platform_over_several_days() {
+    sandbox_platform_days("0").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_a_fifth_of_calls_failing_every_action_still_applies_exactly_once() {
+    sandbox_platform_days("0.2").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_second_run_fetches_only_the_days_that_can_still_change() {
+    let sb = Sandbox::start(&["--seed", "3", "--products", "60", "--campaigns", "10", "--today", TODAY]);
+    let app = App::with_config(&config(&sb.url, "kind = \"sandbox\"", "[history]\ndays = 50\nstore_refetch_days = 2\nads_refetch_days = 5"));
+    let first = app.run(TODAY);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(stderr(&first).contains(r#"{"campaign_daily": 50, "sales": 50, "views": 50}"#), "{}", stderr(&first));
+    let second = app.run(TODAY);
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert!(stderr(&second).contains(r#"{"campaign_daily": 5, "sales": 2, "views": 2}"#), "{}", stderr(&second));
+    // Same data, same decisions.
+    let a: Vec<Value> = app.report()["campaigns"].as_array().unwrap().clone();
+    let third = app.run(TODAY);
+    assert!(third.status.success());
+    assert_eq!(a, app.report()["campaigns"].as_array().unwrap().clone());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn impact_shaped_routes_ads_are_created_and_ended_and_budgets_live_in_the_ledger() {
+    let sb = Sandbox::start(&["--seed", "5", "--products", "150", "--campaigns", "30", "--today", TODAY]);
+    let ads = r#"kind = "impact"
+program_id = "24811"
+rate_limit_per_hour = 0
+default_daily_budget = 60.0
+ledger_budgets = false"#;
+    let app = App::with_config(&config(&sb.url, ads, ""));
+    let env = [
+        ("IMPACT_ACCOUNT_SID", campaign_pilot::sandbox::serve::IMPACT_SID),
+        ("IMPACT_AUTH_TOKEN", campaign_pilot::sandbox::serve::IMPACT_TOKEN),
+    ];
+    let (r1, _) = run_day(&app, TODAY, &env);
+    let acts = actions(&r1);
+    let sid = campaign_pilot::sandbox::serve::IMPACT_SID;
+    let mut ended = 0;
+    for a in &acts {
+        match (a["kind"].as_str().unwrap(), a["status"].as_str().unwrap()) {
+            ("set_budget", status) => {
+                assert_eq!(status, "skipped", "{a}");
+                assert!(a["reason"].as_str().unwrap().contains("cannot set_budget"), "{a}");
+            }
+            ("pause", "applied") => {
+                let ad = authed_get(&sb, &format!("/Advertisers/{sid}/Ads/{}", a["campaign_id"].as_str().unwrap())).await;
+                assert_eq!(ad["LimitedTimeEndDate"], "2026-04-01T00:00:00+00:00", "{a}");
+                ended += 1;
+            }
+            ("create", "applied") => {}
+            (kind, status) => panic!("{kind} {status}: {a}"),
+        }
+    }
+    assert!(ended > 0, "no ad ended: {acts:?}");
+    let created = with_status(&acts, "applied").iter().filter(|a| a["kind"] == "create").count();
+    assert!(created > 0, "no ad created: {acts:?}");
+    let list = authed_get(&sb, &format!("/Advertisers/{sid}/Ads?CampaignId=24811&PageSize=1000")).await;
+    let labelled = list["Ads"].as_array().unwrap().iter().filter(|ad| ad["Labels"].as_str().unwrap().contains(",cp:")).count();
+    assert_eq!(labelled, created, "each create made exactly one ad");
+
+    // Next day: the ended ads are paused campaigns, read back from Impact + the ledger.
+    sb.post("/_sandbox/advance").await;
+    let (r2, _) = run_day(&app, "2026-04-01", &env);
+    let paused = r2["campaigns"].as_array().unwrap().iter().filter(|c| c["decision"] == "PAUSED").count();
+    assert_eq!(paused, ended, "{:?}", r2["campaigns"]);
+}
+
+async fn authed_get(sb: &Sandbox, path: &str) -> Value {
+    reqwest::Client::new()
+        .get(format!("{}{path}", sb.url))
+        .basic_auth(campaign_pilot::sandbox::serve::IMPACT_SID, Some(campaign_pilot::sandbox::serve::IMPACT_TOKEN))
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
