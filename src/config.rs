@@ -158,6 +158,8 @@ pub struct AdsSettings {
     /// Impact: keep budgets in campaign-pilot's ledger and pause an ad whose
     /// day's spend passed it. false: budget changes are reported `skipped`.
     pub ledger_budgets: bool,
+    /// Spend above the ledger budget by more than this % on as_of pauses the ad.
+    pub ledger_overspend_pct: f64,
 }
 
 impl Default for AdsSettings {
@@ -174,6 +176,7 @@ impl Default for AdsSettings {
             rate_limit_per_hour: 900,
             default_daily_budget: 50.0,
             ledger_budgets: true,
+            ledger_overspend_pct: 10.0,
         }
     }
 }
@@ -818,6 +821,9 @@ impl Settings {
                 }
             }
             other => p.push(format!("ads.kind: unknown connector \"{other}\" (known: \"files\", \"impact\", \"sandbox\")")),
+        }
+        if !(ad.ledger_overspend_pct.is_finite() && ad.ledger_overspend_pct >= 0.0) {
+            p.push(format!("ads.ledger_overspend_pct: must be a number ≥ 0, found {}", ad.ledger_overspend_pct));
         }
         if ad.concurrency == 0 {
             p.push("ads.concurrency: must be at least 1".into());

@@ -184,6 +184,9 @@ async fn stages(
     if !views_available {
         analysis.without_views();
     }
+    if s.ads.kind == "impact" && s.ads.ledger_budgets {
+        analysis.check_ledger_budgets(&valid, s.ads.ledger_overspend_pct).map_err(AnalyzeError::from)?;
+    }
     let (mut plan, r_decide) = decide(&analysis, s)?;
     // The model writes copy for the new campaigns (the template stays where it fails).
     let key = std::env::var(&s.llm.api_key_env).ok().filter(|k| !k.is_empty()).map(secrecy::SecretString::from);

@@ -235,3 +235,49 @@ async fn authed_get(sb: &Sandbox, path: &str) -> Value {
         .await
         .unwrap()
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn impact_ads_past_their_ledger_budget_are_ended_and_budgets_are_kept_in_the_ledger() {
+    let sb = Sandbox::start(&["--seed", "5", "--products", "150", "--campaigns", "30", "--today", TODAY]);
+    let ads = r#"kind = "impact"
+program_id = "24811"
+rate_limit_per_hour = 0
+default_daily_budget = 25.0
+ledger_overspend_pct = 10.0"#;
+    let app = App::with_config(&config(&sb.url, ads, ""));
+    let env = [
+        ("IMPACT_ACCOUNT_SID", campaign_pilot::sandbox::serve::IMPACT_SID),
+        ("IMPACT_AUTH_TOKEN", campaign_pilot::sandbox::serve::IMPACT_TOKEN),
+    ];
+    let (r1, _) = run_day(&app, TODAY, &env);
+    let over: Vec<&Value> = r1["campaigns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["reasons"].as_array().unwrap().iter().any(|r| r.as_str().unwrap().starts_with("ledger_budget:")))
+        .collect();
+    assert!(!over.is_empty(), "with a 25.00 ledger budget some ads overspend: {:?}", r1["campaigns"]);
+    let acts = actions(&r1);
+    let sid = campaign_pilot::sandbox::serve::IMPACT_SID;
+    for c in &over {
+        assert_eq!(c["decision"], "PAUSE", "{c}");
+        let id = c["campaign_id"].as_str().unwrap();
+        let a = acts.iter().find(|a| a["campaign_id"] == id && a["kind"] == "pause").unwrap_or_else(|| panic!("no pause for {id}"));
+        assert_eq!(a["status"], "applied", "{a}");
+        let ad = authed_get(&sb, &format!("/Advertisers/{sid}/Ads/{id}")).await;
+        assert_eq!(ad["LimitedTimeEndDate"], "2026-04-01T00:00:00+00:00");
+    }
+    // Budget changes are applied to the ledger and read back the next day.
+    let budgets: Vec<(String, f64)> = with_status(&acts, "applied")
+        .iter()
+        .filter(|a| a["kind"] == "set_budget")
+        .map(|a| (a["campaign_id"].as_str().unwrap().to_string(), a["to"].as_f64().unwrap()))
+        .collect();
+    assert!(!budgets.is_empty(), "winners get budget: {acts:?}");
+    sb.post("/_sandbox/advance").await;
+    let (r2, _) = run_day(&app, "2026-04-01", &env);
+    for (id, to) in &budgets {
+        let c = r2["campaigns"].as_array().unwrap().iter().find(|c| c["campaign_id"] == id.as_str()).unwrap();
+        assert_eq!(c["budget"]["current"].as_f64().unwrap(), *to, "{c}");
+    }
+}

@@ -241,8 +241,23 @@ pub fn check_invariants(lines: &[Line], a: &Allocation, candidates: &[NewCandida
     v
 }
 
+/// A platform without budgets (Impact) cannot stop an ad at its budget: a day
+/// whose spend passed the ledger budget by more than `tolerance_pct` %
+/// pauses the ad.
+pub fn ledger_overspent(spend_today: f64, daily_budget: f64, tolerance_pct: f64) -> bool {
+    daily_budget > 0.0 && super::round6(spend_today) > super::round6(daily_budget * (1.0 + tolerance_pct / 100.0))
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn ledger_overspend_is_past_the_tolerance() {
+        assert!(!super::ledger_overspent(55.0, 50.0, 10.0));
+        assert!(super::ledger_overspent(55.01, 50.0, 10.0));
+        assert!(super::ledger_overspent(50.01, 50.0, 0.0));
+        assert!(!super::ledger_overspent(99.0, 0.0, 10.0));
+    }
+
     use super::*;
     use rand::{Rng, SeedableRng};
 

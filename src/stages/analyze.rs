@@ -7,6 +7,7 @@
 //! efficiency, risk; and the list of products that could get a new campaign.
 //! Not responsible for: any decision (decide).
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use polars::prelude::*;
@@ -69,6 +70,9 @@ pub struct CampaignRow {
     pub risk_score: Option<f64>,
     /// The store has no views source (view impact and efficiency are null).
     pub views_missing: bool,
+    /// Spend on as_of when it passed the daily budget kept in campaign-pilot's
+    /// ledger (a platform without budgets: Impact).
+    pub ledger_overspend: Option<f64>,
 }
 
 #[derive(Debug, Clone)]
@@ -82,6 +86,34 @@ pub struct Analysis {
 }
 
 impl Analysis {
+    /// Marks active campaigns whose spend on as_of passed their ledger budget
+    /// by more than `tolerance_pct` (the platform cannot enforce budgets itself).
+    pub fn check_ledger_budgets(&mut self, valid: &ValidBatch, tolerance_pct: f64) -> PolarsResult<()> {
+        let ids = valid.campaigns.clone().lazy().select([col(crate::stages::validate::CIDX), col(col::CAMPAIGN_ID)]);
+        let day = valid
+            .campaign_daily
+            .clone()
+            .lazy()
+            .filter(col(col::DATE).eq(lit(self.as_of)))
+            .join(ids, [col(crate::stages::validate::CIDX)], [col(crate::stages::validate::CIDX)], JoinArgs::new(JoinType::Inner))
+            .select([col(col::CAMPAIGN_ID), col(col::SPEND)])
+            .collect()?;
+        let spend: HashMap<String, f64> = day
+            .column(col::CAMPAIGN_ID)?
+            .str()?
+            .iter()
+            .zip(day.column(col::SPEND)?.f64()?.iter())
+            .filter_map(|(id, s)| Some((id?.to_string(), s?)))
+            .collect();
+        for c in &mut self.campaigns {
+            let today = spend.get(&c.campaign_id).copied().unwrap_or(0.0);
+            if c.status == "active" && crate::decisions::budget::ledger_overspent(today, c.daily_budget, tolerance_pct) {
+                c.ledger_overspend = Some(today);
+            }
+        }
+        Ok(())
+    }
+
     /// The store has no views source: views are unknown, not zero, so view
     /// impact and efficiency are null and the rules that need them say why.
     pub fn without_views(&mut self) {
@@ -256,6 +288,7 @@ fn rows(df: &DataFrame) -> PolarsResult<Vec<CampaignRow>> {
             burn: floats[8][i].unwrap_or(0.0),
             risk_score: floats[9][i],
             views_missing: false,
+            ledger_overspend: None,
         })
         .collect())
 }

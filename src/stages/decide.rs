@@ -194,6 +194,14 @@ pub fn decide(analysis: &Analysis, s: &Settings) -> Result<(Plan, StageReport), 
                     s.selection.min_stock,
                 )
             };
+            if let Some(spend) = r.ledger_overspend {
+                if !matches!(verdict.decision, Decision::Pause | Decision::EmergencyPause) {
+                    verdict = Verdict::new(
+                        Decision::Pause,
+                        vec![format!("ledger_budget:spend={}>daily_budget={}", num(spend), num(r.daily_budget))],
+                    );
+                }
+            }
             if r.sales_impact.is_none() || r.view_impact.is_none() {
                 if !verdict.reasons.iter().any(|x| x.starts_with("no_baseline")) {
                     verdict.reasons.push("no_baseline:impact is null (baseline zero, current above zero)".into());
