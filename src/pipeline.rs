@@ -173,7 +173,15 @@ async fn stages(
     let started = std::time::Instant::now();
     let (raw, fetch) = api::read_batch(cfg, db, as_of).await?;
     if fetch.requests > 0 {
-        tracing::info!(requests = fetch.requests, retries = fetch.retries, days = ?fetch.days_fetched, seconds = fetch.seconds, "fetched from the APIs");
+        tracing::info!(
+            requests = fetch.requests,
+            per_peer = ?fetch.per_peer,
+            retries = fetch.retries,
+            days = ?fetch.days_fetched,
+            seconds = fetch.seconds,
+            net_seconds = fetch.net_seconds,
+            "fetched from the APIs"
+        );
     }
     let views_available = raw.views_available;
     let rows = (raw.products.df.height() + raw.product_daily.df.height() + raw.campaigns.df.height() + raw.campaign_daily.df.height()) as u64;

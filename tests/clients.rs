@@ -351,3 +351,40 @@ async fn impact_rate_limit_headers_and_429_are_honoured() {
     // No Retry-After: the reset header (delta seconds) sets the wait.
     assert!(started.elapsed() >= Duration::from_millis(1000), "{:?}", started.elapsed());
 }
+
+#[tokio::test]
+async fn ga4_views_are_paged_by_offset_and_string_values_decode() {
+    use campaign_pilot::connectors::ga4::Ga4;
+    use wiremock::matchers::body_partial_json;
+    let server = MockServer::start().await;
+    let row = |d: &str, id: &str, v: &str| json!({"dimensionValues": [{"value": d}, {"value": id}], "metricValues": [{"value": v}]});
+    Mock::given(method("POST"))
+        .and(path("/v1beta/properties/312345678:runReport"))
+        .and(body_partial_json(json!({"offset": 0, "dateRanges": [{"startDate": "2024-05-13", "endDate": "2024-05-14"}]})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"rows": [row("20240513", "1187", "212"), row("20240513", "1302", "57")], "rowCount": 3})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1beta/properties/312345678:runReport"))
+        .and(body_partial_json(json!({"offset": 2})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"rows": [row("20240514", "1187", "198")], "rowCount": 3})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let ga = Ga4::new(peer(&server, "ga4", "GA4_ACCESS_TOKEN", &settings()), "312345678");
+    let views = ga.views(day("2024-05-13"), day("2024-05-14")).await.unwrap();
+    assert_eq!(
+        views,
+        vec![(day("2024-05-13"), "1187".to_string(), 212), (day("2024-05-13"), "1302".to_string(), 57), (day("2024-05-14"), "1187".to_string(), 198)]
+    );
+
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({"error": {"code": 403, "message": "User does not have sufficient permissions for this property.", "status": "PERMISSION_DENIED"}})))
+        .mount(&server)
+        .await;
+    let ga = Ga4::new(peer(&server, "ga4", "GA4_ACCESS_TOKEN", &settings()), "312345678");
+    let e = ga.views(1, 2).await.unwrap_err();
+    assert!(e.to_string().contains("GA4_ACCESS_TOKEN") && e.to_string().contains("sufficient permissions"), "{e}");
+}

@@ -281,3 +281,36 @@ ledger_overspend_pct = 10.0"#;
         assert_eq!(c["budget"]["current"].as_f64().unwrap(), *to, "{c}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_woocommerce_store_without_a_views_source_gets_null_view_impact_with_the_reason() {
+    let sb = Sandbox::start(&["--seed", "9", "--products", "80", "--campaigns", "12", "--today", TODAY]);
+    let body = config(&sb.url, "kind = \"sandbox\"", "").replacen("kind = \"sandbox\"\nbase_url", "kind = \"woocommerce\"\nbase_url", 1);
+    assert!(body.contains("kind = \"woocommerce\""));
+    let app = App::with_config(&body);
+    let run = |key: &str| {
+        let mut c = app.command(TODAY);
+        c.env("WOOCOMMERCE_KEY", key).env("WOOCOMMERCE_SECRET", campaign_pilot::sandbox::serve::WOO_SECRET).arg("--dry-run");
+        c.output().unwrap()
+    };
+    // A wrong key: exit 2, the message names the variables, the secret is not echoed.
+    let bad = run("ck_wrong");
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    assert!(stderr(&bad).contains("WOOCOMMERCE_KEY and WOOCOMMERCE_SECRET") && stderr(&bad).contains("Consumer key is invalid."), "{}", stderr(&bad));
+    assert!(!stderr(&bad).contains(campaign_pilot::sandbox::serve::WOO_SECRET));
+
+    let ok = run(campaign_pilot::sandbox::serve::WOO_KEY);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let r = app.report();
+    let campaigns = r["campaigns"].as_array().unwrap();
+    let active: Vec<&Value> = campaigns.iter().filter(|c| c["decision"] != "PAUSED" && c["decision"] != "LEARNING").collect();
+    assert!(!active.is_empty());
+    for c in &active {
+        assert!(c["metrics"]["view_impact_pct"].is_null(), "{c}");
+        let reasons: Vec<&str> = c["reasons"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
+        if c["decision"] == "MONITOR" && !reasons.iter().any(|r| r.starts_with("not_significant")) {
+            assert!(reasons.iter().any(|r| r.starts_with("no_views_source")), "{c}");
+        }
+        assert_ne!(c["decision"], "CONTINUE", "CONTINUE needs views: {c}");
+    }
+}

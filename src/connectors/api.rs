@@ -35,7 +35,20 @@ pub struct FetchStats {
     pub retries: u64,
     /// Days fetched per feed this run (the rest came from the database).
     pub days_fetched: std::collections::BTreeMap<String, usize>,
+    /// Requests per peer (for the rate-limit bound: requests ÷ allowed rate).
+    pub per_peer: std::collections::BTreeMap<String, u64>,
+    /// Wall time of the whole read, and of the HTTP calls alone (without
+    /// storing history).
     pub seconds: f64,
+    pub net_seconds: f64,
+}
+
+/// Times an API call into `net`.
+async fn timed<T>(net: &mut f64, f: impl std::future::Future<Output = T>) -> T {
+    let t = Instant::now();
+    let out = f.await;
+    *net += t.elapsed().as_secs_f64();
+    out
 }
 
 fn history_err(e: impl std::fmt::Display) -> ConnectorError {
@@ -191,13 +204,13 @@ pub async fn read_batch(cfg: &LoadedConfig, db: &Db, as_of: Day) -> Result<(RawB
         peers.push(peer.clone());
         let woo = WooCommerce::new(peer, s.store.products_per_request, s.store.unmanaged_stock);
         let source = store_source(s);
-        let list = woo.products().await?;
+        let list = timed(&mut stats.net_seconds, woo.products()).await?;
         let ids: Vec<String> = list.iter().map(|p| p.product_id.clone()).collect();
         let have = db.fetched_days(&source, "sales", from, as_of).await.map_err(history_err)?;
         let want = days_to_fetch(&have, from, as_of, s.history.store_refetch_days);
         stats.days_fetched.insert("sales".into(), want.len());
         for (a, b) in runs(&want) {
-            let rows = woo.daily_sales(&ids, a, b).await?;
+            let rows = timed(&mut stats.net_seconds, woo.daily_sales(&ids, a, b)).await?;
             let rows: Vec<SalesRow> = rows.into_iter().map(|r| SalesRow { day: r.day, product_id: r.product_id, units: r.units, revenue: r.revenue }).collect();
             let days: Vec<Day> = (a..=b).collect();
             db.store_sales_days(&source, &days, &rows).await.map_err(history_err)?;
@@ -209,7 +222,7 @@ pub async fn read_batch(cfg: &LoadedConfig, db: &Db, as_of: Day) -> Result<(RawB
                 let want = days_to_fetch(&have, from, as_of, s.history.store_refetch_days);
                 stats.days_fetched.insert("views".into(), want.len());
                 for (a, b) in runs(&want) {
-                    let mut rows = ga.views(a, b).await?;
+                    let mut rows = timed(&mut stats.net_seconds, ga.views(a, b)).await?;
                     if s.views.item_id == "sku" {
                         let by_sku: HashMap<&str, &str> = list.iter().filter(|p| !p.sku.is_empty()).map(|p| (p.sku.as_str(), p.product_id.as_str())).collect();
                         rows = rows.into_iter().filter_map(|(d, sku, v)| by_sku.get(sku.as_str()).map(|id| (d, id.to_string(), v))).collect();
@@ -238,12 +251,12 @@ pub async fn read_batch(cfg: &LoadedConfig, db: &Db, as_of: Day) -> Result<(RawB
         "sandbox" => {
             let client = sandbox_ads(s)?;
             let source = ads_source(s);
-            let list = client.campaigns().await?;
+            let list = timed(&mut stats.net_seconds, client.campaigns()).await?;
             let have = db.fetched_days(&source, "campaign_daily", from, as_of).await.map_err(history_err)?;
             let want = days_to_fetch(&have, from, as_of, s.history.ads_refetch_days);
             stats.days_fetched.insert("campaign_daily".into(), want.len());
             for (a, b) in runs(&want) {
-                let rows = client.daily(a, b).await?;
+                let rows = timed(&mut stats.net_seconds, client.daily(a, b)).await?;
                 let days: Vec<Day> = (a..=b).collect();
                 db.store_campaign_days(&source, &days, &rows).await.map_err(history_err)?;
             }
@@ -267,14 +280,15 @@ pub async fn read_batch(cfg: &LoadedConfig, db: &Db, as_of: Day) -> Result<(RawB
         }
         _ => {
             let client = impact_client(s)?;
+            peers.push(client.peer().clone());
             let source = ads_source(s);
-            let ads = client.ads().await?;
+            let ads = timed(&mut stats.net_seconds, client.ads()).await?;
             let ledger = db.ledger(&source).await.map_err(history_err)?;
             let have = db.fetched_days(&source, "actions", from, as_of).await.map_err(history_err)?;
             let want = days_to_fetch(&have, from, as_of, s.history.ads_refetch_days);
             stats.days_fetched.insert("actions".into(), want.len());
             for (a, b) in runs(&want) {
-                let actions = client.actions(a, b).await?;
+                let actions = timed(&mut stats.net_seconds, client.actions(a, b)).await?;
                 let days: Vec<Day> = (a..=b).collect();
                 db.store_impact_actions(&source, &days, &actions).await.map_err(history_err)?;
             }
@@ -315,7 +329,9 @@ pub async fn read_batch(cfg: &LoadedConfig, db: &Db, as_of: Day) -> Result<(RawB
         }
     };
     for p in &peers {
-        stats.requests += p.stats().requests.load(std::sync::atomic::Ordering::Relaxed);
+        let n = p.stats().requests.load(std::sync::atomic::Ordering::Relaxed);
+        *stats.per_peer.entry(p.name().to_string()).or_default() += n;
+        stats.requests += n;
         stats.retries += p.stats().retries.load(std::sync::atomic::Ordering::Relaxed);
     }
     stats.seconds = started.elapsed().as_secs_f64();

@@ -126,6 +126,10 @@ impl Impact {
         Impact { peer, sid: sid.to_string(), program: program.to_string(), page_size }
     }
 
+    pub fn peer(&self) -> &Peer {
+        &self.peer
+    }
+
     fn base(&self) -> String {
         format!("/Advertisers/{}", self.sid)
     }
@@ -179,21 +183,10 @@ impl Impact {
         let mut out = Vec::with_capacity(items.len());
         let mut seen = std::collections::HashSet::new();
         for raw in items {
-            let text = raw.to_string();
-            let a: AdJson = serde_json::from_value(raw).map_err(|e| self.malformed(&path, format!("an ad: {e}")))?;
-            let Some(id) = a.id else { continue };
-            if !seen.insert(id.clone()) {
-                continue;
+            let ad = self.decode_ad(&path, raw, None)?;
+            if !ad.id.is_empty() && seen.insert(ad.id.clone()) {
+                out.push(ad);
             }
-            out.push(Ad {
-                id,
-                name: a.name,
-                labels: a.labels.unwrap_or_default(),
-                description: a.description.unwrap_or_default(),
-                end: day_part(&a.end),
-                created: day_part(&a.created),
-                raw: text,
-            });
         }
         Ok(out)
     }
@@ -201,10 +194,14 @@ impl Impact {
     pub async fn ad(&self, id: &str) -> Result<Ad, HttpError> {
         let path = format!("{}/Ads/{id}", self.base());
         let f = self.peer.get::<Value>(&path, &[]).await?;
-        let text = f.body.to_string();
-        let a: AdJson = serde_json::from_value(f.body).map_err(|e| self.malformed(&path, format!("an ad: {e}")))?;
+        self.decode_ad(&path, f.body, Some(id))
+    }
+
+    fn decode_ad(&self, path: &str, raw: Value, id: Option<&str>) -> Result<Ad, HttpError> {
+        let text = raw.to_string();
+        let a: AdJson = serde_json::from_value(raw).map_err(|e| self.malformed(path, format!("an ad: {e}")))?;
         Ok(Ad {
-            id: a.id.unwrap_or_else(|| id.to_string()),
+            id: a.id.or_else(|| id.map(str::to_string)).unwrap_or_default(),
             name: a.name,
             labels: a.labels.unwrap_or_default(),
             description: a.description.unwrap_or_default(),

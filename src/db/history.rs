@@ -47,6 +47,16 @@ fn parse_day(s: &str) -> Option<Day> {
 const CHUNK: usize = 1_000;
 
 impl Db {
+    /// Rows of a query whose `$1` is the source and `$2..$3` a date range.
+    async fn in_range(&self, sql: &str, source: &str, from: Day, to: Day) -> Result<Vec<sqlx::any::AnyRow>, DbError> {
+        Ok(sqlx::query(sql)
+            .bind(source.to_string())
+            .bind(date_of(from).to_string())
+            .bind(date_of(to).to_string())
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
     /// The days of `feed` already complete for `source` within `from..=to`.
     pub async fn fetched_days(&self, source: &str, feed: &str, from: Day, to: Day) -> Result<BTreeSet<Day>, DbError> {
         let rows = sqlx::query("SELECT date FROM history_fetched WHERE source = $1 AND feed = $2 AND date >= $3 AND date <= $4")
@@ -95,15 +105,8 @@ impl Db {
     }
 
     pub async fn sales_days(&self, source: &str, from: Day, to: Day) -> Result<Vec<SalesRow>, DbError> {
-        let rows = sqlx::query(
-            "SELECT date, product_id, units_sold, revenue FROM history_product_daily \
-             WHERE source = $1 AND date >= $2 AND date <= $3",
-        )
-        .bind(source.to_string())
-        .bind(date_of(from).to_string())
-        .bind(date_of(to).to_string())
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = self.in_range("SELECT date, product_id, units_sold, revenue FROM history_product_daily \
+             WHERE source = $1 AND date >= $2 AND date <= $3", source, from, to).await?;
         Ok(rows
             .iter()
             .filter_map(|r| Some(SalesRow { day: parse_day(&r.get::<String, _>(0))?, product_id: r.get(1), units: r.get(2), revenue: r.get(3) }))
@@ -111,12 +114,7 @@ impl Db {
     }
 
     pub async fn views_days(&self, source: &str, from: Day, to: Day) -> Result<Vec<(Day, String, i64)>, DbError> {
-        let rows = sqlx::query("SELECT date, product_id, views FROM history_views WHERE source = $1 AND date >= $2 AND date <= $3")
-            .bind(source.to_string())
-            .bind(date_of(from).to_string())
-            .bind(date_of(to).to_string())
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = self.in_range("SELECT date, product_id, views FROM history_views WHERE source = $1 AND date >= $2 AND date <= $3", source, from, to).await?;
         Ok(rows
             .iter()
             .filter_map(|r| Some((parse_day(&r.get::<String, _>(0))?, r.get::<String, _>(1), r.get::<Option<i64>, _>(2).unwrap_or(0))))
@@ -155,15 +153,8 @@ impl Db {
     }
 
     pub async fn campaign_days(&self, source: &str, from: Day, to: Day) -> Result<Vec<CampaignDayRow>, DbError> {
-        let rows = sqlx::query(
-            "SELECT date, campaign_id, impressions, clicks, spend, conversions, revenue, new_customers FROM history_campaign_daily \
-             WHERE source = $1 AND date >= $2 AND date <= $3 ORDER BY campaign_id, date",
-        )
-        .bind(source.to_string())
-        .bind(date_of(from).to_string())
-        .bind(date_of(to).to_string())
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = self.in_range("SELECT date, campaign_id, impressions, clicks, spend, conversions, revenue, new_customers FROM history_campaign_daily \
+             WHERE source = $1 AND date >= $2 AND date <= $3 ORDER BY campaign_id, date", source, from, to).await?;
         Ok(rows
             .iter()
             .filter_map(|r| {
@@ -213,16 +204,9 @@ impl Db {
 
     /// Daily numbers per ad from the stored actions (reversed ones left out).
     pub async fn impact_campaign_days(&self, source: &str, from: Day, to: Day) -> Result<Vec<CampaignDayRow>, DbError> {
-        let rows = sqlx::query(
-            "SELECT event_date, ad_id, COUNT(*), SUM(amount), SUM(cost), SUM(new_customer) FROM impact_actions \
+        let rows = self.in_range("SELECT event_date, ad_id, COUNT(*), SUM(amount), SUM(cost), SUM(new_customer) FROM impact_actions \
              WHERE source = $1 AND event_date >= $2 AND event_date <= $3 AND state <> 'REVERSED' \
-             GROUP BY event_date, ad_id ORDER BY ad_id, event_date",
-        )
-        .bind(source.to_string())
-        .bind(date_of(from).to_string())
-        .bind(date_of(to).to_string())
-        .fetch_all(&self.pool)
-        .await?;
+             GROUP BY event_date, ad_id ORDER BY ad_id, event_date", source, from, to).await?;
         Ok(rows
             .iter()
             .filter_map(|r| {

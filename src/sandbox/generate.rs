@@ -156,21 +156,21 @@ fn ioerr(path: &Path) -> impl Fn(std::io::Error) -> GenerateError + '_ {
     move |e| GenerateError::Write { path: path.display().to_string(), message: e.to_string() }
 }
 
-fn poisson(rng: &mut ChaCha8Rng, lambda: f64) -> i64 {
+pub(crate) fn poisson(rng: &mut ChaCha8Rng, lambda: f64) -> i64 {
     if lambda <= 0.0 {
         return 0;
     }
     Poisson::new(lambda).map(|p| p.sample(rng) as i64).unwrap_or(0)
 }
 
-fn binomial(rng: &mut ChaCha8Rng, n: i64, p: f64) -> i64 {
+pub(crate) fn binomial(rng: &mut ChaCha8Rng, n: i64, p: f64) -> i64 {
     if n <= 0 || p <= 0.0 {
         return 0;
     }
     Binomial::new(n as u64, p.min(1.0)).map(|b| b.sample(rng) as i64).unwrap_or(0)
 }
 
-fn cents(x: f64) -> f64 {
+pub(crate) fn cents(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 

@@ -11,9 +11,9 @@
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rand_distr::{Binomial, Distribution, Poisson};
 use serde::Serialize;
 
+use super::generate::{binomial, cents, poisson};
 use crate::model::Day;
 
 /// The sandbox's starting point.
@@ -157,24 +157,6 @@ fn rng_for(seed: u64, day: Day, stream: u64, id: u64) -> ChaCha8Rng {
         ^ stream.wrapping_mul(0xBF58_476D_1CE4_E5B9)
         ^ id.wrapping_mul(0x94D0_49BB_1331_11EB);
     ChaCha8Rng::seed_from_u64(mix)
-}
-
-fn cents(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
-}
-
-fn poisson(rng: &mut ChaCha8Rng, lambda: f64) -> i64 {
-    if lambda <= 0.0 {
-        return 0;
-    }
-    Poisson::new(lambda).map(|p| p.sample(rng) as i64).unwrap_or(0)
-}
-
-fn binomial(rng: &mut ChaCha8Rng, n: i64, p: f64) -> i64 {
-    if n <= 0 || p <= 0.0 {
-        return 0;
-    }
-    Binomial::new(n as u64, p.min(1.0)).map(|b| b.sample(rng) as i64).unwrap_or(0)
 }
 
 impl World {
