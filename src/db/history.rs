@@ -204,7 +204,7 @@ impl Db {
 
     /// Daily numbers per ad from the stored actions (reversed ones left out).
     pub async fn impact_campaign_days(&self, source: &str, from: Day, to: Day) -> Result<Vec<CampaignDayRow>, DbError> {
-        let rows = self.in_range("SELECT event_date, ad_id, COUNT(*), SUM(amount), SUM(cost), SUM(new_customer) FROM impact_actions \
+        let rows = self.in_range("SELECT event_date, ad_id, COUNT(*), SUM(amount), SUM(cost), CAST(SUM(new_customer) AS BIGINT) FROM impact_actions \
              WHERE source = $1 AND event_date >= $2 AND event_date <= $3 AND state <> 'REVERSED' \
              GROUP BY event_date, ad_id ORDER BY ad_id, event_date", source, from, to).await?;
         Ok(rows
