@@ -179,7 +179,7 @@ async fn stages(
             retries = fetch.retries,
             days = ?fetch.days_fetched,
             seconds = fetch.seconds,
-            net_seconds = fetch.net_seconds,
+            net_seconds = ?fetch.net_seconds,
             "fetched from the APIs"
         );
     }

@@ -37,10 +37,10 @@ pub struct FetchStats {
     pub days_fetched: std::collections::BTreeMap<String, usize>,
     /// Requests per peer (for the rate-limit bound: requests ÷ allowed rate).
     pub per_peer: std::collections::BTreeMap<String, u64>,
-    /// Wall time of the whole read, and of the HTTP calls alone (without
-    /// storing history).
+    /// Wall time of the whole read, and per side (store, ads) of the HTTP
+    /// calls alone (without storing history).
     pub seconds: f64,
-    pub net_seconds: f64,
+    pub net_seconds: std::collections::BTreeMap<String, f64>,
 }
 
 /// Times an API call into `net`.
@@ -188,41 +188,69 @@ pub fn runs(days: &[Day]) -> Vec<(Day, Day)> {
     out
 }
 
-/// Reads the run's four tables from whatever is configured.
+/// Reads the run's four tables from whatever is configured: the store and
+/// the ad platform side by side (their limits are independent).
 pub async fn read_batch(cfg: &LoadedConfig, db: &Db, as_of: Day) -> Result<(RawBatch, FetchStats), ConnectorError> {
     let s = &cfg.settings;
     let started = Instant::now();
-    let mut stats = FetchStats::default();
     let from = as_of - s.history.days as i32 + 1;
-    let mut peers: Vec<Peer> = Vec::new();
+    let (store, ads) = tokio::try_join!(read_store(cfg, db, from, as_of), read_ads(cfg, db, from, as_of))?;
+    let (products, product_daily, views_available, store_part) = store;
+    let (campaigns, campaign_daily, ads_part) = ads;
+    let mut stats = FetchStats::default();
+    for (side, part) in [("store", store_part), ("ads", ads_part)] {
+        stats.days_fetched.extend(part.days_fetched);
+        stats.net_seconds.insert(side.to_string(), part.net_seconds);
+        for p in &part.peers {
+            let n = p.stats().requests.load(std::sync::atomic::Ordering::Relaxed);
+            *stats.per_peer.entry(p.name().to_string()).or_default() += n;
+            stats.requests += n;
+            stats.retries += p.stats().retries.load(std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+    stats.seconds = started.elapsed().as_secs_f64();
+    Ok((RawBatch { products, product_daily, campaigns, campaign_daily, views_available }, stats))
+}
 
+/// What one side's fetch did.
+#[derive(Default)]
+struct Part {
+    peers: Vec<Peer>,
+    days_fetched: std::collections::BTreeMap<String, usize>,
+    net_seconds: f64,
+}
+
+/// Products and daily product rows (with views when a source has them).
+async fn read_store(cfg: &LoadedConfig, db: &Db, from: Day, as_of: Day) -> Result<(RawTable, RawTable, bool, Part), ConnectorError> {
+    let s = &cfg.settings;
+    let mut part = Part::default();
     let (products, product_daily, views_available) = if s.store.kind == "files" {
         let dir = cfg.resolve(&s.store.path);
         (files::read_table(&dir, Table::Products, "store.path")?, files::read_table(&dir, Table::ProductDaily, "store.path")?, true)
     } else {
         let peer = store_peer(s)?;
-        peers.push(peer.clone());
+        part.peers.push(peer.clone());
         let woo = WooCommerce::new(peer, s.store.products_per_request, s.store.unmanaged_stock);
         let source = store_source(s);
-        let list = timed(&mut stats.net_seconds, woo.products()).await?;
+        let list = timed(&mut part.net_seconds, woo.products()).await?;
         let ids: Vec<String> = list.iter().map(|p| p.product_id.clone()).collect();
         let have = db.fetched_days(&source, "sales", from, as_of).await.map_err(history_err)?;
         let want = days_to_fetch(&have, from, as_of, s.history.store_refetch_days);
-        stats.days_fetched.insert("sales".into(), want.len());
+        part.days_fetched.insert("sales".into(), want.len());
         for (a, b) in runs(&want) {
-            let rows = timed(&mut stats.net_seconds, woo.daily_sales(&ids, a, b)).await?;
+            let rows = timed(&mut part.net_seconds, woo.daily_sales(&ids, a, b)).await?;
             let rows: Vec<SalesRow> = rows.into_iter().map(|r| SalesRow { day: r.day, product_id: r.product_id, units: r.units, revenue: r.revenue }).collect();
             let days: Vec<Day> = (a..=b).collect();
             db.store_sales_days(&source, &days, &rows).await.map_err(history_err)?;
         }
         let views = match views_client(s)? {
             Some(ga) => {
-                peers.push(ga_peer(&ga));
+                part.peers.push(ga_peer(&ga));
                 let have = db.fetched_days(&source, "views", from, as_of).await.map_err(history_err)?;
                 let want = days_to_fetch(&have, from, as_of, s.history.store_refetch_days);
-                stats.days_fetched.insert("views".into(), want.len());
+                part.days_fetched.insert("views".into(), want.len());
                 for (a, b) in runs(&want) {
-                    let mut rows = timed(&mut stats.net_seconds, ga.views(a, b)).await?;
+                    let mut rows = timed(&mut part.net_seconds, ga.views(a, b)).await?;
                     if s.views.item_id == "sku" {
                         let by_sku: HashMap<&str, &str> = list.iter().filter(|p| !p.sku.is_empty()).map(|p| (p.sku.as_str(), p.product_id.as_str())).collect();
                         rows = rows.into_iter().filter_map(|(d, sku, v)| by_sku.get(sku.as_str()).map(|id| (d, id.to_string(), v))).collect();
@@ -243,6 +271,13 @@ pub async fn read_batch(cfg: &LoadedConfig, db: &Db, as_of: Day) -> Result<(RawB
         (products_table(&source, &list)?, product_daily_table(&source, sales, views)?, available)
     };
 
+    Ok((products, product_daily, views_available, part))
+}
+
+/// Campaigns and daily campaign rows.
+async fn read_ads(cfg: &LoadedConfig, db: &Db, from: Day, as_of: Day) -> Result<(RawTable, RawTable, Part), ConnectorError> {
+    let s = &cfg.settings;
+    let mut part = Part::default();
     let (campaigns, campaign_daily) = match s.ads.kind.as_str() {
         "files" => {
             let dir = cfg.resolve(&s.ads.path);
@@ -251,12 +286,12 @@ pub async fn read_batch(cfg: &LoadedConfig, db: &Db, as_of: Day) -> Result<(RawB
         "sandbox" => {
             let client = sandbox_ads(s)?;
             let source = ads_source(s);
-            let list = timed(&mut stats.net_seconds, client.campaigns()).await?;
+            let list = timed(&mut part.net_seconds, client.campaigns()).await?;
             let have = db.fetched_days(&source, "campaign_daily", from, as_of).await.map_err(history_err)?;
             let want = days_to_fetch(&have, from, as_of, s.history.ads_refetch_days);
-            stats.days_fetched.insert("campaign_daily".into(), want.len());
+            part.days_fetched.insert("campaign_daily".into(), want.len());
             for (a, b) in runs(&want) {
-                let rows = timed(&mut stats.net_seconds, client.daily(a, b)).await?;
+                let rows = timed(&mut part.net_seconds, client.daily(a, b)).await?;
                 let days: Vec<Day> = (a..=b).collect();
                 db.store_campaign_days(&source, &days, &rows).await.map_err(history_err)?;
             }
@@ -275,20 +310,20 @@ pub async fn read_batch(cfg: &LoadedConfig, db: &Db, as_of: Day) -> Result<(RawB
                     raw,
                 })
                 .collect();
-            peers.push(client_peer_sandbox(&client));
+            part.peers.push(client_peer_sandbox(&client));
             (campaigns_table(&source, &camps)?, campaign_daily_table(&source, rows)?)
         }
         _ => {
             let client = impact_client(s)?;
-            peers.push(client.peer().clone());
+            part.peers.push(client.peer().clone());
             let source = ads_source(s);
-            let ads = timed(&mut stats.net_seconds, client.ads()).await?;
+            let ads = timed(&mut part.net_seconds, client.ads()).await?;
             let ledger = db.ledger(&source).await.map_err(history_err)?;
             let have = db.fetched_days(&source, "actions", from, as_of).await.map_err(history_err)?;
             let want = days_to_fetch(&have, from, as_of, s.history.ads_refetch_days);
-            stats.days_fetched.insert("actions".into(), want.len());
+            part.days_fetched.insert("actions".into(), want.len());
             for (a, b) in runs(&want) {
-                let actions = timed(&mut stats.net_seconds, client.actions(a, b)).await?;
+                let actions = timed(&mut part.net_seconds, client.actions(a, b)).await?;
                 let days: Vec<Day> = (a..=b).collect();
                 db.store_impact_actions(&source, &days, &actions).await.map_err(history_err)?;
             }
@@ -328,14 +363,7 @@ pub async fn read_batch(cfg: &LoadedConfig, db: &Db, as_of: Day) -> Result<(RawB
             (campaigns_table(&source, &camps)?, campaign_daily_table(&source, rows)?)
         }
     };
-    for p in &peers {
-        let n = p.stats().requests.load(std::sync::atomic::Ordering::Relaxed);
-        *stats.per_peer.entry(p.name().to_string()).or_default() += n;
-        stats.requests += n;
-        stats.retries += p.stats().retries.load(std::sync::atomic::Ordering::Relaxed);
-    }
-    stats.seconds = started.elapsed().as_secs_f64();
-    Ok((RawBatch { products, product_daily, campaigns, campaign_daily, views_available }, stats))
+    Ok((campaigns, campaign_daily, part))
 }
 
 fn ga_peer(_g: &ga4::Ga4) -> Peer {

@@ -100,6 +100,9 @@ impl Db {
         let sqlite = url.starts_with("sqlite:");
         let pool = AnyPoolOptions::new()
             .max_connections(if sqlite { 1 } else { 4 })
+            // SQLite has one connection: the store and the ads fetch take turns
+            // storing history, and one may wait for the other's long write.
+            .acquire_timeout(std::time::Duration::from_secs(if sqlite { 900 } else { 60 }))
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if sqlite {
