@@ -102,6 +102,10 @@ pub struct ServeArgs {
     /// Length of that window in seconds (Impact: an hour).
     #[arg(long, default_value_t = 3600)]
     pub impact_rate_window_s: u64,
+    /// Play a store with WooCommerce Analytics disabled (its routes answer 404
+    /// rest_no_route; daily sales must come from orders).
+    #[arg(long)]
+    pub no_analytics: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -151,6 +151,7 @@ fn dispatch(cli: Cli) -> i32 {
                 fail_rate: a.fail_rate,
                 impact_rate_limit: a.impact_rate_limit,
                 impact_rate_window: std::time::Duration::from_secs(a.impact_rate_window_s.max(1)),
+                analytics: !a.no_analytics,
             };
             match runtime().block_on(serve(opts, a.port)) {
                 Ok(()) => 0,

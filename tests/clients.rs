@@ -388,3 +388,83 @@ async fn ga4_views_are_paged_by_offset_and_string_values_decode() {
     let e = ga.views(1, 2).await.unwrap_err();
     assert!(e.to_string().contains("GA4_ACCESS_TOKEN") && e.to_string().contains("sufficient permissions"), "{e}");
 }
+
+#[tokio::test]
+async fn impact_and_sandbox_platform_report_5xx_after_retries_and_malformed_bodies_with_the_endpoint() {
+    use campaign_pilot::connectors::sandbox_ads::SandboxAds;
+    // Impact: 502 three times (first attempt + 2 retries), then reported.
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/Advertisers/IRTEST/Ads"))
+        .respond_with(ResponseTemplate::new(502).set_body_string("Bad Gateway"))
+        .expect(3)
+        .mount(&server)
+        .await;
+    let e = impact(&server).ads().await.unwrap_err();
+    assert!(e.to_string().contains("/Advertisers/IRTEST/Ads") && e.to_string().contains("502"), "{e}");
+    // Impact: an envelope without its paging keys.
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/Advertisers/IRTEST/Ads"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"Ads": []})))
+        .mount(&server)
+        .await;
+    let e = impact(&server).ads().await.unwrap_err();
+    assert!(matches!(e, HttpError::Malformed { .. }) && e.to_string().contains("@page"), "{e}");
+
+    // The sandbox platform: the same layer, the same reports.
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/_sandbox/campaigns"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(3)
+        .mount(&server)
+        .await;
+    let sb = SandboxAds::new(peer(&server, "sandbox", "(none)", &settings()));
+    let e = sb.campaigns().await.unwrap_err();
+    assert!(e.to_string().contains("sandbox /_sandbox/campaigns: HTTP 500"), "{e}");
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/_sandbox/campaigns"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"campaigns": [{"campaign_id": "1"}]})))
+        .mount(&server)
+        .await;
+    let sb = SandboxAds::new(peer(&server, "sandbox", "(none)", &settings()));
+    let e = sb.campaigns().await.unwrap_err();
+    assert!(matches!(e, HttpError::Malformed { .. }) && e.to_string().contains("/_sandbox/campaigns"), "{e}");
+}
+
+#[tokio::test]
+async fn woocommerce_orders_fallback_counts_only_sales_statuses_once() {
+    let server = MockServer::start().await;
+    let order = |id: u64, status: &str, date: &str, items: serde_json::Value| json!({"id": id, "status": status, "date_created_gmt": format!("{date}T16:31:07"), "line_items": items});
+    let page1 = json!([
+        order(1, "processing", "2024-05-14", json!([{"product_id": 1187, "quantity": 1, "total": "149.00", "price": 149}, {"product_id": 1302, "quantity": 2, "total": "58.00", "price": 29}])),
+        order(2, "cancelled", "2024-05-14", json!([{"product_id": 1187, "quantity": 5, "total": "745.00"}])),
+    ]);
+    // Page 2 repeats order 1 (data shifted while paging) and adds one the next day.
+    let page2 = json!([
+        order(1, "processing", "2024-05-14", json!([{"product_id": 1187, "quantity": 1, "total": "149.00"}])),
+        order(3, "completed", "2024-05-15", json!([{"product_id": "1187", "quantity": "2", "total": 280.5}])),
+    ]);
+    for (p, body) in [(1, page1), (2, page2)] {
+        Mock::given(method("GET"))
+            .and(path("/wp-json/wc/v3/orders"))
+            .and(query_param("page", p.to_string()))
+            .and(query_param("dates_are_gmt", "true"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body).insert_header("X-WP-TotalPages", "2"))
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    let rows = woo(&server).daily_sales_from_orders(day("2024-05-14"), day("2024-05-15")).await.unwrap();
+    let got: Vec<(i32, &str, Option<i64>, Option<f64>)> = rows.iter().map(|r| (r.day, r.product_id.as_str(), r.units, r.revenue)).collect();
+    assert_eq!(
+        got,
+        vec![
+            (day("2024-05-14"), "1187", Some(1), Some(149.0)),
+            (day("2024-05-14"), "1302", Some(2), Some(58.0)),
+            (day("2024-05-15"), "1187", Some(2), Some(280.5)),
+        ]
+    );
+}

@@ -314,3 +314,23 @@ async fn a_woocommerce_store_without_a_views_source_gets_null_view_impact_with_t
         assert_ne!(c["decision"], "CONTINUE", "CONTINUE needs views: {c}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_woocommerce_analytics_daily_sales_come_from_orders_and_match() {
+    // The same world twice: once with Analytics, once without (orders only).
+    let args = ["--seed", "21", "--products", "60", "--campaigns", "10", "--today", TODAY];
+    let with = Sandbox::start(&args);
+    let without = Sandbox::start(&[&args[..], &["--no-analytics"]].concat());
+    let mut reports = Vec::new();
+    for sb in [&with, &without] {
+        let app = App::with_config(&config(&sb.url, "kind = \"sandbox\"", "[history]\ndays = 30"));
+        let o = app.run(TODAY);
+        assert!(o.status.success(), "{}", stderr(&o));
+        if std::ptr::eq(sb, &without) {
+            assert!(stderr(&o).contains("reading daily sales from orders"), "{}", stderr(&o));
+        }
+        reports.push(app.report()["campaigns"].clone());
+    }
+    // Orders (cancelled ones left out) give the same units and revenue, so the same decisions and metrics.
+    assert_eq!(reports[0], reports[1]);
+}

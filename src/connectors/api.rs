@@ -238,7 +238,14 @@ async fn read_store(cfg: &LoadedConfig, db: &Db, from: Day, as_of: Day) -> Resul
         let want = days_to_fetch(&have, from, as_of, s.history.store_refetch_days);
         part.days_fetched.insert("sales".into(), want.len());
         for (a, b) in runs(&want) {
-            let rows = timed(&mut part.net_seconds, woo.daily_sales(&ids, a, b)).await?;
+            let rows = match timed(&mut part.net_seconds, woo.daily_sales(&ids, a, b)).await {
+                // Analytics disabled (or too old a store): the orders' line items.
+                Err(crate::http::HttpError::Status { status: 404, message, .. }) if message.contains("rest_no_route") => {
+                    tracing::warn!("WooCommerce Analytics is not available (rest_no_route); reading daily sales from orders");
+                    timed(&mut part.net_seconds, woo.daily_sales_from_orders(a, b)).await?
+                }
+                other => other?,
+            };
             let rows: Vec<SalesRow> = rows.into_iter().map(|r| SalesRow { day: r.day, product_id: r.product_id, units: r.units, revenue: r.revenue }).collect();
             let days: Vec<Day> = (a..=b).collect();
             db.store_sales_days(&source, &days, &rows).await.map_err(history_err)?;

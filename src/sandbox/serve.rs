@@ -50,6 +50,9 @@ pub struct ServeOptions {
     /// Impact-shaped routes: requests allowed per window, and the window.
     pub impact_rate_limit: u32,
     pub impact_rate_window: Duration,
+    /// Serve WooCommerce Analytics (false: its routes answer 404 rest_no_route,
+    /// as on a store with Analytics disabled).
+    pub analytics: bool,
 }
 
 struct RateWindow {
@@ -80,6 +83,7 @@ pub fn router(opts: ServeOptions) -> Router {
     Router::new()
         .route("/wp-json/wc/v3/products", get(woo_products))
         .route("/wp-json/wc-analytics/reports/products/stats", get(woo_stats))
+        .route("/wp-json/wc/v3/orders", get(woo_orders))
         .route("/v1beta/properties/{property}", post(ga4_run_report))
         .route("/Advertisers/{sid}/Campaigns", get(impact_programs))
         .route("/Advertisers/{sid}/Ads", get(impact_ads).post(impact_create_ad))
@@ -313,6 +317,9 @@ async fn woo_stats(State(st): State<St>, headers: HeaderMap, Query(q): Query<Has
     if let Err(r) = woo_auth(&headers, &q) {
         return r;
     }
+    if !st.opts.analytics {
+        return woo_error(StatusCode::NOT_FOUND, "rest_no_route", "No route was found matching the URL and request method.");
+    }
     let (per_page, page) = match woo_paging(&q) {
         Ok(p) => p,
         Err(r) => return r,
@@ -365,6 +372,55 @@ async fn woo_stats(State(st): State<St>, headers: HeaderMap, Query(q): Query<Has
     let body = json!({"totals": {"items_sold": 0, "net_revenue": 0.0, "orders_count": 0, "products_count": ids.len(), "variations_count": 0}, "intervals": intervals});
     let h = paged_headers(&host(&headers), "/wp-json/wc-analytics/reports/products/stats", &q, total, per_page, page);
     (StatusCode::OK, h, Json(body)).into_response()
+}
+
+/// Orders of the simulated days: each day's product sales as orders of up to
+/// three line items, plus one cancelled order a day that must not count.
+async fn woo_orders(State(st): State<St>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
+    if let Err(r) = woo_auth(&headers, &q) {
+        return r;
+    }
+    let (per_page, page) = match woo_paging(&q) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let w = st.world.lock().unwrap();
+    let after = q.get("after").and_then(|v| parse_local(v)).unwrap_or(w.first_day);
+    // `before` is exclusive at its instant: midnight excludes that day.
+    let before = q.get("before").and_then(|v| parse_local(v)).map(|d| d - 1).unwrap_or(w.today);
+    let statuses: Option<Vec<&str>> = q.get("status").map(|v| v.split(',').collect());
+    let mut orders = Vec::new();
+    for d in after.max(w.first_day)..=before.min(w.today) {
+        let Some(k) = w.day_index(d) else { continue };
+        let lines: Vec<Value> = w.product_days[k]
+            .iter()
+            .enumerate()
+            .filter(|(_, pd)| pd.units > 0)
+            .map(|(i, pd)| {
+                let p = &w.products[i];
+                json!({"id": i, "name": p.name, "product_id": p.id, "variation_id": 0, "quantity": pd.units,
+                       "subtotal": format!("{:.2}", pd.revenue), "total": format!("{:.2}", pd.revenue), "sku": p.sku, "price": p.price})
+            })
+            .collect();
+        let base = (d - w.first_day) as u64 * 100_000;
+        let date = date_of(d);
+        for (n, chunk) in lines.chunks(3).enumerate() {
+            orders.push(json!({"id": base + n as u64 + 1, "status": "completed", "currency": "USD",
+                               "date_created": format!("{date}T04:00:00"), "date_created_gmt": format!("{date}T12:00:00"),
+                               "line_items": chunk, "refunds": []}));
+        }
+        if let Some(first) = lines.first() {
+            orders.push(json!({"id": base + 99_999, "status": "cancelled", "currency": "USD",
+                               "date_created_gmt": format!("{date}T13:00:00"), "line_items": [first], "refunds": []}));
+        }
+    }
+    if let Some(wanted) = statuses {
+        orders.retain(|o| wanted.contains(&o["status"].as_str().unwrap_or_default()));
+    }
+    let total = orders.len();
+    let items: Vec<Value> = orders.into_iter().skip((page - 1) * per_page).take(per_page).collect();
+    let h = paged_headers(&host(&headers), "/wp-json/wc/v3/orders", &q, total, per_page, page);
+    (StatusCode::OK, h, Json(Value::Array(items))).into_response()
 }
 
 // ---------- GA4 ----------
