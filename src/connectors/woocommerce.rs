@@ -94,6 +94,29 @@ impl WooCommerce {
         WooCommerce { peer, products_per_request: products_per_request.clamp(1, 100) as usize, unmanaged_stock }
     }
 
+    /// Every record of a collection: page 1, whose `X-WP-TotalPages` says
+    /// how many there are, then the others side by side.
+    async fn all_pages(&self, path: &str, query: impl Fn(usize) -> Vec<(&'static str, String)>) -> Result<Vec<Value>, HttpError> {
+        let first = self.peer.get::<Vec<Value>>(path, &query(1)).await?;
+        let pages: usize = first.header("x-wp-totalpages").and_then(|v| v.trim().parse().ok()).unwrap_or(1);
+        let mut records = first.body;
+        let query = &query;
+        let rest: Vec<Vec<Value>> = stream::iter(2..=pages)
+            .map(|page| async move {
+                match self.peer.get::<Vec<Value>>(path, &query(page)).await {
+                    Ok(f) => Ok(f.body),
+                    // Past the last page some collections answer 400 *invalid_page_number: the end.
+                    Err(HttpError::Status { status: 400, message, .. }) if message.contains("invalid_page_number") => Ok(Vec::new()),
+                    Err(e) => Err(e),
+                }
+            })
+            .buffered(self.peer.concurrency())
+            .try_collect()
+            .await?;
+        records.extend(rest.into_iter().flatten());
+        Ok(records)
+    }
+
     /// Every product, sorted by id, de-duplicated (data can shift while paging).
     pub async fn products(&self) -> Result<Vec<StoreProduct>, HttpError> {
         let path = "/wp-json/wc/v3/products";
@@ -105,25 +128,7 @@ impl WooCommerce {
                 ("order", "asc".to_string()),
             ]
         };
-        let first = self.peer.get::<Vec<Value>>(path, &query(1)).await?;
-        let pages: usize = first.header("x-wp-totalpages").and_then(|v| v.trim().parse().ok()).unwrap_or(1);
-        let mut records = first.body;
-        let rest: Vec<Vec<Value>> = stream::iter(2..=pages)
-            .map(|page| {
-                let q = query(page);
-                async move {
-                    match self.peer.get::<Vec<Value>>(path, &q).await {
-                        Ok(f) => Ok(f.body),
-                        // Past the last page some collections answer 400 *invalid_page_number: the end.
-                        Err(HttpError::Status { status: 400, message, .. }) if message.contains("invalid_page_number") => Ok(Vec::new()),
-                        Err(e) => Err(e),
-                    }
-                }
-            })
-            .buffered(self.peer.concurrency())
-            .try_collect()
-            .await?;
-        records.extend(rest.into_iter().flatten());
+        let records = self.all_pages(path, query).await?;
         let mut out = Vec::with_capacity(records.len());
         let mut seen = std::collections::HashSet::new();
         for raw in records {
@@ -260,18 +265,7 @@ impl WooCommerce {
                 ("order", "asc".to_string()),
             ]
         };
-        let first = self.peer.get::<Vec<Value>>(path, &query(1)).await?;
-        let pages: usize = first.header("x-wp-totalpages").and_then(|v| v.trim().parse().ok()).unwrap_or(1);
-        let mut orders = first.body;
-        let rest: Vec<Vec<Value>> = stream::iter(2..=pages)
-            .map(|page| {
-                let q = query(page);
-                async move { self.peer.get::<Vec<Value>>(path, &q).await.map(|f| f.body) }
-            })
-            .buffered(self.peer.concurrency())
-            .try_collect()
-            .await?;
-        orders.extend(rest.into_iter().flatten());
+        let orders = self.all_pages(path, query).await?;
         let mut seen = std::collections::HashSet::new();
         let mut sums: std::collections::BTreeMap<(Day, String), (i64, f64)> = Default::default();
         for o in &orders {
