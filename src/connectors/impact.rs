@@ -220,10 +220,9 @@ impl Impact {
             windows.push((start, end));
             start = end + 1;
         }
-        let mut all = Vec::new();
-        for (a, b) in windows {
-            all.extend(self.actions_window(a, b).await?);
-        }
+        let parts: Vec<Vec<ImpactAction>> =
+            stream::iter(windows).map(|(a, b)| self.actions_window(a, b)).buffered(self.peer.concurrency()).try_collect().await?;
+        let mut all: Vec<ImpactAction> = parts.into_iter().flatten().collect();
         let mut seen = std::collections::HashSet::new();
         all.retain(|a: &ImpactAction| seen.insert(a.id.clone()));
         Ok(all)
@@ -244,8 +243,9 @@ impl Impact {
                 Err(HttpError::Status { status: 400, message, .. }) if to > from && message.to_ascii_lowercase().contains("too many") => {
                     let mid = from + (to - from) / 2;
                     tracing::info!(from = %date_of(from), to = %date_of(to), "too many actions in one window; halving it");
-                    let mut left = self.actions_window(from, mid).await?;
-                    left.extend(self.actions_window(mid + 1, to).await?);
+                    // Both halves at once: their first pages need not wait for each other.
+                    let (mut left, right) = futures::try_join!(self.actions_window(from, mid), self.actions_window(mid + 1, to))?;
+                    left.extend(right);
                     Ok(left)
                 }
                 Err(e) => Err(e),
