@@ -38,6 +38,13 @@ pub enum Command {
     Rollback {
         run_id: String,
     },
+    /// Prints a stored run's report (the newest run by default).
+    Report {
+        /// A run id (default: the newest run with a report).
+        run_id: Option<String>,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Md)]
+        format: ReportFormat,
+    },
     /// The audit history of every change, oldest first.
     History {
         /// Only this campaign's changes.
@@ -129,6 +136,25 @@ pub struct GenerateArgs {
     /// Also write bad rows of every kind the validator must catch (listed in faults.json).
     #[arg(long)]
     pub faults: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ReportFormat {
+    Md,
+    Html,
+    Json,
+    Csv,
+}
+
+impl ReportFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportFormat::Md => "md",
+            ReportFormat::Html => "html",
+            ReportFormat::Json => "json",
+            ReportFormat::Csv => "csv",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

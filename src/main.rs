@@ -117,6 +117,22 @@ fn dispatch(cli: Cli) -> i32 {
             runtime().block_on(review_cmd("rollback", flag, |c| async move { review::rollback(&c, &run_id).await }))
         }
         Command::History { campaign } => history_cmd(flag, campaign),
+        Command::Report { run_id, format } => {
+            let cfg = match load_config(flag) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            match runtime().block_on(review::stored_report(&cfg, run_id.as_deref(), format.as_str())) {
+                Ok(text) => {
+                    print!("{text}");
+                    0
+                }
+                Err(e) => {
+                    eprintln!("campaign-pilot: {e}");
+                    e.exit_code()
+                }
+            }
+        }
         Command::Run(args) => {
             let cfg = match load_config(flag) {
                 Ok(c) => c,

@@ -182,6 +182,21 @@ pub async fn rollback(cfg: &LoadedConfig, run_id: &str) -> Result<ReviewSummary,
     Ok(ReviewSummary { invocation_id, actions })
 }
 
+/// `report [RUN_ID] [--format …]`: the stored rendering of a run's report.
+pub async fn stored_report(cfg: &LoadedConfig, run_id: Option<&str>, format: &str) -> Result<String, RunError> {
+    let db = Db::connect(&cfg.database_url()).await?;
+    let found = db.stored_report(run_id, format).await?;
+    db.close().await;
+    match found {
+        Some((_, Some(text))) => Ok(text),
+        Some((id, None)) => Err(RunError::NotFound(format!("run {id} was stored before its {format} report was kept; rerun it"))),
+        None => Err(RunError::NotFound(match run_id {
+            Some(id) => format!("no report for run {id}"),
+            None => "no run has a report yet".to_string(),
+        })),
+    }
+}
+
 /// `history [--campaign ID]`.
 pub async fn history(cfg: &LoadedConfig, campaign: Option<&str>) -> Result<Vec<HistoryRow>, RunError> {
     let db = Db::connect(&cfg.database_url()).await?;

@@ -41,3 +41,36 @@ fn the_html_report_is_self_contained_has_four_charts_and_escapes_store_text() {
         assert!(html.contains(&format!("{class}</span>")), "{class}");
     }
 }
+
+#[test]
+fn report_prints_a_stored_run_in_each_format_exactly_as_the_run_wrote_it() {
+    use std::process::Command;
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden");
+    let d = copy_data(&fixture);
+    let app = App::new(d.path(), "");
+    let first = app.run("2026-03-30");
+    assert!(first.status.success(), "{}", stderr(&first));
+    let first_id = app.report()["run_id"].as_str().unwrap().to_string();
+    let first_md = std::fs::read_to_string(app.report_dir().join("report.md")).unwrap();
+    let out = app.run("2026-03-31");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report = |args: &[&str]| {
+        Command::new(common::BIN).arg("--config").arg(app.config()).arg("report").args(args).current_dir(app.dir.path()).output().unwrap()
+    };
+    // The newest run by default, each format byte for byte.
+    for (format, file) in [("json", "report.json"), ("md", "report.md"), ("csv", "decisions.csv"), ("html", "report.html")] {
+        let o = report(&["--format", format]);
+        assert!(o.status.success(), "{format}: {}", stderr(&o));
+        let on_disk = std::fs::read_to_string(app.report_dir().join(file)).unwrap();
+        assert_eq!(String::from_utf8(o.stdout).unwrap(), on_disk, "{format}");
+    }
+    // An older run by id.
+    let o = report(&[&first_id]);
+    assert!(o.status.success());
+    assert_eq!(String::from_utf8(o.stdout).unwrap(), first_md);
+    assert_ne!(first_md, std::fs::read_to_string(app.report_dir().join("report.md")).unwrap());
+    // An unknown run: exit 2, named.
+    let o = report(&["no-such-run"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no report for run no-such-run"), "{}", stderr(&o));
+}

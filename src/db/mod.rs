@@ -512,10 +512,12 @@ impl Db {
             }
             q.execute(&mut *tx).await?;
         }
-        sqlx::query("INSERT INTO reports (run_id, report_json, markdown) VALUES ($1, $2, $3)")
+        sqlx::query("INSERT INTO reports (run_id, report_json, markdown, decisions_csv, html) VALUES ($1, $2, $3, $4, $5)")
             .bind(r.run_id.clone())
             .bind(rendered.json.clone())
             .bind(rendered.markdown.clone())
+            .bind(rendered.csv.clone())
+            .bind(rendered.html.clone())
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -529,6 +531,29 @@ impl Db {
             .fetch_one(&self.pool)
             .await?;
         Ok(row.try_get::<i64, _>("n")?)
+    }
+
+    /// A stored report in one format (`json`, `md`, `csv`, `html`) of a run,
+    /// or of the newest run with a report; with the run id. `Ok(None)` when
+    /// there is no such run; `Some((id, None))` when it predates that format.
+    pub async fn stored_report(&self, run_id: Option<&str>, format: &str) -> Result<Option<(String, Option<String>)>, DbError> {
+        let column = match format {
+            "json" => "report_json",
+            "md" => "markdown",
+            "csv" => "decisions_csv",
+            _ => "html",
+        };
+        let row = match run_id {
+            Some(id) => {
+                sqlx::query(&format!("SELECT run_id, {column} FROM reports WHERE run_id = $1"))
+                    .bind(id.to_string())
+                    .fetch_optional(&self.pool)
+                    .await?
+            }
+            // run ids are UUIDv7: they sort by time.
+            None => sqlx::query(&format!("SELECT run_id, {column} FROM reports ORDER BY run_id DESC LIMIT 1")).fetch_optional(&self.pool).await?,
+        };
+        Ok(row.map(|r| (r.get::<String, _>(0), r.get::<Option<String>, _>(1))))
     }
 
     pub async fn run_status(&self, run_id: &str) -> Result<Option<String>, DbError> {
