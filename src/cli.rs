@@ -16,6 +16,12 @@ pub struct Cli {
     #[arg(long, global = true, env = "CAMPAIGN_PILOT_CONFIG")]
     pub config: Option<PathBuf>,
 
+    /// Log lines on stderr: `pretty` for people, `json` (one object a line,
+    /// with the run's span fields) for collectors. Default: json when stdout
+    /// is not a terminal (cron, Kubernetes), pretty when it is.
+    #[arg(long, global = true, value_enum, env = "CAMPAIGN_PILOT_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -136,6 +142,12 @@ pub struct GenerateArgs {
     /// Also write bad rows of every kind the validator must catch (listed in faults.json).
     #[arg(long)]
     pub faults: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Pretty,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use campaign_pilot::cli::{Cli, Command, FormatArg, SandboxCommand};
+use campaign_pilot::cli::{Cli, Command, FormatArg, LogFormat, SandboxCommand};
 use campaign_pilot::config;
 use campaign_pilot::decisions::Decision;
 use campaign_pilot::pipeline::{self, RunRequest};
@@ -22,13 +22,19 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("CAMPAIGN_PILOT_LOG")
-                .unwrap_or_else(|_| "warn,campaign_pilot=info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CAMPAIGN_PILOT_LOG")
+        .unwrap_or_else(|_| "warn,campaign_pilot=info".into());
+    let json = match cli.log_format {
+        Some(f) => f == LogFormat::Json,
+        None => !std::io::IsTerminal::is_terminal(&std::io::stdout()),
+    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        // One JSON object a line, with the run span's fields (run_id, as_of) on every line.
+        builder.json().with_current_span(true).with_span_list(false).init();
+    } else {
+        builder.init();
+    }
     ExitCode::from(dispatch(cli) as u8)
 }
 
@@ -105,7 +111,7 @@ fn history_cmd(flag: Option<PathBuf>, campaign: Option<String>) -> i32 {
 }
 
 fn dispatch(cli: Cli) -> i32 {
-    let Cli { config: flag, command } = cli;
+    let Cli { config: flag, command, .. } = cli;
     match command {
         Command::Approve { id } => {
             runtime().block_on(review_cmd("approve", flag, |c| async move { review::approve(&c, &id).await }))

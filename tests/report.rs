@@ -74,3 +74,33 @@ fn report_prints_a_stored_run_in_each_format_exactly_as_the_run_wrote_it() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("no report for run no-such-run"), "{}", stderr(&o));
 }
+
+#[test]
+fn json_logs_carry_the_run_id_on_every_line_and_pretty_logs_are_for_people() {
+    use std::process::Command;
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden");
+    let d = copy_data(&fixture);
+    let app = App::new(d.path(), "");
+    let run = |format: &str| {
+        Command::new(common::BIN)
+            .args(["--log-format", format, "--config"])
+            .arg(app.config())
+            .args(["run", "--dry-run", "--as-of", "2026-03-31", "--report-dir"])
+            .arg(app.report_dir())
+            .output()
+            .unwrap()
+    };
+    let o = run("json");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run_id = app.report()["run_id"].as_str().unwrap().to_string();
+    let lines: Vec<serde_json::Value> =
+        stderr(&o).lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect();
+    let stages: Vec<&serde_json::Value> = lines.iter().filter(|l| l["fields"]["message"] == "stage done").collect();
+    assert_eq!(stages.len(), 6, "read, validate, transform, analyze, decide, act: {lines:?}");
+    for l in &stages {
+        assert_eq!(l["span"]["run_id"], run_id.as_str(), "{l}");
+    }
+    let o = run("pretty");
+    assert!(o.status.success());
+    assert!(stderr(&o).contains("stage done") && serde_json::from_str::<serde_json::Value>(stderr(&o).lines().next().unwrap()).is_err());
+}
