@@ -191,3 +191,27 @@ fn generation_is_deterministic_from_the_seed() {
         assert_eq!(std::fs::read(a.path().join(&f)).unwrap(), std::fs::read(b.path().join(&f)).unwrap(), "{f}");
     }
 }
+
+/// The ConfigMap's pipeline.toml is a valid configuration (with the database
+/// URL from the Secret), and the CronJob fails without retry on exit 2 and 4.
+#[test]
+fn the_kubernetes_configuration_is_valid_and_the_cronjob_does_not_retry_bad_config_or_held_runs() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/kubernetes");
+    let cm = std::fs::read_to_string(root.join("configmap.yaml")).unwrap();
+    let start = cm.lines().position(|l| l.trim() == "pipeline.toml: |").expect("the ConfigMap holds pipeline.toml");
+    let toml: Vec<&str> = cm.lines().skip(start + 1).map(|l| l.strip_prefix("    ").unwrap_or(l.trim())).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pipeline.toml");
+    std::fs::write(&file, toml.join("\n")).unwrap();
+    let env = vec![("CAMPAIGN_PILOT__DATABASE__URL".to_string(), "postgres://u:p@db:5432/cp".to_string())];
+    let cfg = campaign_pilot::config::load(Some(&file), env.into_iter()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(cfg.settings.store.kind, "woocommerce");
+    assert_eq!(cfg.settings.ads.kind, "impact");
+    assert!(cfg.database_url().starts_with("postgres://"));
+
+    let cron = std::fs::read_to_string(root.join("cronjob.yaml")).unwrap();
+    assert!(cron.contains("concurrencyPolicy: Forbid"));
+    assert!(cron.contains("values: [2, 4]"), "exit 2 (bad config) and 4 (held) fail the Job without retry");
+    let docker = std::fs::read_to_string(root.join("../../Dockerfile")).unwrap();
+    assert!(docker.contains("cargo build --release --locked --bin campaign-pilot"), ".ci/run exercises the same command");
+}
