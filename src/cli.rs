@@ -44,6 +44,8 @@ pub enum Command {
     Rollback {
         run_id: String,
     },
+    /// Stays up and runs on `[schedule] cron`; SIGTERM/SIGINT stop it cleanly.
+    Schedule,
     /// Prints a stored run's report (the newest run by default).
     Report {
         /// A run id (default: the newest run with a report).

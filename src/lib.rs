@@ -17,4 +17,5 @@ pub mod pipeline;
 pub mod report;
 pub mod review;
 pub mod sandbox;
+pub mod schedule;
 pub mod stages;

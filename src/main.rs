@@ -123,6 +123,22 @@ fn dispatch(cli: Cli) -> i32 {
             runtime().block_on(review_cmd("rollback", flag, |c| async move { review::rollback(&c, &run_id).await }))
         }
         Command::History { campaign } => history_cmd(flag, campaign),
+        Command::Schedule => {
+            let cfg = match load_config(flag) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            match runtime().block_on(campaign_pilot::schedule::schedule(cfg)) {
+                Ok(s) => {
+                    println!("campaign-pilot: schedule stopped after {} runs ({} ticks skipped while a run was in flight)", s.runs, s.skipped);
+                    0
+                }
+                Err(e) => {
+                    eprintln!("campaign-pilot: {e}");
+                    e.exit_code()
+                }
+            }
+        }
         Command::Report { run_id, format } => {
             let cfg = match load_config(flag) {
                 Ok(c) => c,

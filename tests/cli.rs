@@ -215,3 +215,47 @@ fn the_kubernetes_configuration_is_valid_and_the_cronjob_does_not_retry_bad_conf
     let docker = std::fs::read_to_string(root.join("../../Dockerfile")).unwrap();
     assert!(docker.contains("cargo build --release --locked --bin campaign-pilot"), ".ci/run exercises the same command");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn schedule_runs_on_its_cron_and_stops_cleanly_on_sigterm() {
+    let data = tempfile::tempdir().unwrap();
+    common::generate(data.path(), &["--products", "40", "--campaigns", "8", "--days", "60", "--seed", "4"]);
+    let app = App::new(data.path(), "[schedule]\ncron = [\"*/1 * * * * *\"]\n");
+    let child = std::process::Command::new(common::BIN)
+        .arg("--config")
+        .arg(app.config())
+        .arg("schedule")
+        .current_dir(app.dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let url = app.postgres.as_ref().map(|p| p.url.clone()).unwrap_or_else(|| format!("sqlite://{}", app.db_path().display()));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    let mut total = 0;
+    while std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        if !app.db_path().exists() && app.postgres.is_none() {
+            continue;
+        }
+        let db = campaign_pilot::db::Db::connect(&url).await.unwrap();
+        total = db.run_counts().await.unwrap().0;
+        db.close().await;
+        if total >= 2 {
+            break;
+        }
+    }
+    assert!(total >= 2, "two runs within 90 s, saw {total}");
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("schedule stopped after"));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"), "{}", String::from_utf8_lossy(&out.stderr));
+    let db = campaign_pilot::db::Db::connect(&url).await.unwrap();
+    let (runs, unfinished) = db.run_counts().await.unwrap();
+    db.close().await;
+    assert!(runs >= 2);
+    assert_eq!(unfinished, 0, "no run left running after SIGTERM");
+}

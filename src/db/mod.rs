@@ -556,6 +556,12 @@ impl Db {
         Ok(row.map(|r| (r.get::<String, _>(0), r.get::<Option<String>, _>(1))))
     }
 
+    /// Runs recorded, and how many are still `running` (unfinished).
+    pub async fn run_counts(&self) -> Result<(i64, i64), DbError> {
+        let row = sqlx::query("SELECT COUNT(*), COUNT(CASE WHEN status = 'running' THEN 1 END) FROM runs").fetch_one(&self.pool).await?;
+        Ok((row.try_get::<i64, _>(0)?, row.try_get::<i64, _>(1)?))
+    }
+
     pub async fn run_status(&self, run_id: &str) -> Result<Option<String>, DbError> {
         let row = sqlx::query("SELECT status FROM runs WHERE run_id = $1").bind(run_id).fetch_optional(&self.pool).await?;
         Ok(row.map(|r| r.try_get::<String, _>("status")).transpose()?)
