@@ -24,7 +24,7 @@ use super::{ga4, ConnectorError, RawBatch, RawTable, Source};
 use crate::config::{LoadedConfig, Settings};
 use crate::db::history::{CampaignDayRow, SalesRow};
 use crate::db::Db;
-use crate::http::{secret_env, Auth, Peer, PeerOptions};
+use crate::http::{secret_env, Auth, HttpError, Peer, PeerOptions};
 use crate::model::{col, date_of, day_of, Day, Table};
 use crate::sandbox::serve as sb;
 
@@ -212,6 +212,37 @@ pub async fn read_batch(cfg: &LoadedConfig, db: &Db, as_of: Day) -> Result<(RawB
     Ok((RawBatch { products, product_daily, campaigns, campaign_daily, views_available }, stats))
 }
 
+/// Brings one feed's history up to date: fetches the days of `from..=to`
+/// the database lacks plus the changeable tail (`refetch` days), a run of
+/// days per call, and stores each run with its days marked complete.
+#[allow(clippy::too_many_arguments)]
+async fn refresh<T, Fetch, FetchFut, Store, StoreFut>(
+    db: &Db,
+    source: &str,
+    feed: &str,
+    from: Day,
+    to: Day,
+    refetch: u32,
+    part: &mut Part,
+    mut fetch: Fetch,
+    mut store: Store,
+) -> Result<(), ConnectorError>
+where
+    Fetch: FnMut(Day, Day) -> FetchFut,
+    FetchFut: std::future::Future<Output = Result<T, HttpError>>,
+    Store: FnMut(Vec<Day>, T) -> StoreFut,
+    StoreFut: std::future::Future<Output = Result<(), crate::db::DbError>>,
+{
+    let have = db.fetched_days(source, feed, from, to).await.map_err(history_err)?;
+    let want = days_to_fetch(&have, from, to, refetch);
+    part.days_fetched.insert(feed.to_string(), want.len());
+    for (a, b) in runs(&want) {
+        let rows = timed(&mut part.net_seconds, fetch(a, b)).await?;
+        store((a..=b).collect(), rows).await.map_err(history_err)?;
+    }
+    Ok(())
+}
+
 /// What one side's fetch did.
 #[derive(Default)]
 struct Part {
@@ -234,37 +265,38 @@ async fn read_store(cfg: &LoadedConfig, db: &Db, from: Day, as_of: Day) -> Resul
         let source = store_source(s);
         let list = timed(&mut part.net_seconds, woo.products()).await?;
         let ids: Vec<String> = list.iter().map(|p| p.product_id.clone()).collect();
-        let have = db.fetched_days(&source, "sales", from, as_of).await.map_err(history_err)?;
-        let want = days_to_fetch(&have, from, as_of, s.history.store_refetch_days);
-        part.days_fetched.insert("sales".into(), want.len());
-        for (a, b) in runs(&want) {
-            let rows = match timed(&mut part.net_seconds, woo.daily_sales(&ids, a, b)).await {
+        let (ids, woo_ref) = (&ids, &woo);
+        refresh(db, &source, "sales", from, as_of, s.history.store_refetch_days, &mut part, |a, b| async move {
+            match woo_ref.daily_sales(ids, a, b).await {
                 // Analytics disabled (or too old a store): the orders' line items.
-                Err(crate::http::HttpError::Status { status: 404, message, .. }) if message.contains("rest_no_route") => {
+                Err(HttpError::Status { status: 404, message, .. }) if message.contains("rest_no_route") => {
                     tracing::warn!("WooCommerce Analytics is not available (rest_no_route); reading daily sales from orders");
-                    timed(&mut part.net_seconds, woo.daily_sales_from_orders(a, b)).await?
+                    woo_ref.daily_sales_from_orders(a, b).await
                 }
-                other => other?,
-            };
-            let rows: Vec<SalesRow> = rows.into_iter().map(|r| SalesRow { day: r.day, product_id: r.product_id, units: r.units, revenue: r.revenue }).collect();
-            let days: Vec<Day> = (a..=b).collect();
-            db.store_sales_days(&source, &days, &rows).await.map_err(history_err)?;
-        }
+                other => other,
+            }
+        }, |days, rows| {
+            let source = &source;
+            async move { db.store_sales_days(source, &days, &rows).await }
+        })
+        .await?;
         let views = match views_client(s)? {
             Some(ga) => {
-                part.peers.push(ga_peer(&ga));
-                let have = db.fetched_days(&source, "views", from, as_of).await.map_err(history_err)?;
-                let want = days_to_fetch(&have, from, as_of, s.history.store_refetch_days);
-                part.days_fetched.insert("views".into(), want.len());
-                for (a, b) in runs(&want) {
-                    let mut rows = timed(&mut part.net_seconds, ga.views(a, b)).await?;
-                    if s.views.item_id == "sku" {
-                        let by_sku: HashMap<&str, &str> = list.iter().filter(|p| !p.sku.is_empty()).map(|p| (p.sku.as_str(), p.product_id.as_str())).collect();
-                        rows = rows.into_iter().filter_map(|(d, sku, v)| by_sku.get(sku.as_str()).map(|id| (d, id.to_string(), v))).collect();
-                    }
-                    let days: Vec<Day> = (a..=b).collect();
-                    db.store_views_days(&source, &days, &rows).await.map_err(history_err)?;
-                }
+                part.peers.push(ga.peer().clone());
+                let by_sku: Option<HashMap<&str, &str>> = (s.views.item_id == "sku")
+                    .then(|| list.iter().filter(|p| !p.sku.is_empty()).map(|p| (p.sku.as_str(), p.product_id.as_str())).collect());
+                let (ga, by_sku) = (&ga, &by_sku);
+                refresh(db, &source, "views", from, as_of, s.history.store_refetch_days, &mut part, |a, b| async move {
+                    let rows = ga.views(a, b).await?;
+                    Ok(match by_sku {
+                        Some(map) => rows.into_iter().filter_map(|(d, sku, v)| map.get(sku.as_str()).map(|id| (d, id.to_string(), v))).collect(),
+                        None => rows,
+                    })
+                }, |days, rows| {
+                    let source = &source;
+                    async move { db.store_views_days(source, &days, &rows).await }
+                })
+                .await?;
                 Some(db.views_days(&source, from, as_of).await.map_err(history_err)?)
             }
             None if s.views.kind == "files" => {
@@ -294,14 +326,12 @@ async fn read_ads(cfg: &LoadedConfig, db: &Db, from: Day, as_of: Day) -> Result<
             let client = sandbox_ads(s)?;
             let source = ads_source(s);
             let list = timed(&mut part.net_seconds, client.campaigns()).await?;
-            let have = db.fetched_days(&source, "campaign_daily", from, as_of).await.map_err(history_err)?;
-            let want = days_to_fetch(&have, from, as_of, s.history.ads_refetch_days);
-            part.days_fetched.insert("campaign_daily".into(), want.len());
-            for (a, b) in runs(&want) {
-                let rows = timed(&mut part.net_seconds, client.daily(a, b)).await?;
-                let days: Vec<Day> = (a..=b).collect();
-                db.store_campaign_days(&source, &days, &rows).await.map_err(history_err)?;
-            }
+            let c = &client;
+            refresh(db, &source, "campaign_daily", from, as_of, s.history.ads_refetch_days, &mut part, |a, b| c.daily(a, b), |days, rows| {
+                let source = &source;
+                async move { db.store_campaign_days(source, &days, &rows).await }
+            })
+            .await?;
             let rows = db.campaign_days(&source, from, as_of).await.map_err(history_err)?;
             let camps: Vec<CampaignRecord> = list
                 .into_iter()
@@ -317,7 +347,7 @@ async fn read_ads(cfg: &LoadedConfig, db: &Db, from: Day, as_of: Day) -> Result<
                     raw,
                 })
                 .collect();
-            part.peers.push(client_peer_sandbox(&client));
+            part.peers.push(client.peer().clone());
             (campaigns_table(&source, &camps)?, campaign_daily_table(&source, rows)?)
         }
         _ => {
@@ -326,14 +356,12 @@ async fn read_ads(cfg: &LoadedConfig, db: &Db, from: Day, as_of: Day) -> Result<
             let source = ads_source(s);
             let ads = timed(&mut part.net_seconds, client.ads()).await?;
             let ledger = db.ledger(&source).await.map_err(history_err)?;
-            let have = db.fetched_days(&source, "actions", from, as_of).await.map_err(history_err)?;
-            let want = days_to_fetch(&have, from, as_of, s.history.ads_refetch_days);
-            part.days_fetched.insert("actions".into(), want.len());
-            for (a, b) in runs(&want) {
-                let actions = timed(&mut part.net_seconds, client.actions(a, b)).await?;
-                let days: Vec<Day> = (a..=b).collect();
-                db.store_impact_actions(&source, &days, &actions).await.map_err(history_err)?;
-            }
+            let c = &client;
+            refresh(db, &source, "actions", from, as_of, s.history.ads_refetch_days, &mut part, |a, b| c.actions(a, b), |days, rows| {
+                let source = &source;
+                async move { db.store_impact_actions(source, &days, &rows).await }
+            })
+            .await?;
             let rows = db.impact_campaign_days(&source, from, as_of).await.map_err(history_err)?;
             let mut skipped = 0usize;
             let camps: Vec<CampaignRecord> = ads
@@ -371,14 +399,6 @@ async fn read_ads(cfg: &LoadedConfig, db: &Db, from: Day, as_of: Day) -> Result<
         }
     };
     Ok((campaigns, campaign_daily, part))
-}
-
-fn ga_peer(_g: &ga4::Ga4) -> Peer {
-    _g.peer().clone()
-}
-
-fn client_peer_sandbox(c: &SandboxAds) -> Peer {
-    c.peer().clone()
 }
 
 struct CampaignRecord {

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::lenient;
+use crate::db::history::SalesRow;
 use crate::http::{HttpError, Peer};
 use crate::model::{date_of, day_of, Day};
 
@@ -33,15 +34,6 @@ pub struct StoreProduct {
     pub created: Option<NaiveDate>,
     /// The record as received (for the quarantine).
     pub raw: String,
-}
-
-/// Units and revenue of one product on one day.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SalesDay {
-    pub day: Day,
-    pub product_id: String,
-    pub units: Option<i64>,
-    pub revenue: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -166,7 +158,7 @@ impl WooCommerce {
 
     /// Daily units and net revenue for these products over `from..=to`;
     /// zero days are left out (a missing day counts as zero).
-    pub async fn daily_sales(&self, product_ids: &[String], from: Day, to: Day) -> Result<Vec<SalesDay>, HttpError> {
+    pub async fn daily_sales(&self, product_ids: &[String], from: Day, to: Day) -> Result<Vec<SalesRow>, HttpError> {
         if product_ids.is_empty() || to < from {
             return Ok(Vec::new());
         }
@@ -180,17 +172,17 @@ impl WooCommerce {
                 start = end + 1;
             }
         }
-        let parts: Vec<Vec<SalesDay>> = stream::iter(jobs)
+        let parts: Vec<Vec<SalesRow>> = stream::iter(jobs)
             .map(|(ids, start, end)| async move { self.stats_window(&ids, start, end).await })
             .buffer_unordered(self.peer.concurrency())
             .try_collect()
             .await?;
-        let mut rows: Vec<SalesDay> = parts.into_iter().flatten().collect();
+        let mut rows: Vec<SalesRow> = parts.into_iter().flatten().collect();
         rows.sort_by(|a, b| (a.day, natural(&a.product_id)).cmp(&(b.day, natural(&b.product_id))));
         Ok(rows)
     }
 
-    async fn stats_window(&self, ids: &str, start: Day, end: Day) -> Result<Vec<SalesDay>, HttpError> {
+    async fn stats_window(&self, ids: &str, start: Day, end: Day) -> Result<Vec<SalesRow>, HttpError> {
         let path = "/wp-json/wc-analytics/reports/products/stats";
         let mut out = Vec::new();
         let mut page = 1usize;
@@ -231,7 +223,7 @@ impl WooCommerce {
                     if units == Some(0) && revenue.is_some_and(|r| r == 0.0) {
                         continue;
                     }
-                    out.push(SalesDay { day: day_of(day), product_id: id, units, revenue });
+                    out.push(SalesRow { day: day_of(day), product_id: id, units, revenue });
                 }
             }
             let pages: usize = f.header("x-wp-totalpages").and_then(|v| v.trim().parse().ok()).unwrap_or(1);
@@ -251,7 +243,7 @@ impl WooCommerce {
     /// `processing`, `completed` and `on-hold` orders (the Analytics
     /// defaults); revenue is the line total after discounts, without tax or
     /// shipping. Refunds are not subtracted (the analytics numbers are net).
-    pub async fn daily_sales_from_orders(&self, from: Day, to: Day) -> Result<Vec<SalesDay>, HttpError> {
+    pub async fn daily_sales_from_orders(&self, from: Day, to: Day) -> Result<Vec<SalesRow>, HttpError> {
         let path = "/wp-json/wc/v3/orders";
         let query = |page: usize| {
             vec![
@@ -301,7 +293,7 @@ impl WooCommerce {
         }
         Ok(sums
             .into_iter()
-            .map(|((day, product_id), (units, revenue))| SalesDay { day, product_id, units: Some(units), revenue: Some((revenue * 100.0).round() / 100.0) })
+            .map(|((day, product_id), (units, revenue))| SalesRow { day, product_id, units: Some(units), revenue: Some((revenue * 100.0).round() / 100.0) })
             .collect())
     }
 }
