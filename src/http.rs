@@ -54,7 +54,8 @@ pub enum HttpError {
     #[error("{peer} {endpoint}: HTTP {status}: {message}")]
     Status { peer: &'static str, endpoint: String, status: u16, message: String, retry_after: Option<Duration> },
     #[error("{peer} {endpoint}: {message}")]
-    Transport { peer: &'static str, endpoint: String, message: String, timeout: bool },
+    /// `connect`: the request never reached the peer (safe to resend a create).
+    Transport { peer: &'static str, endpoint: String, message: String, timeout: bool, connect: bool },
     #[error("{peer} {endpoint}: the response is not the JSON expected: {message}")]
     Malformed { peer: &'static str, endpoint: String, message: String },
     #[error("{peer}: circuit open after {failures} consecutive failed requests (last: {last}); not calling {endpoint} for {cooldown_s:.0} s")]
@@ -169,6 +170,7 @@ impl Peer {
                 endpoint: String::new(),
                 message: format!("cannot build the HTTP client: {e}"),
                 timeout: false,
+                connect: false,
             })?;
         let limiter = NonZeroU32::new(opts.rate_limit_per_hour).and_then(|n| {
             // Evenly spaced: one request per 3600/n s, a burst of one, so
@@ -254,7 +256,7 @@ impl Peer {
                 Idempotent::Yes => e.is_transient(),
                 // A create that timed out or got a 5xx may have happened.
                 Idempotent::No => {
-                    e.status() == Some(429) || matches!(e, HttpError::Transport { timeout: false, message, .. } if message.starts_with("connect"))
+                    e.status() == Some(429) || matches!(e, HttpError::Transport { connect: true, .. })
                 }
             })
             .adjust(|e, delay| {
@@ -333,7 +335,7 @@ impl Peer {
                 } else {
                     format!("transport error: {}", e.without_url())
                 };
-                let err = HttpError::Transport { peer, endpoint, message, timeout };
+                let err = HttpError::Transport { peer, endpoint, message, timeout, connect };
                 self.record(false, &err.to_string());
                 return Err(err);
             }
@@ -343,7 +345,7 @@ impl Peer {
         self.note_rate_headers(status, &headers);
         let bytes = resp.bytes().await.map_err(|e| {
             let timeout = e.is_timeout();
-            let err = HttpError::Transport { peer, endpoint: endpoint.clone(), message: format!("reading the body: {}", e.without_url()), timeout };
+            let err = HttpError::Transport { peer, endpoint: endpoint.clone(), message: format!("reading the body: {}", e.without_url()), timeout, connect: false };
             self.record(false, &err.to_string());
             err
         })?;

@@ -11,6 +11,12 @@ use serde_json::Value;
 
 const TODAY: &str = "2026-03-31";
 
+/// The sandbox's Impact credentials, as the environment gives them.
+const IMPACT_ENV: [(&str, &str); 2] = [
+    ("IMPACT_ACCOUNT_SID", campaign_pilot::sandbox::serve::IMPACT_SID),
+    ("IMPACT_AUTH_TOKEN", campaign_pilot::sandbox::serve::IMPACT_TOKEN),
+];
+
 fn config(url: &str, ads: &str, extra: &str) -> String {
     format!(
         r#"
@@ -187,10 +193,7 @@ rate_limit_per_hour = 0
 default_daily_budget = 60.0
 ledger_budgets = false"#;
     let app = App::with_config(&config(&sb.url, ads, ""));
-    let env = [
-        ("IMPACT_ACCOUNT_SID", campaign_pilot::sandbox::serve::IMPACT_SID),
-        ("IMPACT_AUTH_TOKEN", campaign_pilot::sandbox::serve::IMPACT_TOKEN),
-    ];
+    let env = IMPACT_ENV;
     let (r1, _) = run_day(&app, TODAY, &env);
     let acts = actions(&r1);
     let sid = campaign_pilot::sandbox::serve::IMPACT_SID;
@@ -246,10 +249,7 @@ rate_limit_per_hour = 0
 default_daily_budget = 25.0
 ledger_overspend_pct = 10.0"#;
     let app = App::with_config(&config(&sb.url, ads, ""));
-    let env = [
-        ("IMPACT_ACCOUNT_SID", campaign_pilot::sandbox::serve::IMPACT_SID),
-        ("IMPACT_AUTH_TOKEN", campaign_pilot::sandbox::serve::IMPACT_TOKEN),
-    ];
+    let env = IMPACT_ENV;
     let (r1, _) = run_day(&app, TODAY, &env);
     let over: Vec<&Value> = r1["campaigns"]
         .as_array()

@@ -66,8 +66,6 @@ struct Envelope {
     page: u64,
     #[serde(rename = "@numpages", deserialize_with = "lenient::req_u64")]
     numpages: u64,
-    #[serde(rename = "@nextpageuri", default)]
-    next: Option<String>,
     #[serde(flatten)]
     rest: serde_json::Map<String, Value>,
 }
@@ -150,10 +148,10 @@ impl Impact {
                     Some(Value::Null) | None => Vec::new(),
                     Some(other) => return Err(self.malformed(path, format!("`{key}` is not an array: {}", crate::connectors::lenient::excerpt(other)))),
                 };
-                Ok::<_, HttpError>((f.body.page, f.body.numpages, f.body.next, items))
+                Ok::<_, HttpError>((f.body.page, f.body.numpages, items))
             }
         };
-        let (page, numpages, next, mut items) = fetch(1).await?;
+        let (page, numpages, mut items) = fetch(1).await?;
         if page != 1 {
             return Err(self.malformed(path, format!("asked for page 1, got @page {page}")));
         }
@@ -161,12 +159,11 @@ impl Impact {
             return Err(self.malformed(path, format!("@numpages {numpages} is beyond the {MAX_PAGES}-page guard")));
         }
         // `@numpages` says how many; pages 2.. are fetched side by side by number.
-        let _ = next;
         if numpages > 1 {
             let rest: Vec<Vec<Value>> = stream::iter(2..=numpages)
                 .map(|p| {
                     let fetch = &fetch;
-                    async move { fetch(p).await.map(|r| r.3) }
+                    async move { fetch(p).await.map(|r| r.2) }
                 })
                 .buffered(self.peer.concurrency())
                 .try_collect()

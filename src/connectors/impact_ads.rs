@@ -64,7 +64,7 @@ impl ImpactAds {
     }
 
     async fn entry(&self, campaign_id: &str) -> Result<LedgerEntry, PlatformError> {
-        let found = self.db.ledger(&self.source).await.map_err(failed)?.remove(campaign_id);
+        let found = self.db.ledger_entry(&self.source, campaign_id).await.map_err(failed)?;
         Ok(found.unwrap_or(LedgerEntry { daily_budget: self.default_budget, ..Default::default() }))
     }
 
@@ -79,9 +79,8 @@ impl ImpactAds {
     }
 
     async fn created_ad(&self, key: &str) -> Result<Option<String>, PlatformError> {
-        let ledger = self.db.ledger(&self.source).await.map_err(failed)?;
-        if let Some((id, _)) = ledger.iter().find(|(_, e)| e.created_key.as_deref() == Some(key)) {
-            return Ok(Some(id.clone()));
+        if let Some(id) = self.db.ledger_created_by(&self.source, key).await.map_err(failed)? {
+            return Ok(Some(id));
         }
         let label = create_label(key);
         let ads = self.client.ads().await.map_err(failed)?;

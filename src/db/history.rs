@@ -242,6 +242,26 @@ impl Db {
             .collect())
     }
 
+    /// One ad's ledger entry.
+    pub async fn ledger_entry(&self, source: &str, campaign_id: &str) -> Result<Option<LedgerEntry>, DbError> {
+        let row = sqlx::query("SELECT daily_budget, paused_by, paused_at, created_key FROM ads_ledger WHERE source = $1 AND campaign_id = $2")
+            .bind(source.to_string())
+            .bind(campaign_id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| LedgerEntry { daily_budget: r.get(0), paused_by: r.get(1), paused_at: r.get(2), created_key: r.get(3) }))
+    }
+
+    /// The ad a create action made, as the ledger knows it.
+    pub async fn ledger_created_by(&self, source: &str, key: &str) -> Result<Option<String>, DbError> {
+        let row = sqlx::query("SELECT campaign_id FROM ads_ledger WHERE source = $1 AND created_key = $2")
+            .bind(source.to_string())
+            .bind(key.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
     pub async fn ledger_set(&self, source: &str, campaign_id: &str, e: &LedgerEntry) -> Result<(), DbError> {
         sqlx::query(
             "INSERT INTO ads_ledger (source, campaign_id, daily_budget, paused_by, paused_at, created_key, updated_at) \

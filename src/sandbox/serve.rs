@@ -256,10 +256,7 @@ fn woo_time(d: Day, hour: u32) -> String {
 }
 
 async fn woo_products(State(st): State<St>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
-    if let Err(r) = woo_auth(&headers, &q) {
-        return r;
-    }
-    let (per_page, page) = match woo_paging(&q) {
+    let (per_page, page) = match woo_auth(&headers, &q).and_then(|()| woo_paging(&q)) {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -377,10 +374,7 @@ async fn woo_stats(State(st): State<St>, headers: HeaderMap, Query(q): Query<Has
 /// Orders of the simulated days: each day's product sales as orders of up to
 /// three line items, plus one cancelled order a day that must not count.
 async fn woo_orders(State(st): State<St>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
-    if let Err(r) = woo_auth(&headers, &q) {
-        return r;
-    }
-    let (per_page, page) = match woo_paging(&q) {
+    let (per_page, page) = match woo_auth(&headers, &q).and_then(|()| woo_paging(&q)) {
         Ok(p) => p,
         Err(r) => return r,
     };
