@@ -74,9 +74,16 @@ pub struct RunArgs {
     /// Decide and report, but apply nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Where the report files go (default: report.dir/<as_of>/).
+    /// Where the report files go (default: report.dir/<as_of>/, or
+    /// report.dir/<as_of>/shard-K-of-N/ for a shard).
     #[arg(long, value_name = "DIR")]
     pub report_dir: Option<PathBuf>,
+    /// Decide only for shard K of N (from 0): the campaigns, and the products
+    /// for new campaigns, whose stable hash falls in it. Each shard is its own
+    /// budget pool with its own lock. Default: `JOB_COMPLETION_INDEX` of
+    /// `CAMPAIGN_PILOT_SHARDS` when both are set (a Kubernetes Indexed Job).
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

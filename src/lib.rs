@@ -18,4 +18,5 @@ pub mod report;
 pub mod review;
 pub mod sandbox;
 pub mod schedule;
+pub mod shard;
 pub mod stages;

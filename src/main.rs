@@ -160,7 +160,14 @@ fn dispatch(cli: Cli) -> i32 {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            let req = RunRequest { as_of: args.as_of, dry_run: args.dry_run, report_dir: args.report_dir };
+            let shard = match campaign_pilot::shard::Shard::resolve(args.shard.as_deref(), |k| std::env::var(k).ok()) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("campaign-pilot: {e}");
+                    return 2;
+                }
+            };
+            let req = RunRequest { as_of: args.as_of, dry_run: args.dry_run, report_dir: args.report_dir, shard };
             match runtime().block_on(pipeline::run(&cfg, &req)) {
                 Ok(summary) => {
                     print_summary(&summary);
@@ -242,11 +249,12 @@ fn exit_code(status: RunStatus) -> i32 {
 fn print_summary(s: &pipeline::RunSummary) {
     let r = &s.report;
     println!(
-        "campaign-pilot: run {} for {} {}{}",
+        "campaign-pilot: run {} for {} {}{}{}",
         r.run_id,
         r.as_of,
         serde_json::to_value(r.status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
-        if r.dry_run { " (dry run)" } else { "" }
+        if r.dry_run { " (dry run)" } else { "" },
+        r.shard.as_ref().map(|k| format!(" (shard {k})")).unwrap_or_default()
     );
     if s.demo_generated {
         println!("  demo data generated (demo.enabled = true)");

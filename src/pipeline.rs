@@ -16,6 +16,7 @@ use crate::notify::{self, RunNews};
 use crate::model::{date_of, day_of};
 use crate::report::{self, Report, ReportInput};
 use crate::sandbox::generate::{ensure_demo, GenerateError};
+use crate::shard::Shard;
 use crate::stages::act::{act, ActContext, ActError, RunStatus, CRASH_AT_ENV, KILL_SWITCH_ENV};
 use crate::stages::analyze::{analyze, AnalyzeError};
 use crate::stages::decide::{decide, DecideError};
@@ -28,6 +29,8 @@ pub struct RunRequest {
     pub as_of: Option<NaiveDate>,
     pub dry_run: bool,
     pub report_dir: Option<PathBuf>,
+    /// Only this shard's campaigns (SPEC §11); `None` is the whole portfolio.
+    pub shard: Option<Shard>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -94,7 +97,8 @@ pub async fn run(cfg: &LoadedConfig, req: &RunRequest) -> Result<RunSummary, Run
     let as_of = day_of(as_of_date);
     let store_dir = cfg.resolve(&s.store.path);
     let db = Db::connect(&cfg.database_url()).await?;
-    let Some(_lock) = db.try_lock("run").await? else {
+    let lock = req.shard.map_or_else(|| "run".to_string(), |k| k.lock_name());
+    let Some(_lock) = db.try_lock(&lock).await? else {
         db.close().await;
         return Err(RunError::Locked);
     };
@@ -111,7 +115,8 @@ pub async fn run(cfg: &LoadedConfig, req: &RunRequest) -> Result<RunSummary, Run
     let run_id = uuid::Uuid::now_v7().to_string();
     // The span goes with the future (a guard held across awaits could end
     // up on another thread's spans).
-    let span = tracing::info_span!("run", run_id = %run_id, as_of = %as_of_date);
+    let shard = req.shard.map(|k| k.label());
+    let span = tracing::info_span!("run", run_id = %run_id, as_of = %as_of_date, shard = shard.as_deref().unwrap_or("all"));
     db.start_run(&run_id, &as_of_date.to_string(), req.dry_run, &s.act.mode).await?;
     match stages(cfg, req, &db, &run_id, as_of).instrument(span).await {
         Ok((report, report_dir)) => {
@@ -192,6 +197,9 @@ async fn stages(
     if !views_available {
         analysis.without_views();
     }
+    if let Some(shard) = &req.shard {
+        analysis.keep_shard(shard).map_err(AnalyzeError::from)?;
+    }
     if s.ads.kind == "impact" && s.ads.ledger_budgets {
         analysis.check_ledger_budgets(&valid, s.ads.ledger_overspend_pct).map_err(AnalyzeError::from)?;
     }
@@ -225,6 +233,7 @@ async fn stages(
         quality: &valid.quality,
         quarantine: &valid.quarantine,
         stages: vec![read, r_validate, r_transform, r_analyze, r_decide, r_act],
+        shard: req.shard,
     });
     let (facts, names) = report::narrative_facts(&report, &outcome.plan);
     if let Some(text) = llm.narrative(&facts, &names).await {
@@ -235,7 +244,13 @@ async fn stages(
     let report_dir = req
         .report_dir
         .clone()
-        .unwrap_or_else(|| cfg.resolve(&s.report.dir).join(date_of(as_of).to_string()));
+        .unwrap_or_else(|| {
+            let day = cfg.resolve(&s.report.dir).join(date_of(as_of).to_string());
+            match req.shard {
+                Some(k) => day.join(format!("shard-{}-of-{}", k.index, k.count)),
+                None => day,
+            }
+        });
     let rendered = report::render(&report)
         .and_then(|r| report::write(&r, &report_dir).map(|_| r))
         .map_err(|source| RunError::Report { path: report_dir.display().to_string(), source })?;

@@ -43,7 +43,7 @@ async fn tick(cfg: Arc<LoadedConfig>, busy: Arc<AtomicBool>, runs: Arc<AtomicU64
     let outcome = tokio::task::spawn_blocking(move || {
         // Multi-threaded: polars blocks in place inside async code.
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime for the run");
-        let req = RunRequest { as_of: None, dry_run: false, report_dir: None };
+        let req = RunRequest { as_of: None, dry_run: false, report_dir: None, shard: None };
         rt.block_on(pipeline::run(&cfg, &req)).map(|s| (s.report.run_id.clone(), format!("{:?}", s.report.status)))
     })
     .await;

@@ -212,6 +212,11 @@ fn the_kubernetes_configuration_is_valid_and_the_cronjob_does_not_retry_bad_conf
     let cron = std::fs::read_to_string(root.join("cronjob.yaml")).unwrap();
     assert!(cron.contains("concurrencyPolicy: Forbid"));
     assert!(cron.contains("values: [2, 4]"), "exit 2 (bad config) and 4 (held) fail the Job without retry");
+    let sharded = std::fs::read_to_string(root.join("cronjob-sharded.yaml")).unwrap();
+    let completions = sharded.lines().find_map(|l| l.trim().strip_prefix("completions: ")).expect("an Indexed Job's completions");
+    let shards = sharded.lines().skip_while(|l| !l.contains("name: CAMPAIGN_PILOT_SHARDS")).nth(1).expect("CAMPAIGN_PILOT_SHARDS");
+    assert_eq!(shards.trim(), format!("value: \"{completions}\""), "the shard count equals the Indexed Job's completions");
+    assert!(sharded.contains("completionMode: Indexed") && sharded.contains("values: [2, 4]"));
     let docker = std::fs::read_to_string(root.join("../../Dockerfile")).unwrap();
     assert!(docker.contains("cargo build --release --locked --bin campaign-pilot"), ".ci/run exercises the same command");
 }

@@ -268,12 +268,13 @@ pub fn render(r: &Report) -> String {
         s,
         "<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport content=\"width=device-width,initial-scale=1\">\
 <title>campaign-pilot — {as_of}</title><style>{STYLE}</style></head><body><main>\
-<h1>campaign-pilot report — {as_of}</h1><p>Run <code>{run}</code> · status <b>{status}</b> · mode {mode}{dry}</p>\
+<h1>campaign-pilot report — {as_of}</h1><p>Run <code>{run}</code> · status <b>{status}</b> · mode {mode}{dry}{shard}</p>\
 <div class=narrative>{narrative}</div>",
         as_of = esc(&r.as_of),
         run = esc(&r.run_id),
         mode = esc(&r.mode),
         dry = if r.dry_run { " · dry run" } else { "" },
+        shard = esc(&super::shard_note(r)),
         narrative = esc(&r.narrative),
     );
     if !r.held_by.is_empty() {

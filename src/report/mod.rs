@@ -66,6 +66,9 @@ pub struct Report {
     pub llm: crate::llm::LlmUsage,
     pub decision_counts: std::collections::BTreeMap<Decision, usize>,
     pub stages: Vec<StageReport>,
+    /// The shard this run decided for (`"K/N"`), or null for the whole
+    /// portfolio: budgets and guardrails are of this shard's campaigns only.
+    pub shard: Option<String>,
     /// The first quarantined rows (all of them are in the database).
     pub quarantine_sample: Vec<QuarantinedRow>,
 }
@@ -107,6 +110,7 @@ pub struct ReportInput<'a> {
     pub quality: &'a DataQuality,
     pub quarantine: &'a [QuarantinedRow],
     pub stages: Vec<StageReport>,
+    pub shard: Option<crate::shard::Shard>,
 }
 
 pub fn build(input: ReportInput) -> Report {
@@ -133,6 +137,7 @@ pub fn build(input: ReportInput) -> Report {
         llm: Default::default(),
         decision_counts: counts,
         stages: input.stages,
+        shard: input.shard.map(|k| k.label()),
         quarantine_sample: input.quarantine.iter().take(100).cloned().collect(),
     }
 }
@@ -246,6 +251,14 @@ fn opt(x: Option<f64>, digits: usize) -> String {
     }
 }
 
+/// Which part of the portfolio the report covers, for md and html.
+pub fn shard_note(r: &Report) -> String {
+    match &r.shard {
+        Some(k) => format!(" · shard {k}: only this shard's campaigns, budgets and guardrails"),
+        None => String::new(),
+    }
+}
+
 /// `report.md`: totals, data quality, one table per decision class.
 pub fn markdown(r: &Report) -> String {
     let mut s = String::new();
@@ -253,11 +266,12 @@ pub fn markdown(r: &Report) -> String {
     let _ = writeln!(s, "{}\n", r.narrative);
     let _ = writeln!(
         s,
-        "Run `{}` · status **{}** · mode {}{}\n",
+        "Run `{}` · status **{}** · mode {}{}{}\n",
         r.run_id,
         serde_json::to_value(r.status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
         r.mode,
-        if r.dry_run { " · dry run" } else { "" }
+        if r.dry_run { " · dry run" } else { "" },
+        shard_note(r)
     );
     let _ = writeln!(s, "## Totals\n\n| budget before | budget after | savings |\n|---:|---:|---:|");
     let _ = writeln!(

@@ -114,6 +114,20 @@ impl Analysis {
         Ok(())
     }
 
+    /// Keeps only what shard `shard` decides on: its campaigns (by campaign
+    /// id) and its new-campaign candidates (by product id). Products with a
+    /// campaign in any shard were already left out of the candidates, and
+    /// every metric was computed from the whole batch, so a campaign's row is
+    /// the same in its shard as in an unsharded run.
+    pub fn keep_shard(&mut self, shard: &crate::shard::Shard) -> PolarsResult<()> {
+        self.campaigns.retain(|c| shard.contains(&c.campaign_id));
+        self.products.retain(|p| shard.contains(&p.product_id));
+        let kept: Vec<&str> = self.campaigns.iter().map(|c| c.campaign_id.as_str()).collect();
+        let kept = Series::new("kept".into(), kept);
+        self.frame = self.frame.clone().lazy().filter(col(col::CAMPAIGN_ID).is_in(lit(kept).implode(false), false)).collect()?;
+        Ok(())
+    }
+
     /// The store has no views source: views are unknown, not zero, so view
     /// impact and efficiency are null and the rules that need them say why.
     pub fn without_views(&mut self) {
