@@ -54,6 +54,7 @@ pub struct Settings {
     pub report: ReportSettings,
     pub llm: LlmSettings,
     pub notify: crate::notify::NotifySettings,
+    pub metrics: crate::metrics::MetricsSettings,
 }
 
 impl Default for Settings {
@@ -78,6 +79,7 @@ impl Default for Settings {
             report: ReportSettings::default(),
             llm: LlmSettings::default(),
             notify: Default::default(),
+            metrics: Default::default(),
         }
     }
 }
@@ -1017,6 +1019,7 @@ impl Settings {
         if !(n.budget_s > 0.0 && n.budget_s.is_finite()) {
             p.push(format!("notify.budget_s: must be above 0, found {}", n.budget_s));
         }
+        p.extend(self.metrics.problems());
         let url = &self.database.url;
         if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             p.push("database.url: must start with \"sqlite:\" or \"postgres://\"".into());

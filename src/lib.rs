@@ -11,6 +11,7 @@ pub mod db;
 pub mod http;
 pub mod decisions;
 pub mod llm;
+pub mod metrics;
 pub mod model;
 pub mod notify;
 pub mod pipeline;

@@ -118,10 +118,12 @@ pub async fn run(cfg: &LoadedConfig, req: &RunRequest) -> Result<RunSummary, Run
     let shard = req.shard.map(|k| k.label());
     let span = tracing::info_span!("run", run_id = %run_id, as_of = %as_of_date, shard = shard.as_deref().unwrap_or("all"));
     db.start_run(&run_id, &as_of_date.to_string(), req.dry_run, &s.act.mode).await?;
+    let started = std::time::Instant::now();
     match stages(cfg, req, &db, &run_id, as_of).instrument(span).await {
         Ok((report, report_dir)) => {
             db.finish_run(&run_id, status_str(report.status)).await?;
             db.close().await;
+            crate::metrics::publish_run(&s.metrics, req.shard, started, status_str(report.status), Some(&report)).await;
             let count = |st: crate::stages::decide::ActionStatus| report.actions.iter().filter(|a| a.status == st).count();
             let news = RunNews {
                 run_id: run_id.clone(),
@@ -141,6 +143,7 @@ pub async fn run(cfg: &LoadedConfig, req: &RunRequest) -> Result<RunSummary, Run
             tracing::error!(error = %e, "run failed");
             let _ = db.finish_run(&run_id, "failed").await;
             db.close().await;
+            crate::metrics::publish_run(&s.metrics, req.shard, started, "failed", None).await;
             let news = RunNews {
                 run_id: run_id.clone(),
                 as_of: as_of_date.to_string(),
