@@ -46,6 +46,18 @@ pub enum Command {
     },
     /// Stays up and runs on `[schedule] cron`; SIGTERM/SIGINT stop it cleanly.
     Schedule,
+    /// Replays the pipeline as of each day of a range (dry run: never acts),
+    /// stores each day's decisions, and prints a weekly summary. Resumable:
+    /// days already done are skipped.
+    Backfill {
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        from: NaiveDate,
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        to: NaiveDate,
+        /// Replay the days of the range already done, too.
+        #[arg(long)]
+        restart: bool,
+    },
     /// Prints a stored run's report (the newest run by default).
     Report {
         /// A run id (default: the newest run with a report).

@@ -4,6 +4,7 @@
 //! `decisions/` the pure rules, `connectors/` the edges, `db/` the only SQL,
 //! `report/` what a person reads. `pipeline` runs one pass; `cli` parses.
 
+pub mod backfill;
 pub mod cli;
 pub mod config;
 pub mod connectors;

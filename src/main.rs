@@ -139,6 +139,33 @@ fn dispatch(cli: Cli) -> i32 {
                 }
             }
         }
+        Command::Backfill { from, to, restart } => {
+            let cfg = match load_config(flag) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let req = campaign_pilot::backfill::BackfillRequest { from, to, restart, progress };
+            match runtime().block_on(campaign_pilot::backfill::backfill(&cfg, &req)) {
+                Ok(s) => {
+                    println!(
+                        "campaign-pilot: backfill {from}..{to}: {} days, {} already done, {} replayed in {:.1}s (dry run: nothing applied)",
+                        s.days, s.skipped, s.replayed, s.seconds
+                    );
+                    print!("{}", campaign_pilot::backfill::table(&s.weeks));
+                    if s.interrupted {
+                        println!("interrupted: {} days to go; run the same command again to resume", s.days - s.skipped - s.replayed);
+                        3
+                    } else {
+                        0
+                    }
+                }
+                Err(e) => {
+                    eprintln!("campaign-pilot: {e}");
+                    e.exit_code()
+                }
+            }
+        }
         Command::Report { run_id, format } => {
             let cfg = match load_config(flag) {
                 Ok(c) => c,

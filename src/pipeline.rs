@@ -55,6 +55,8 @@ pub enum RunError {
     Locked,
     #[error("{0}")]
     NotFound(String),
+    #[error("{0}")]
+    Usage(String),
     #[error("encoding: {0}")]
     Json(#[from] serde_json::Error),
     #[error("demo data: {0}")]
@@ -71,7 +73,7 @@ impl RunError {
             RunError::Connector(e) if e.is_configuration() => 2,
             RunError::Db(DbError::Connect { .. }) => 2,
             RunError::Locked => 75,
-            RunError::NotFound(_) => 2,
+            RunError::NotFound(_) | RunError::Usage(_) => 2,
             _ => 1,
         }
     }
@@ -170,6 +172,31 @@ fn status_str(s: RunStatus) -> &'static str {
     }
 }
 
+/// Validate, transform, analyze and decide for one as_of: everything a run
+/// does between reading and acting, and all that `backfill` replays.
+pub fn plan_day(
+    s: &crate::config::Settings,
+    raw: crate::connectors::RawBatch,
+    as_of: crate::model::Day,
+    shard: Option<&Shard>,
+) -> Result<(crate::stages::validate::ValidBatch, crate::stages::decide::Plan, Vec<crate::stages::StageReport>), RunError> {
+    let views_available = raw.views_available;
+    let (valid, r_validate) = validate(raw, as_of)?;
+    let (frames, r_transform) = transform(&valid, &s.windows)?;
+    let (mut analysis, r_analyze) = analyze(&frames, &valid, s)?;
+    if !views_available {
+        analysis.without_views();
+    }
+    if s.ads.kind == "impact" && s.ads.ledger_budgets {
+        analysis.check_ledger_budgets(&valid, s.ads.ledger_overspend_pct).map_err(AnalyzeError::from)?;
+    }
+    if let Some(shard) = shard {
+        analysis.keep_shard(shard).map_err(AnalyzeError::from)?;
+    }
+    let (plan, r_decide) = decide(&analysis, s)?;
+    Ok((valid, plan, vec![r_validate, r_transform, r_analyze, r_decide]))
+}
+
 async fn stages(
     cfg: &LoadedConfig,
     req: &RunRequest,
@@ -191,22 +218,10 @@ async fn stages(
             "fetched from the APIs"
         );
     }
-    let views_available = raw.views_available;
     let rows = (raw.products.df.height() + raw.product_daily.df.height() + raw.campaigns.df.height() + raw.campaign_daily.df.height()) as u64;
     let read = crate::stages::StageReport::new("read", started, rows, rows);
-    let (valid, r_validate) = validate(raw, as_of)?;
-    let (frames, r_transform) = transform(&valid, &s.windows)?;
-    let (mut analysis, r_analyze) = analyze(&frames, &valid, s)?;
-    if !views_available {
-        analysis.without_views();
-    }
-    if let Some(shard) = &req.shard {
-        analysis.keep_shard(shard).map_err(AnalyzeError::from)?;
-    }
-    if s.ads.kind == "impact" && s.ads.ledger_budgets {
-        analysis.check_ledger_budgets(&valid, s.ads.ledger_overspend_pct).map_err(AnalyzeError::from)?;
-    }
-    let (mut plan, r_decide) = decide(&analysis, s)?;
+    let (valid, mut plan, mut stage_reports) = plan_day(s, raw, as_of, req.shard.as_ref())?;
+    stage_reports.insert(0, read);
     // The model writes copy for the new campaigns (the template stays where it fails).
     let key = std::env::var(&s.llm.api_key_env).ok().filter(|k| !k.is_empty()).map(secrecy::SecretString::from);
     let mut llm = Llm::new(&s.llm, db, key);
@@ -227,6 +242,7 @@ async fn stages(
     let platform = Platform::build(cfg, db)?;
     platform.set_copy(&plan.new_campaigns);
     let (outcome, r_act) = act(plan, &ctx, db, &platform).await?;
+    stage_reports.push(r_act);
 
     let mut report = report::build(ReportInput {
         run_id,
@@ -235,7 +251,7 @@ async fn stages(
         outcome: &outcome,
         quality: &valid.quality,
         quarantine: &valid.quarantine,
-        stages: vec![read, r_validate, r_transform, r_analyze, r_decide, r_act],
+        stages: stage_reports,
         shard: req.shard,
     });
     let (facts, names) = report::narrative_facts(&report, &outcome.plan);

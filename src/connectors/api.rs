@@ -191,9 +191,14 @@ pub fn runs(days: &[Day]) -> Vec<(Day, Day)> {
 /// Reads the run's four tables from whatever is configured: the store and
 /// the ad platform side by side (their limits are independent).
 pub async fn read_batch(cfg: &LoadedConfig, db: &Db, as_of: Day) -> Result<(RawBatch, FetchStats), ConnectorError> {
-    let s = &cfg.settings;
+    read_range(cfg, db, as_of - cfg.settings.history.days as i32 + 1, as_of).await
+}
+
+/// The daily rows of `from..=as_of` (API connectors: brought up to date in
+/// the database first; files: whatever the files hold) and the current
+/// products and campaigns. `backfill` reads its whole range once.
+pub async fn read_range(cfg: &LoadedConfig, db: &Db, from: Day, as_of: Day) -> Result<(RawBatch, FetchStats), ConnectorError> {
     let started = Instant::now();
-    let from = as_of - s.history.days as i32 + 1;
     let (store, ads) = tokio::try_join!(read_store(cfg, db, from, as_of), read_ads(cfg, db, from, as_of))?;
     let (products, product_daily, views_available, store_part) = store;
     let (campaigns, campaign_daily, ads_part) = ads;

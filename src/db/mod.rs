@@ -22,6 +22,7 @@ pub enum DbError {
     Lock(String),
 }
 
+pub mod backfill;
 pub mod history;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -450,27 +451,7 @@ impl Db {
     /// Stores a finished run's decisions, actions, quarantine and report in one transaction.
     pub async fn save_report(&self, r: &Report, quarantine: &[QuarantinedRow], rendered: &Rendered) -> Result<(), DbError> {
         let mut tx = self.pool.begin().await?;
-        for chunk in r.campaigns.chunks(500) {
-            let sql = values_sql(
-                "INSERT INTO decisions (run_id, campaign_id, product_id, decision, baseline, reasons, metrics, budget_current, budget_proposed) VALUES ",
-                9,
-                chunk.len(),
-            );
-            let mut q = sqlx::query(&sql);
-            for c in chunk {
-                q = q
-                    .bind(r.run_id.clone())
-                    .bind(c.campaign_id.clone())
-                    .bind(c.product_id.clone())
-                    .bind(c.decision.to_string())
-                    .bind(c.baseline.to_string())
-                    .bind(serde_json::to_string(&c.reasons)?)
-                    .bind(serde_json::to_string(&c.metrics)?)
-                    .bind(c.budget.current)
-                    .bind(c.budget.proposed);
-            }
-            q.execute(&mut *tx).await?;
-        }
+        insert_decisions(&mut tx, r).await?;
         for chunk in r.actions.chunks(500) {
             let sql = values_sql(
                 "INSERT INTO proposed_actions (run_id, action_key, campaign_id, product_id, kind, from_budget, to_budget, paused_by, effective_date, status, reason) VALUES ",
@@ -610,6 +591,32 @@ fn action_from_row(r: &sqlx::any::AnyRow, status: &str) -> Result<Action, DbErro
 }
 
 /// `PREFIX ($1, …, $k), (…), …` for `rows` rows of `k` columns.
+/// A report's per-campaign decisions, inside the caller's transaction.
+async fn insert_decisions(tx: &mut sqlx::Transaction<'_, sqlx::Any>, r: &Report) -> Result<(), DbError> {
+    for chunk in r.campaigns.chunks(500) {
+        let sql = values_sql(
+            "INSERT INTO decisions (run_id, campaign_id, product_id, decision, baseline, reasons, metrics, budget_current, budget_proposed) VALUES ",
+            9,
+            chunk.len(),
+        );
+        let mut q = sqlx::query(&sql);
+        for c in chunk {
+            q = q
+                .bind(r.run_id.clone())
+                .bind(c.campaign_id.clone())
+                .bind(c.product_id.clone())
+                .bind(c.decision.to_string())
+                .bind(c.baseline.to_string())
+                .bind(serde_json::to_string(&c.reasons)?)
+                .bind(serde_json::to_string(&c.metrics)?)
+                .bind(c.budget.current)
+                .bind(c.budget.proposed);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 fn values_sql(prefix: &str, k: usize, rows: usize) -> String {
     let mut s = String::with_capacity(prefix.len() + rows * k * 5);
     s.push_str(prefix);

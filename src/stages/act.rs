@@ -111,6 +111,12 @@ fn propose_all(plan: &mut Plan, why: &str) {
     }
 }
 
+/// What a dry run hands on: every action proposed, nothing applied or held.
+pub fn dry_run(mut plan: Plan) -> Outcome {
+    propose_all(&mut plan, "dry_run: nothing is applied");
+    Outcome { plan, status: RunStatus::Succeeded, held_by: Vec::new() }
+}
+
 pub async fn act<P: AdPlatform>(
     mut plan: Plan,
     ctx: &ActContext<'_>,
@@ -127,8 +133,8 @@ pub async fn act<P: AdPlatform>(
     };
 
     if ctx.dry_run {
-        propose_all(&mut plan, "dry_run: nothing is applied");
-        return Ok(done(plan, RunStatus::Succeeded, Vec::new()));
+        let o = dry_run(plan);
+        return Ok(done(o.plan, o.status, o.held_by));
     }
     if ctx.kill_switch {
         propose_all(&mut plan, &format!("kill_switch: {KILL_SWITCH_ENV}=1, nothing is applied"));

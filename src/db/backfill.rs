@@ -1,0 +1,114 @@
+//! SQL of `backfill` (migration 0006): each replayed day is a dry run
+//! recorded with its decisions and a `backfill_days` row, all in one
+//! transaction.
+
+use std::collections::BTreeMap;
+
+use sqlx::Row;
+
+use super::{insert_decisions, Db, DbError};
+use crate::report::Report;
+
+/// One replayed day, as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackfillDay {
+    pub as_of: chrono::NaiveDate,
+    pub run_id: String,
+    pub campaigns: i64,
+    pub actions: i64,
+    pub new_campaigns: i64,
+    pub budget_before: f64,
+    pub budget_after: f64,
+    pub savings: f64,
+    /// Campaigns per decision class (`CONTINUE`, `PAUSE`, …).
+    pub decision_counts: BTreeMap<String, i64>,
+}
+
+impl Db {
+    /// Records one day: its run (a dry run in mode `backfill`), its
+    /// decisions and its summary row, or nothing if any part fails.
+    pub async fn save_backfill_day(&self, r: &Report, started_at: &str) -> Result<(), DbError> {
+        let now = chrono::Utc::now().to_rfc3339();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO runs (run_id, as_of, started_at, finished_at, status, dry_run, mode) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            .bind(&r.run_id)
+            .bind(&r.as_of)
+            .bind(started_at)
+            .bind(&now)
+            .bind("succeeded")
+            .bind(1i64)
+            .bind("backfill")
+            .execute(&mut *tx)
+            .await?;
+        insert_decisions(&mut tx, r).await?;
+        let counts: BTreeMap<String, usize> = r.decision_counts.iter().map(|(d, n)| (d.to_string(), *n)).collect();
+        sqlx::query(
+            "INSERT INTO backfill_days (as_of, run_id, finished_at, campaigns, actions, new_campaigns, budget_before, budget_after, savings, decision_counts) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(&r.as_of)
+        .bind(&r.run_id)
+        .bind(&now)
+        .bind(r.campaigns.len() as i64)
+        .bind(r.actions.len() as i64)
+        .bind(r.new_campaigns.len() as i64)
+        .bind(r.totals.budget_before)
+        .bind(r.totals.budget_after)
+        .bind(r.totals.savings)
+        .bind(serde_json::to_string(&counts)?)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The replayed days of `from..=to`, oldest first.
+    pub async fn backfill_days(&self, from: &str, to: &str) -> Result<Vec<BackfillDay>, DbError> {
+        let rows = sqlx::query(
+            "SELECT as_of, run_id, campaigns, actions, new_campaigns, budget_before, budget_after, savings, decision_counts \
+             FROM backfill_days WHERE as_of >= $1 AND as_of <= $2 ORDER BY as_of",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let day: String = r.try_get("as_of")?;
+                Ok(BackfillDay {
+                    as_of: day.parse().map_err(|e: chrono::ParseError| DbError::Query(sqlx::Error::Decode(Box::new(e))))?,
+                    run_id: r.try_get("run_id")?,
+                    campaigns: r.try_get("campaigns")?,
+                    actions: r.try_get("actions")?,
+                    new_campaigns: r.try_get("new_campaigns")?,
+                    budget_before: r.try_get("budget_before")?,
+                    budget_after: r.try_get("budget_after")?,
+                    savings: r.try_get("savings")?,
+                    decision_counts: serde_json::from_str(&r.try_get::<String, _>("decision_counts")?)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Forgets the replayed days of `from..=to` (`backfill --restart`); their
+    /// runs and decisions stay in the history.
+    pub async fn forget_backfill(&self, from: &str, to: &str) -> Result<u64, DbError> {
+        let done = sqlx::query("DELETE FROM backfill_days WHERE as_of >= $1 AND as_of <= $2").bind(from).bind(to).execute(&self.pool).await?;
+        Ok(done.rows_affected())
+    }
+
+    /// A run's decisions as (campaign_id, decision), by campaign.
+    pub async fn decisions_of(&self, run_id: &str) -> Result<Vec<(String, String)>, DbError> {
+        let rows = sqlx::query("SELECT campaign_id, decision FROM decisions WHERE run_id = $1 ORDER BY campaign_id")
+            .bind(run_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok((r.try_get("campaign_id")?, r.try_get("decision")?))).collect()
+    }
+
+    /// How many runs were recorded in `mode`.
+    pub async fn runs_in_mode(&self, mode: &str) -> Result<i64, DbError> {
+        let row = sqlx::query("SELECT COUNT(*) FROM runs WHERE mode = $1").bind(mode).fetch_one(&self.pool).await?;
+        Ok(row.try_get::<i64, _>(0)?)
+    }
+}

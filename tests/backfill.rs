@@ -1,0 +1,113 @@
+//! `backfill --from --to`: interrupted part-way by SIGTERM, resumed, each day
+//! replayed exactly once, and each day's decisions those of
+//! `run --dry-run --as-of` that day.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{stderr, App, BIN};
+use campaign_pilot::db::Db;
+
+const FROM: &str = "2025-12-01";
+const TO: &str = "2026-03-31";
+const DAYS: usize = 121;
+
+fn backfill(app: &App) -> Command {
+    let mut c = Command::new(BIN);
+    c.arg("--config").arg(app.config()).args(["backfill", "--from", FROM, "--to", TO]).current_dir(app.dir.path());
+    c
+}
+
+fn db_url(app: &App) -> String {
+    app.postgres.as_ref().map(|p| p.url.clone()).unwrap_or_else(|| format!("sqlite://{}", app.db_path().display()))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_interrupted_backfill_resumes_and_replays_each_day_once() {
+    let data = tempfile::tempdir().unwrap();
+    common::generate(data.path(), &["--products", "1500", "--campaigns", "150", "--days", "200", "--seed", "21", "--as-of", TO]);
+    let app = App::new(data.path(), "");
+    let url = db_url(&app);
+
+    // Leg 1: SIGTERM once a few days are stored.
+    let child = backfill(&app).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        assert!(Instant::now() < deadline, "no day stored within 120 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        if app.postgres.is_none() && !app.db_path().exists() {
+            continue;
+        }
+        let Ok(db) = Db::connect(&url).await else { continue };
+        let done = db.backfill_days(FROM, TO).await.map(|d| d.len()).unwrap_or(0);
+        db.close().await;
+        if done >= 3 {
+            break;
+        }
+    }
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let first = child.wait_with_output().unwrap();
+    let out = String::from_utf8_lossy(&first.stdout).to_string();
+    assert_eq!(first.status.code(), Some(3), "an interrupted backfill is partial: {out}{}", stderr(&first));
+    assert!(out.contains("run the same command again to resume"), "{out}");
+    let db = Db::connect(&url).await.unwrap();
+    let after_first = db.backfill_days(FROM, TO).await.unwrap().len();
+    db.close().await;
+    assert!((3..DAYS).contains(&after_first), "stopped part-way: {after_first} of {DAYS} days");
+
+    // Leg 2: the same command finishes the range, skipping the days done.
+    let second = backfill(&app).output().unwrap();
+    let out = String::from_utf8_lossy(&second.stdout).to_string();
+    assert_eq!(second.status.code(), Some(0), "{out}{}", stderr(&second));
+    assert!(
+        out.contains(&format!("{DAYS} days, {after_first} already done, {} replayed", DAYS - after_first)),
+        "{out}"
+    );
+    let total = out.lines().find(|l| l.starts_with("total")).unwrap_or_else(|| panic!("a total row: {out}"));
+    assert_eq!(total.split_whitespace().nth(1), Some(DAYS.to_string().as_str()), "{out}");
+
+    // Each day once: one summary row and one backfill run per day.
+    let db = Db::connect(&url).await.unwrap();
+    let days = db.backfill_days(FROM, TO).await.unwrap();
+    let dates: Vec<String> = days.iter().map(|d| d.as_of.to_string()).collect();
+    let expected: Vec<String> = FROM.parse::<chrono::NaiveDate>().unwrap().iter_days().take(DAYS).map(|d| d.to_string()).collect();
+    assert_eq!(dates, expected, "every day of the range, once, in order");
+    assert_eq!(db.runs_in_mode("backfill").await.unwrap(), DAYS as i64, "no day was replayed twice");
+
+    // A third invocation has nothing to do.
+    let third = backfill(&app).output().unwrap();
+    assert!(String::from_utf8_lossy(&third.stdout).contains(&format!("{DAYS} days, {DAYS} already done, 0 replayed")));
+
+    // A replayed day decides what `run --dry-run --as-of` decides that day
+    // (one before the interruption, one after).
+    for d in [&days[1], &days[DAYS - 2]] {
+        let stored = db.decisions_of(&d.run_id).await.unwrap();
+        let o = app.run(&d.as_of.to_string());
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let mut live: Vec<(String, String)> = app.report()["campaigns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["campaign_id"].as_str().unwrap().to_string(), c["decision"].as_str().unwrap().to_string()))
+            .collect();
+        live.sort();
+        assert!(!stored.is_empty());
+        assert_eq!(stored, live, "backfill day {} = run --dry-run --as-of {}", d.as_of, d.as_of);
+        assert_eq!(d.campaigns as usize, live.len());
+    }
+    db.close().await;
+}
+
+#[test]
+fn a_range_backwards_is_a_usage_error() {
+    let data = tempfile::tempdir().unwrap();
+    common::generate(data.path(), &["--products", "20", "--campaigns", "4", "--days", "60", "--seed", "2", "--as-of", TO]);
+    let app = App::new(data.path(), "");
+    let o = Command::new(BIN).arg("--config").arg(app.config()).args(["backfill", "--from", TO, "--to", FROM]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("is after --to"), "{}", stderr(&o));
+}
