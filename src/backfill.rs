@@ -10,8 +10,6 @@
 //! skipped, the rest are replayed.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{Datelike, NaiveDate};
@@ -191,10 +189,10 @@ pub async fn backfill(cfg: &LoadedConfig, req: &BackfillRequest) -> Result<Backf
         if fetch.requests > 0 {
             tracing::info!(requests = fetch.requests, days = ?fetch.days_fetched, seconds = fetch.seconds, "fetched the missing history once for the whole range");
         }
-        let stop = stop_on_signal();
+        let _signal = crate::stop::listen();
         let bar = progress_bar(todo.len() as u64, req.progress);
         for day in &todo {
-            if stop.load(Ordering::SeqCst) {
+            if crate::stop::requested() {
                 summary.interrupted = true;
                 break;
             }
@@ -232,23 +230,6 @@ pub async fn backfill(cfg: &LoadedConfig, req: &BackfillRequest) -> Result<Backf
     summary.seconds = started.elapsed().as_secs_f64();
     db.close().await;
     Ok(summary)
-}
-
-/// Set by SIGINT or SIGTERM: the day in progress finishes, no new day starts.
-fn stop_on_signal() -> Arc<AtomicBool> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    tokio::spawn(async move {
-        let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
-            return;
-        };
-        tokio::select! {
-            _ = term.recv() => tracing::warn!("SIGTERM: finishing the day in progress, then stopping"),
-            _ = tokio::signal::ctrl_c() => tracing::warn!("SIGINT: finishing the day in progress, then stopping"),
-        }
-        flag.store(true, Ordering::SeqCst);
-    });
-    stop
 }
 
 fn progress_bar(len: u64, show: bool) -> indicatif::ProgressBar {

@@ -22,3 +22,4 @@ pub mod sandbox;
 pub mod schedule;
 pub mod shard;
 pub mod stages;
+pub mod stop;

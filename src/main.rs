@@ -195,7 +195,11 @@ fn dispatch(cli: Cli) -> i32 {
                 }
             };
             let req = RunRequest { as_of: args.as_of, dry_run: args.dry_run, report_dir: args.report_dir, shard };
-            match runtime().block_on(pipeline::run(&cfg, &req)) {
+            let run = async {
+                let _signal = campaign_pilot::stop::listen();
+                pipeline::run(&cfg, &req).await
+            };
+            match runtime().block_on(run) {
                 Ok(summary) => {
                     print_summary(&summary);
                     exit_code(summary.report.status)

@@ -57,6 +57,8 @@ pub enum RunError {
     NotFound(String),
     #[error("{0}")]
     Usage(String),
+    #[error("stopped by a signal before acting (nothing was applied; run again to finish)")]
+    Stopped,
     #[error("encoding: {0}")]
     Json(#[from] serde_json::Error),
     #[error("demo data: {0}")]
@@ -239,6 +241,9 @@ async fn stages(
         quality: &valid.quality,
         crash_at: std::env::var(CRASH_AT_ENV).ok().and_then(|v| v.parse().ok()),
     };
+    if crate::stop::requested() {
+        return Err(RunError::Stopped);
+    }
     let platform = Platform::build(cfg, db)?;
     platform.set_copy(&plan.new_campaigns);
     let (outcome, r_act) = act(plan, &ctx, db, &platform).await?;

@@ -1,8 +1,9 @@
 //! `schedule`: stays up and runs the pipeline on `[schedule] cron` in
 //! `schedule.timezone` (tokio-cron-scheduler). Never two runs at once: a tick
 //! that finds a run in flight is skipped and logged. SIGTERM or SIGINT stop
-//! it: no new run starts, the run in flight finishes (its actions go through
-//! the journal, so nothing is left half-done), and the process exits 0.
+//! it: no new run starts, the run in flight stops at its next safe point
+//! (between two actions, or before acting; see `stop`), records where it
+//! stopped, and the process exits 0. A second signal exits at once.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -91,11 +92,8 @@ pub async fn schedule(cfg: LoadedConfig) -> Result<ScheduleSummary, RunError> {
     sched.start().await.map_err(scheduler_err)?;
     tracing::info!(cron = ?exprs, timezone = %tz, "schedule started");
 
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(scheduler_err)?;
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM: no new runs; letting the run in flight finish"),
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: no new runs; letting the run in flight finish"),
-    }
+    let signal = crate::stop::listen().await.unwrap_or("a signal");
+    tracing::info!(signal, "no new runs; the run in flight stops at its next safe point");
     STOPPING.store(true, Ordering::SeqCst);
     sched.shutdown().await.map_err(scheduler_err)?;
     while busy.load(Ordering::SeqCst) {

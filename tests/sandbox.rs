@@ -335,3 +335,62 @@ async fn without_woocommerce_analytics_daily_sales_come_from_orders_and_match() 
     // Orders (cancelled ones left out) give the same units and revenue, so the same decisions and metrics.
     assert_eq!(reports[0], reports[1]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_stops_a_run_between_two_actions_and_the_rerun_sends_the_rest_once() {
+    // 400 ms an answer: the run is still acting when the test sends SIGTERM.
+    let sb = Sandbox::start(&["--seed", "11", "--products", "150", "--campaigns", "30", "--today", TODAY, "--latency-ms", "400"]);
+    let app = App::with_config(&config(&sb.url, "kind = \"sandbox\"", ""));
+    let child = app.command(TODAY).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        assert!(std::time::Instant::now() < deadline, "no action applied within 120 s");
+        let log = sb.get("/_sandbox/log").await;
+        if log.as_array().unwrap().iter().any(|l| l["changed"] == true) {
+            break;
+        }
+    }
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(3), "stopped part-way is partial: {}", stderr(&o));
+    let r1 = app.report();
+    let acts = actions(&r1);
+    let applied = with_status(&acts, "applied");
+    let stopped: Vec<&Value> = acts.iter().filter(|a| a["reason"].as_str().unwrap().starts_with("stopped:")).collect();
+    assert!(!applied.is_empty(), "the actions before the signal were applied: {acts:?}");
+    assert!(!stopped.is_empty(), "the actions after it were left, each saying why: {acts:?}");
+    assert_eq!(applied.len() + stopped.len(), acts.len(), "nothing half-done: {acts:?}");
+    assert!(stopped.iter().all(|a| a["status"] == "skipped"));
+    assert_eq!(r1["status"], "partial");
+    // What the platform saw matches the report: the applied ones, once.
+    let log = sb.get("/_sandbox/log").await;
+    let changed = log.as_array().unwrap().iter().filter(|l| l["changed"] == true).count();
+    assert_eq!(changed, applied.len(), "{log}");
+
+    // The next run for the day decides afresh from what the platform now
+    // shows (the campaigns paused before the signal read back as paused),
+    // sends what is left, and repeats nothing.
+    let (r2, _) = run_day(&app, TODAY, &[]);
+    let acts2 = actions(&r2);
+    assert_eq!(with_status(&acts2, "applied").len(), acts2.len(), "{acts2:?}");
+    let before: HashSet<&str> = applied.iter().map(|a| a["key"].as_str().unwrap()).collect();
+    let mut sent_now = 0;
+    for a in &acts2 {
+        if before.contains(a["key"].as_str().unwrap()) {
+            assert!(a["reason"].as_str().unwrap().starts_with("already applied"), "not sent again: {a}");
+        } else {
+            sent_now += 1;
+        }
+    }
+    assert!(sent_now > 0, "the rest were sent: {acts2:?}");
+    let decisions: HashMap<&str, &str> =
+        r2["campaigns"].as_array().unwrap().iter().map(|c| (c["campaign_id"].as_str().unwrap(), c["decision"].as_str().unwrap())).collect();
+    for a in applied.iter().filter(|a| a["kind"] == "pause") {
+        assert_eq!(decisions[a["campaign_id"].as_str().unwrap()], "PAUSED", "paused before the signal: {a}");
+    }
+    assert_exactly_once(&sb, applied.len() + sent_now).await;
+    let log = sb.get("/_sandbox/log").await;
+    assert_eq!(log.as_array().unwrap().iter().filter(|l| l["changed"] == true).count(), applied.len() + sent_now, "each action took effect once");
+}

@@ -111,6 +111,9 @@ fn propose_all(plan: &mut Plan, why: &str) {
     }
 }
 
+/// The reason of an action a stop left unsent.
+pub const STOPPED: &str = "stopped: a stop signal came before this action was sent; the next run for this as_of sends it";
+
 /// What a dry run hands on: every action proposed, nothing applied or held.
 pub fn dry_run(mut plan: Plan) -> Outcome {
     propose_all(&mut plan, "dry_run: nothing is applied");
@@ -164,7 +167,7 @@ pub async fn act<P: AdPlatform>(
     let states = db.journal_plan(ctx.run_id, &as_of, &plan.actions).await?;
     crash.point();
     apply_batch(db, platform, plan.as_of, &mut plan.actions, &states, ctx.run_id, "run", &crash).await?;
-    let mut any_failed = plan.actions.iter().any(|a| a.status == ActionStatus::Failed);
+    let mut any_failed = plan.actions.iter().any(|a| a.status == ActionStatus::Failed || a.reason.starts_with(STOPPED));
     if let Err(e) = platform.flush().await {
         tracing::error!(error = %e, "could not make applied actions durable");
         any_failed = true;
@@ -238,7 +241,12 @@ pub async fn apply_batch<P: AdPlatform>(
     db.journal_set_many(&keys, JournalState::Sent, None, &[]).await?;
     crash.point();
     let mut applied = Vec::new();
-    for &i in &to_send {
+    let mut stopped_at = None;
+    for (n, &i) in to_send.iter().enumerate() {
+        if crate::stop::requested() {
+            stopped_at = Some(n);
+            break;
+        }
         let a = &mut actions[i];
         match platform.apply(as_of, a).await {
             Ok(()) => {
@@ -254,6 +262,18 @@ pub async fn apply_batch<P: AdPlatform>(
                 a.reason = format!("failed: {e}; {}", a.reason);
             }
         }
+    }
+    if let Some(n) = stopped_at {
+        // Never sent: back to planned, for the next run for this as_of.
+        let rest = &to_send[n..];
+        for &i in rest {
+            let a = &mut actions[i];
+            a.status = ActionStatus::Skipped;
+            a.reason = format!("{STOPPED}; {}", a.reason);
+        }
+        let keys: Vec<&str> = rest.iter().map(|&i| actions[i].key.as_str()).collect();
+        db.journal_set_many(&keys, JournalState::Planned, None, &[]).await?;
+        tracing::warn!(applied = applied.len(), left = rest.len(), "stopped between actions; the rest stay planned");
     }
     if !applied.is_empty() {
         let keys: Vec<&str> = applied.iter().map(|&i| actions[i].key.as_str()).collect();

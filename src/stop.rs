@@ -1,0 +1,44 @@
+//! A graceful stop, shared by `run`, `schedule` and `backfill`: the first
+//! SIGTERM or SIGINT asks the work in flight to stop at its next safe point
+//! (between two actions, before acting, between two backfill days); nothing
+//! is left half-done and the run records where it stopped. A second signal
+//! exits at once (130), for a person at a terminal who means it.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static REQUESTED: AtomicBool = AtomicBool::new(false);
+
+/// Asks the work in flight to stop at its next safe point.
+pub fn request() {
+    REQUESTED.store(true, Ordering::SeqCst);
+}
+
+pub fn requested() -> bool {
+    REQUESTED.load(Ordering::SeqCst)
+}
+
+/// Listens for SIGTERM and SIGINT on the current runtime: the first asks for
+/// a stop (and returns from the future `first` resolves), the second exits.
+pub fn listen() -> tokio::sync::oneshot::Receiver<&'static str> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
+            tracing::warn!("cannot listen for SIGTERM; a signal will stop the process at once");
+            return;
+        };
+        let name = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = tokio::signal::ctrl_c() => "SIGINT",
+        };
+        tracing::warn!(signal = name, "stopping at the next safe point (a second signal exits at once)");
+        request();
+        let _ = tx.send(name);
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = tokio::signal::ctrl_c() => {},
+        }
+        tracing::error!("second signal: exiting now");
+        std::process::exit(130);
+    });
+    rx
+}
