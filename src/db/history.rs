@@ -73,7 +73,7 @@ impl Db {
     /// those days complete, in one transaction.
     pub async fn store_sales_days(&self, source: &str, days: &[Day], rows: &[SalesRow]) -> Result<(), DbError> {
         let mut tx = self.pool.begin().await?;
-        delete_days(&mut tx, "history_product_daily", source, days).await?;
+        delete_days(&mut tx, self.is_postgres(), "history_product_daily", source, days).await?;
         for chunk in rows.chunks(CHUNK) {
             let sql = values_sql("INSERT INTO history_product_daily (source, date, product_id, units_sold, revenue) VALUES ", 5, chunk.len());
             let mut q = sqlx::query(&sql);
@@ -90,7 +90,7 @@ impl Db {
     /// Replaces the views rows of `days` and marks them complete.
     pub async fn store_views_days(&self, source: &str, days: &[Day], rows: &[(Day, String, i64)]) -> Result<(), DbError> {
         let mut tx = self.pool.begin().await?;
-        delete_days(&mut tx, "history_views", source, days).await?;
+        delete_days(&mut tx, self.is_postgres(), "history_views", source, days).await?;
         for chunk in rows.chunks(CHUNK) {
             let sql = values_sql("INSERT INTO history_views (source, date, product_id, views) VALUES ", 4, chunk.len());
             let mut q = sqlx::query(&sql);
@@ -125,7 +125,7 @@ impl Db {
     pub async fn store_campaign_days(&self, source: &str, days: &[Day], rows: &[CampaignDayRow]) -> Result<(), DbError> {
         let mut tx = self.pool.begin().await?;
         let now = chrono::Utc::now().to_rfc3339();
-        delete_days(&mut tx, "history_campaign_daily", source, days).await?;
+        delete_days(&mut tx, self.is_postgres(), "history_campaign_daily", source, days).await?;
         for chunk in rows.chunks(CHUNK) {
             let sql = values_sql(
                 "INSERT INTO history_campaign_daily (source, date, campaign_id, impressions, clicks, spend, conversions, revenue, new_customers) VALUES ",
@@ -297,7 +297,18 @@ async fn mark_fetched(tx: &mut sqlx::Transaction<'_, sqlx::Any>, source: &str, f
     Ok(())
 }
 
-async fn delete_days(tx: &mut sqlx::Transaction<'_, sqlx::Any>, table: &str, source: &str, days: &[Day]) -> Result<(), DbError> {
+/// Deletes `days` of a history table before they are written again. On
+/// PostgreSQL the transaction first takes a lock on (table, source), so two
+/// processes storing the same days (shards of one Indexed Job) take turns
+/// instead of both inserting after both deleted (a duplicate key). SQLite
+/// serializes writing transactions by itself.
+async fn delete_days(tx: &mut sqlx::Transaction<'_, sqlx::Any>, postgres: bool, table: &str, source: &str, days: &[Day]) -> Result<(), DbError> {
+    if postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1)::bigint)")
+            .bind(format!("campaign-pilot:{table}:{source}"))
+            .execute(&mut **tx)
+            .await?;
+    }
     for chunk in days.chunks(CHUNK) {
         let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
         let sql = format!("DELETE FROM {table} WHERE source = $1 AND date IN ({})", placeholders.join(", "));

@@ -548,6 +548,10 @@ impl Db {
         Ok(row.map(|r| r.try_get::<String, _>("status")).transpose()?)
     }
 
+    pub fn is_postgres(&self) -> bool {
+        self.url.starts_with("postgres")
+    }
+
     pub async fn close(self) {
         self.pool.close().await;
     }
