@@ -200,7 +200,7 @@ pub async fn backfill(cfg: &LoadedConfig, req: &BackfillRequest) -> Result<Backf
             let day_started = chrono::Utc::now().to_rfc3339();
             let t = Instant::now();
             let run_id = uuid::Uuid::now_v7().to_string();
-            let (valid, plan, stages) = plan_day(s, raw.clone(), day_of(*day), None)?;
+            let (valid, plan, stages) = plan_day(s, raw.clone(), day_of(*day), None, &run_id)?;
             let outcome = crate::stages::act::dry_run(plan);
             let report = report::build(ReportInput {
                 run_id: &run_id,

@@ -181,22 +181,31 @@ pub fn plan_day(
     raw: crate::connectors::RawBatch,
     as_of: crate::model::Day,
     shard: Option<&Shard>,
+    run_id: &str,
 ) -> Result<(crate::stages::validate::ValidBatch, crate::stages::decide::Plan, Vec<crate::stages::StageReport>), RunError> {
     let views_available = raw.views_available;
-    let (valid, r_validate) = validate(raw, as_of)?;
-    let (frames, r_transform) = transform(&valid, &s.windows)?;
-    let (mut analysis, r_analyze) = analyze(&frames, &valid, s)?;
-    if !views_available {
-        analysis.without_views();
-    }
-    if s.ads.kind == "impact" && s.ads.ledger_budgets {
-        analysis.check_ledger_budgets(&valid, s.ads.ledger_overspend_pct).map_err(AnalyzeError::from)?;
-    }
-    if let Some(shard) = shard {
-        analysis.keep_shard(shard).map_err(AnalyzeError::from)?;
-    }
-    let (plan, r_decide) = decide(&analysis, s)?;
+    let (valid, r_validate) = stage_span("validate", run_id).in_scope(|| validate(raw, as_of))?;
+    let (frames, r_transform) = stage_span("transform", run_id).in_scope(|| transform(&valid, &s.windows))?;
+    let (analysis, r_analyze) = stage_span("analyze", run_id).in_scope(|| -> Result<_, RunError> {
+        let (mut analysis, r) = analyze(&frames, &valid, s)?;
+        if !views_available {
+            analysis.without_views();
+        }
+        if s.ads.kind == "impact" && s.ads.ledger_budgets {
+            analysis.check_ledger_budgets(&valid, s.ads.ledger_overspend_pct).map_err(AnalyzeError::from)?;
+        }
+        if let Some(shard) = shard {
+            analysis.keep_shard(shard).map_err(AnalyzeError::from)?;
+        }
+        Ok((analysis, r))
+    })?;
+    let (plan, r_decide) = stage_span("decide", run_id).in_scope(|| decide(&analysis, s))?;
     Ok((valid, plan, vec![r_validate, r_transform, r_analyze, r_decide]))
+}
+
+/// One stage's span: its name and the run's id on every line it logs.
+pub fn stage_span(stage: &'static str, run_id: &str) -> tracing::Span {
+    tracing::info_span!("stage", stage, run_id = %run_id)
 }
 
 async fn stages(
@@ -208,21 +217,25 @@ async fn stages(
 ) -> Result<(Report, PathBuf), RunError> {
     let s = &cfg.settings;
     let started = std::time::Instant::now();
-    let (raw, fetch) = api::read_batch(cfg, db, as_of).await?;
-    if fetch.requests > 0 {
-        tracing::info!(
-            requests = fetch.requests,
-            per_peer = ?fetch.per_peer,
-            retries = fetch.retries,
-            days = ?fetch.days_fetched,
-            seconds = fetch.seconds,
-            net_seconds = ?fetch.net_seconds,
-            "fetched from the APIs"
-        );
+    let (raw, read) = async {
+        let (raw, fetch) = api::read_batch(cfg, db, as_of).await?;
+        if fetch.requests > 0 {
+            tracing::info!(
+                requests = fetch.requests,
+                per_peer = ?fetch.per_peer,
+                retries = fetch.retries,
+                days = ?fetch.days_fetched,
+                seconds = fetch.seconds,
+                net_seconds = ?fetch.net_seconds,
+                "fetched from the APIs"
+            );
+        }
+        let rows = (raw.products.df.height() + raw.product_daily.df.height() + raw.campaigns.df.height() + raw.campaign_daily.df.height()) as u64;
+        Ok::<_, RunError>((raw, crate::stages::StageReport::new("read", started, rows, rows)))
     }
-    let rows = (raw.products.df.height() + raw.product_daily.df.height() + raw.campaigns.df.height() + raw.campaign_daily.df.height()) as u64;
-    let read = crate::stages::StageReport::new("read", started, rows, rows);
-    let (valid, mut plan, mut stage_reports) = plan_day(s, raw, as_of, req.shard.as_ref())?;
+    .instrument(stage_span("read", run_id))
+    .await?;
+    let (valid, mut plan, mut stage_reports) = plan_day(s, raw, as_of, req.shard.as_ref(), run_id)?;
     stage_reports.insert(0, read);
     // The model writes copy for the new campaigns (the template stays where it fails).
     let key = std::env::var(&s.llm.api_key_env).ok().filter(|k| !k.is_empty()).map(secrecy::SecretString::from);
@@ -246,7 +259,7 @@ async fn stages(
     }
     let platform = Platform::build(cfg, db)?;
     platform.set_copy(&plan.new_campaigns);
-    let (outcome, r_act) = act(plan, &ctx, db, &platform).await?;
+    let (outcome, r_act) = act(plan, &ctx, db, &platform).instrument(stage_span("act", run_id)).await?;
     stage_reports.push(r_act);
 
     let mut report = report::build(ReportInput {

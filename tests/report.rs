@@ -99,6 +99,9 @@ fn json_logs_carry_the_run_id_on_every_line_and_pretty_logs_are_for_people() {
     assert_eq!(stages.len(), 6, "read, validate, transform, analyze, decide, act: {lines:?}");
     for l in &stages {
         assert_eq!(l["span"]["run_id"], run_id.as_str(), "{l}");
+        // Each stage logs inside its own span, named after it.
+        assert_eq!(l["span"]["name"], "stage", "{l}");
+        assert_eq!(l["span"]["stage"], l["fields"]["stage"], "{l}");
     }
     let o = run("pretty");
     assert!(o.status.success());
