@@ -394,3 +394,41 @@ async fn sigterm_stops_a_run_between_two_actions_and_the_rerun_sends_the_rest_on
     let log = sb.get("/_sandbox/log").await;
     assert_eq!(log.as_array().unwrap().iter().filter(|l| l["changed"] == true).count(), applied.len() + sent_now, "each action took effect once");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn backfill_over_the_api_history_fetches_once_and_matches_a_dry_run_of_each_day() {
+    let sb = Sandbox::start(&["--seed", "3", "--products", "60", "--campaigns", "10", "--today", TODAY]);
+    let app = App::with_config(&config(&sb.url, "kind = \"sandbox\"", ""));
+    let o = std::process::Command::new(common::BIN)
+        .arg("--config")
+        .arg(app.config())
+        .args(["backfill", "--from", "2026-03-25", "--to", TODAY])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert_eq!(o.status.code(), Some(0), "{out}{}", stderr(&o));
+    assert!(out.contains("7 days, 0 already done, 7 replayed"), "{out}");
+    let fetched = stderr(&o).lines().filter(|l| l.contains("fetched the missing history once")).count();
+    assert_eq!(fetched, 1, "one fetch for the whole range: {}", stderr(&o));
+
+    // A day of the backfill decides what a dry run that day decides (the
+    // dry run reads the same stored history, fetching only its tail).
+    let url = app.postgres.as_ref().map(|p| p.url.clone()).unwrap_or_else(|| format!("sqlite://{}", app.db_path().display()));
+    let db = campaign_pilot::db::Db::connect(&url).await.unwrap();
+    let days = db.backfill_days("2026-03-25", TODAY).await.unwrap();
+    assert_eq!(days.len(), 7);
+    let day = &days[3];
+    let stored = db.decisions_of(&day.run_id).await.unwrap();
+    db.close().await;
+    let o = app.run(&day.as_of.to_string());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let mut live: Vec<(String, String)> = app.report()["campaigns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["campaign_id"].as_str().unwrap().to_string(), c["decision"].as_str().unwrap().to_string()))
+        .collect();
+    live.sort();
+    assert!(!stored.is_empty());
+    assert_eq!(stored, live, "backfill day {} = run --dry-run --as-of that day", day.as_of);
+}
