@@ -65,12 +65,9 @@ pub struct Week {
     pub savings: f64,
 }
 
-/// Groups replayed days by ISO week; pure, for tests.
-pub fn weekly(days: &[BackfillDay]) -> Vec<Week> {
-    let mut weeks: BTreeMap<NaiveDate, Week> = BTreeMap::new();
-    for d in days {
-        let monday = d.as_of - chrono::Days::new(u64::from(d.as_of.weekday().num_days_from_monday()));
-        let w = weeks.entry(monday).or_insert_with(|| Week {
+impl Week {
+    fn empty(monday: NaiveDate) -> Week {
+        Week {
             monday,
             days: 0,
             decisions: BTreeMap::new(),
@@ -79,7 +76,16 @@ pub fn weekly(days: &[BackfillDay]) -> Vec<Week> {
             budget_before: 0.0,
             budget_after: 0.0,
             savings: 0.0,
-        });
+        }
+    }
+}
+
+/// Groups replayed days by ISO week; pure, for tests.
+pub fn weekly(days: &[BackfillDay]) -> Vec<Week> {
+    let mut weeks: BTreeMap<NaiveDate, Week> = BTreeMap::new();
+    for d in days {
+        let monday = d.as_of - chrono::Days::new(u64::from(d.as_of.weekday().num_days_from_monday()));
+        let w = weeks.entry(monday).or_insert_with(|| Week::empty(monday));
         w.days += 1;
         for (k, n) in &d.decision_counts {
             *w.decisions.entry(k.clone()).or_insert(0) += n;
@@ -113,16 +119,7 @@ pub fn table(weeks: &[Week]) -> String {
         let _ = write!(s, " {:>w$}", c, w = c.len().max(6));
     }
     let _ = writeln!(s, " {:>7} {:>4} {:>13} {:>13} {:>11} {:>11}", "actions", "new", "budget/day", "after/day", "change/day", "savings");
-    let mut total = Week {
-        monday: weeks.first().map_or(NaiveDate::MIN, |w| w.monday),
-        days: 0,
-        decisions: BTreeMap::new(),
-        actions: 0,
-        new_campaigns: 0,
-        budget_before: 0.0,
-        budget_after: 0.0,
-        savings: 0.0,
-    };
+    let mut total = Week::empty(weeks.first().map_or(NaiveDate::MIN, |w| w.monday));
     let row = |s: &mut String, label: &str, w: &Week| {
         let _ = write!(s, "{label:10} {:>4}", w.days);
         for c in &classes {

@@ -88,13 +88,7 @@ async fn an_interrupted_backfill_resumes_and_replays_each_day_once() {
         let stored = db.decisions_of(&d.run_id).await.unwrap();
         let o = app.run(&d.as_of.to_string());
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-        let mut live: Vec<(String, String)> = app.report()["campaigns"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| (c["campaign_id"].as_str().unwrap().to_string(), c["decision"].as_str().unwrap().to_string()))
-            .collect();
-        live.sort();
+        let live = common::decisions(&app.report());
         assert!(!stored.is_empty());
         assert_eq!(stored, live, "backfill day {} = run --dry-run --as-of {}", d.as_of, d.as_of);
         assert_eq!(d.campaigns as usize, live.len());

@@ -422,13 +422,7 @@ async fn backfill_over_the_api_history_fetches_once_and_matches_a_dry_run_of_eac
     db.close().await;
     let o = app.run(&day.as_of.to_string());
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let mut live: Vec<(String, String)> = app.report()["campaigns"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| (c["campaign_id"].as_str().unwrap().to_string(), c["decision"].as_str().unwrap().to_string()))
-        .collect();
-    live.sort();
+    let live = common::decisions(&app.report());
     assert!(!stored.is_empty());
     assert_eq!(stored, live, "backfill day {} = run --dry-run --as-of that day", day.as_of);
 }

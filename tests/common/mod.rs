@@ -197,3 +197,15 @@ impl Drop for Sandbox {
         let _ = self.child.wait();
     }
 }
+
+/// (campaign_id, decision) of a report.json, sorted by campaign.
+pub fn decisions(report: &serde_json::Value) -> Vec<(String, String)> {
+    let mut d: Vec<(String, String)> = report["campaigns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["campaign_id"].as_str().unwrap().to_string(), c["decision"].as_str().unwrap().to_string()))
+        .collect();
+    d.sort();
+    d
+}
