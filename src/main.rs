@@ -56,7 +56,7 @@ fn runtime() -> tokio::runtime::Runtime {
 fn print_review(verb: &str, r: &review::ReviewSummary) -> i32 {
     println!("campaign-pilot: {verb} {} ({} actions)", r.invocation_id, r.actions.len());
     for a in &r.actions {
-        let status = serde_json::to_value(a.status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        let status = a.status.as_str();
         println!("  {status:8} {:10} {} {:.2} -> {:.2}  {}", a.kind.as_str(), a.key, a.from, a.to, a.reason);
     }
     if r.failed() { 3 } else { 0 }
@@ -283,7 +283,7 @@ fn print_summary(s: &pipeline::RunSummary) {
         "campaign-pilot: run {} for {} {}{}{}",
         r.run_id,
         r.as_of,
-        serde_json::to_value(r.status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+        r.status.as_str(),
         if r.dry_run { " (dry run)" } else { "" },
         r.shard.as_ref().map(|k| format!(" (shard {k})")).unwrap_or_default()
     );
@@ -295,7 +295,7 @@ fn print_summary(s: &pipeline::RunSummary) {
         .filter_map(|d| r.decision_counts.get(d).map(|n| format!("{n} {d}")))
         .collect();
     println!("  {} campaigns: {}", r.campaigns.len(), counts.join(", "));
-    let count = |s: &str| r.actions.iter().filter(|a| serde_json::to_value(a.status).ok().as_ref().and_then(|v| v.as_str()) == Some(s)).count();
+    let count = |s: &str| r.actions.iter().filter(|a| a.status.as_str() == s).count();
     println!(
         "  {} actions: {} applied, {} proposed, {} skipped, {} failed; {} new campaigns",
         r.actions.len(),

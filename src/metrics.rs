@@ -21,6 +21,8 @@ use prometheus_client::registry::Registry;
 use serde::{Deserialize, Serialize};
 
 use crate::report::Report;
+use crate::stages::act::RunStatus;
+use crate::stages::decide::ActionStatus;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -72,7 +74,7 @@ impl MetricsSettings {
 
 /// The run statuses, each a `status` label of `campaign_pilot_run_status`
 /// (1 for this run's, 0 for the others, as batch-job dashboards expect).
-pub const STATUSES: [&str; 4] = ["succeeded", "partial", "held", "failed"];
+pub const STATUSES: [RunStatus; 4] = [RunStatus::Succeeded, RunStatus::Partial, RunStatus::Held, RunStatus::Failed];
 
 /// What one run measured.
 #[derive(Debug, Clone)]
@@ -115,7 +117,7 @@ pub fn exposition(m: &RunMetrics) -> String {
         "run_status",
         "1 for the last run's status, 0 for the others",
         "status",
-        STATUSES.iter().map(|s| (s.to_string(), f64::from(u8::from(*s == m.status)))),
+        STATUSES.iter().map(|s| (s.as_str().to_string(), f64::from(u8::from(s.as_str() == m.status)))),
     );
     if let Some(report) = m.report {
         if m.status == "succeeded" {
@@ -131,20 +133,12 @@ pub fn exposition(m: &RunMetrics) -> String {
                 .iter()
                 .map(|d| (d.to_string(), report.decision_counts.get(d).copied().unwrap_or(0) as f64)),
         );
-        let statuses = ["applied", "proposed", "skipped", "failed"];
         labeled(
             &mut r,
             "actions",
             "Actions per status in the last run",
             "status",
-            statuses.iter().map(|s| {
-                let n = report
-                    .actions
-                    .iter()
-                    .filter(|a| serde_json::to_value(a.status).ok().as_ref().and_then(|v| v.as_str()) == Some(*s))
-                    .count();
-                (s.to_string(), n as f64)
-            }),
+            ActionStatus::ALL.iter().map(|s| (s.as_str().to_string(), report.actions.iter().filter(|a| a.status == *s).count() as f64)),
         );
         let q = &report.data_quality;
         labeled(&mut r, "rows_read", "Rows read per table in the last run", "table", per_table(&q.rows_read));

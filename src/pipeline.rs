@@ -17,7 +17,7 @@ use crate::model::{date_of, day_of};
 use crate::report::{self, Report, ReportInput};
 use crate::sandbox::generate::{ensure_demo, GenerateError};
 use crate::shard::Shard;
-use crate::stages::act::{act, ActContext, ActError, RunStatus, CRASH_AT_ENV, KILL_SWITCH_ENV};
+use crate::stages::act::{act, ActContext, ActError, CRASH_AT_ENV, KILL_SWITCH_ENV};
 use crate::stages::analyze::{analyze, AnalyzeError};
 use crate::stages::decide::{decide, DecideError};
 use crate::stages::transform::{transform, TransformError};
@@ -125,14 +125,14 @@ pub async fn run(cfg: &LoadedConfig, req: &RunRequest) -> Result<RunSummary, Run
     let started = std::time::Instant::now();
     match stages(cfg, req, &db, &run_id, as_of).instrument(span).await {
         Ok((report, report_dir)) => {
-            db.finish_run(&run_id, status_str(report.status)).await?;
+            db.finish_run(&run_id, report.status.as_str()).await?;
             db.close().await;
-            crate::metrics::publish_run(&s.metrics, req.shard, started, status_str(report.status), Some(&report)).await;
+            crate::metrics::publish_run(&s.metrics, req.shard, started, report.status.as_str(), Some(&report)).await;
             let count = |st: crate::stages::decide::ActionStatus| report.actions.iter().filter(|a| a.status == st).count();
             let news = RunNews {
                 run_id: run_id.clone(),
                 as_of: as_of_date.to_string(),
-                status: status_str(report.status).to_string(),
+                status: report.status.as_str().to_string(),
                 applied: count(crate::stages::decide::ActionStatus::Applied),
                 proposed: count(crate::stages::decide::ActionStatus::Proposed),
                 failed: count(crate::stages::decide::ActionStatus::Failed),
@@ -162,15 +162,6 @@ pub async fn run(cfg: &LoadedConfig, req: &RunRequest) -> Result<RunSummary, Run
             notify::send(&s.notify, &news).await;
             Err(e)
         }
-    }
-}
-
-fn status_str(s: RunStatus) -> &'static str {
-    match s {
-        RunStatus::Succeeded => "succeeded",
-        RunStatus::Partial => "partial",
-        RunStatus::Failed => "failed",
-        RunStatus::Held => "held",
     }
 }
 

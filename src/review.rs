@@ -98,8 +98,7 @@ pub async fn approve(cfg: &LoadedConfig, id: &str) -> Result<ReviewSummary, RunE
     // A proposal is applied as of the day it was decided for.
     apply_all(&db, &platform, &invocation_id, "approve", &mut actions, |a| as_of_of(&a.key).unwrap_or(0)).await?;
     for (run, a) in runs.iter().zip(&actions) {
-        let status = serde_json::to_value(a.status)?.as_str().unwrap_or("failed").to_string();
-        db.set_proposal_status(run, &a.key, &status, &a.reason).await?;
+        db.set_proposal_status(run, &a.key, a.status.as_str(), &a.reason).await?;
         if a.status == ActionStatus::Applied {
             db.close_proposals(&a.key, "applied").await?;
         }

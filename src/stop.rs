@@ -18,7 +18,8 @@ pub fn requested() -> bool {
 }
 
 /// Listens for SIGTERM and SIGINT on the current runtime: the first asks for
-/// a stop (and returns from the future `first` resolves), the second exits.
+/// a stop and resolves the returned receiver with the signal's name; the
+/// second exits the process.
 pub fn listen() -> tokio::sync::oneshot::Receiver<&'static str> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {

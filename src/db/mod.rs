@@ -470,7 +470,7 @@ impl Db {
                     .bind(a.to)
                     .bind(a.paused_by.clone())
                     .bind(a.effective_date.clone())
-                    .bind(serde_json::to_value(a.status)?.as_str().unwrap_or_default().to_string())
+                    .bind(a.status.as_str())
                     .bind(a.reason.clone());
             }
             q.execute(&mut *tx).await?;

@@ -263,7 +263,7 @@ r.sort(function(a,c){var x=v(a),y=v(c);return (x>y?1:x<y?-1:0)*d});r.forEach(fun
 
 pub fn render(r: &Report) -> String {
     let mut s = String::with_capacity(256 * 1024);
-    let status = serde_json::to_value(r.status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    let status = r.status.as_str();
     let _ = write!(
         s,
         "<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport content=\"width=device-width,initial-scale=1\">\

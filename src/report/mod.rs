@@ -268,7 +268,7 @@ pub fn markdown(r: &Report) -> String {
         s,
         "Run `{}` · status **{}** · mode {}{}{}\n",
         r.run_id,
-        serde_json::to_value(r.status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+        r.status.as_str(),
         r.mode,
         if r.dry_run { " · dry run" } else { "" },
         shard_note(r)

@@ -38,6 +38,18 @@ pub enum RunStatus {
     Held,
 }
 
+impl RunStatus {
+    /// The name report.json, the runs table and the metrics use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Partial => "partial",
+            RunStatus::Failed => "failed",
+            RunStatus::Held => "held",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Outcome {
     pub plan: Plan,

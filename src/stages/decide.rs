@@ -83,6 +83,20 @@ pub enum ActionStatus {
     Failed,
 }
 
+impl ActionStatus {
+    pub const ALL: [ActionStatus; 4] = [ActionStatus::Applied, ActionStatus::Proposed, ActionStatus::Skipped, ActionStatus::Failed];
+
+    /// The name report.json and the database use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionStatus::Applied => "applied",
+            ActionStatus::Proposed => "proposed",
+            ActionStatus::Skipped => "skipped",
+            ActionStatus::Failed => "failed",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Action {
     pub key: String,
@@ -357,6 +371,17 @@ mod tests {
         assert!(!name.is_empty());
         assert!(headline.chars().count() <= 30, "{headline}");
         assert!(description.chars().count() <= 90, "{description}");
+    }
+
+    #[test]
+    fn status_names_are_the_serialized_ones() {
+        for s in ActionStatus::ALL {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+        use crate::stages::act::RunStatus;
+        for s in [RunStatus::Succeeded, RunStatus::Partial, RunStatus::Failed, RunStatus::Held] {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
     }
 
     #[test]
