@@ -20,16 +20,12 @@ fn backfill(app: &App) -> Command {
     c
 }
 
-fn db_url(app: &App) -> String {
-    app.postgres.as_ref().map(|p| p.url.clone()).unwrap_or_else(|| format!("sqlite://{}", app.db_path().display()))
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn an_interrupted_backfill_resumes_and_replays_each_day_once() {
     let data = tempfile::tempdir().unwrap();
     common::generate(data.path(), &["--products", "1500", "--campaigns", "150", "--days", "200", "--seed", "21", "--as-of", TO]);
     let app = App::new(data.path(), "");
-    let url = db_url(&app);
+    let url = app.db_url();
 
     // Leg 1: SIGTERM once a few days are stored.
     let child = backfill(&app).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();

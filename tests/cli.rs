@@ -235,7 +235,7 @@ async fn schedule_runs_on_its_cron_and_stops_cleanly_on_sigterm() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let url = app.postgres.as_ref().map(|p| p.url.clone()).unwrap_or_else(|| format!("sqlite://{}", app.db_path().display()));
+    let url = app.db_url();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
     let mut total = 0;
     while std::time::Instant::now() < deadline {

@@ -413,7 +413,7 @@ async fn backfill_over_the_api_history_fetches_once_and_matches_a_dry_run_of_eac
 
     // A day of the backfill decides what a dry run that day decides (the
     // dry run reads the same stored history, fetching only its tail).
-    let url = app.postgres.as_ref().map(|p| p.url.clone()).unwrap_or_else(|| format!("sqlite://{}", app.db_path().display()));
+    let url = app.db_url();
     let db = campaign_pilot::db::Db::connect(&url).await.unwrap();
     let days = db.backfill_days("2026-03-25", TODAY).await.unwrap();
     assert_eq!(days.len(), 7);

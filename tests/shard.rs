@@ -92,7 +92,7 @@ async fn the_same_shard_never_runs_twice_at_once_but_other_shards_do() {
         "[store]\nkind = \"sandbox\"\nbase_url = \"{u}\"\nallow_http = true\n[ads]\nkind = \"sandbox\"\nbase_url = \"{u}\"\nallow_http = true\n[report]\ndir = \"reports\"\n",
         u = sb.url
     ));
-    let url = app.postgres.as_ref().map(|p| p.url.clone()).unwrap_or_else(|| format!("sqlite://{}", app.db_path().display()));
+    let url = app.db_url();
     let spawn = |shard: &str| {
         Command::new(BIN)
             .arg("--config")

@@ -109,6 +109,11 @@ impl App {
         self.dir.path().join("test.db")
     }
 
+    /// The database URL as seen from the test (absolute, unlike the config's).
+    pub fn db_url(&self) -> String {
+        self.postgres.as_ref().map(|p| p.url.clone()).unwrap_or_else(|| format!("sqlite://{}", self.db_path().display()))
+    }
+
     pub fn report(&self) -> serde_json::Value {
         let text = std::fs::read_to_string(self.report_dir().join("report.json")).unwrap();
         serde_json::from_str(&text).unwrap()
