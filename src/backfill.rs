@@ -15,14 +15,18 @@ use std::time::Instant;
 use chrono::{Datelike, NaiveDate};
 
 use crate::config::LoadedConfig;
-use crate::connectors::api;
+use crate::connectors::sync;
 use crate::db::backfill::BackfillDay;
 use crate::db::Db;
-use crate::decisions::Decision;
-use crate::model::{date_of, day_of};
-use crate::pipeline::{plan_day, RunError};
+use crate::error::{Error, Result};
+use crate::model::day::{date_of, day_of};
+use crate::model::decision::Decision;
+use crate::model::kinds::StoreKind;
+use crate::model::run::RunMode;
+use crate::pipeline::plan_day;
 use crate::report::{self, ReportInput};
 use crate::sandbox::generate::ensure_demo;
+use crate::stop::Stop;
 
 #[derive(Debug, Clone)]
 pub struct BackfillRequest {
@@ -32,6 +36,8 @@ pub struct BackfillRequest {
     pub restart: bool,
     /// Draw a progress bar (on a terminal).
     pub progress: bool,
+    /// Asked between two days whether to stop.
+    pub stop: Stop,
 }
 
 #[derive(Debug, Clone)]
@@ -54,7 +60,7 @@ pub struct Week {
     pub monday: NaiveDate,
     pub days: usize,
     /// Campaign-days per decision class.
-    pub decisions: BTreeMap<String, i64>,
+    pub decisions: BTreeMap<Decision, i64>,
     pub actions: i64,
     pub new_campaigns: i64,
     /// Daily budget before and after the rules' plan, averaged over the days.
@@ -88,7 +94,7 @@ pub fn weekly(days: &[BackfillDay]) -> Vec<Week> {
         let w = weeks.entry(monday).or_insert_with(|| Week::empty(monday));
         w.days += 1;
         for (k, n) in &d.decision_counts {
-            *w.decisions.entry(k.clone()).or_insert(0) += n;
+            *w.decisions.entry(*k).or_insert(0) += n;
         }
         w.actions += d.actions;
         w.new_campaigns += d.new_campaigns;
@@ -109,21 +115,18 @@ pub fn weekly(days: &[BackfillDay]) -> Vec<Week> {
 /// The summary table: one row per week, a column per decision class seen.
 pub fn table(weeks: &[Week]) -> String {
     use std::fmt::Write as _;
-    let classes: Vec<String> = Decision::ALL
-        .iter()
-        .map(|d| d.to_string())
-        .filter(|c| weeks.iter().any(|w| w.decisions.get(c).is_some_and(|n| *n > 0)))
-        .collect();
+    let classes: Vec<Decision> =
+        Decision::ALL.iter().copied().filter(|c| weeks.iter().any(|w| w.decisions.get(c).is_some_and(|n| *n > 0))).collect();
     let mut s = format!("{:10} {:>4}", "week", "days");
     for c in &classes {
-        let _ = write!(s, " {:>w$}", c, w = c.len().max(6));
+        let _ = write!(s, " {:>w$}", c.as_str(), w = c.as_str().len().max(6));
     }
     let _ = writeln!(s, " {:>7} {:>4} {:>13} {:>13} {:>11} {:>11}", "actions", "new", "budget/day", "after/day", "change/day", "savings");
     let mut total = Week::empty(weeks.first().map_or(NaiveDate::MIN, |w| w.monday));
     let row = |s: &mut String, label: &str, w: &Week| {
         let _ = write!(s, "{label:10} {:>4}", w.days);
         for c in &classes {
-            let _ = write!(s, " {:>w$}", w.decisions.get(c).copied().unwrap_or(0), w = c.len().max(6));
+            let _ = write!(s, " {:>w$}", w.decisions.get(c).copied().unwrap_or(0), w = c.as_str().len().max(6));
         }
         let _ = writeln!(
             s,
@@ -140,7 +143,7 @@ pub fn table(weeks: &[Week]) -> String {
         row(&mut s, &w.monday.to_string(), w);
         total.days += w.days;
         for (k, n) in &w.decisions {
-            *total.decisions.entry(k.clone()).or_insert(0) += n;
+            *total.decisions.entry(*k).or_insert(0) += n;
         }
         total.actions += w.actions;
         total.new_campaigns += w.new_campaigns;
@@ -156,16 +159,16 @@ pub fn table(weeks: &[Week]) -> String {
     s
 }
 
-pub async fn backfill(cfg: &LoadedConfig, req: &BackfillRequest) -> Result<BackfillSummary, RunError> {
+pub async fn backfill(cfg: &LoadedConfig, req: &BackfillRequest) -> Result<BackfillSummary> {
     let started = Instant::now();
     if req.from > req.to {
-        return Err(RunError::Usage(format!("--from {} is after --to {}", req.from, req.to)));
+        return Err(Error::Usage(format!("--from {} is after --to {}", req.from, req.to)));
     }
     let s = &cfg.settings;
     let db = Db::connect(&cfg.database_url()).await?;
     let Some(_lock) = db.try_lock("backfill").await? else {
         db.close().await;
-        return Err(RunError::Locked);
+        return Err(Error::Locked);
     };
     let (from, to) = (req.from.to_string(), req.to.to_string());
     if req.restart {
@@ -179,17 +182,16 @@ pub async fn backfill(cfg: &LoadedConfig, req: &BackfillRequest) -> Result<Backf
     tracing::info!(days, skipped = done.len(), to_replay = todo.len(), "backfill");
 
     if let (Some(first), Some(last)) = (todo.first(), todo.last()) {
-        if s.demo.enabled && s.store.kind == "files" {
+        if s.demo.enabled && s.store.kind == StoreKind::Files {
             ensure_demo(&cfg.resolve(&s.store.path), req.to, s.demo.seed, s.demo.products, s.demo.campaigns, s.demo.days)?;
         }
-        let (raw, fetch) = api::read_range(cfg, &db, day_of(*first) - s.history.days as i32 + 1, day_of(*last)).await?;
+        let (raw, fetch) = sync::read_range(cfg, &db, day_of(*first) - s.history.days as i32 + 1, day_of(*last)).await?;
         if fetch.requests > 0 {
             tracing::info!(requests = fetch.requests, days = ?fetch.days_fetched, seconds = fetch.seconds, "fetched the missing history once for the whole range");
         }
-        let _signal = crate::stop::listen();
         let bar = progress_bar(todo.len() as u64, req.progress);
         for day in &todo {
-            if crate::stop::requested() {
+            if req.stop.requested() {
                 summary.interrupted = true;
                 break;
             }
@@ -202,7 +204,7 @@ pub async fn backfill(cfg: &LoadedConfig, req: &BackfillRequest) -> Result<Backf
             let report = report::build(ReportInput {
                 run_id: &run_id,
                 dry_run: true,
-                mode: "backfill",
+                mode: RunMode::Backfill,
                 outcome: &outcome,
                 quality: &valid.quality,
                 quarantine: &[],
@@ -256,7 +258,7 @@ mod tests {
             budget_before: before,
             budget_after: after,
             savings,
-            decision_counts: counts.iter().map(|(k, n)| (k.to_string(), *n)).collect(),
+            decision_counts: counts.iter().map(|(k, n)| (k.parse().unwrap(), *n)).collect(),
         }
     }
 
@@ -272,11 +274,11 @@ mod tests {
         assert_eq!(weeks.len(), 2);
         assert_eq!(weeks[0].monday.to_string(), "2026-03-23");
         assert_eq!(weeks[0].days, 2);
-        assert_eq!(weeks[0].decisions, BTreeMap::from([("CONTINUE".into(), 5), ("PAUSE".into(), 3)]));
+        assert_eq!(weeks[0].decisions, BTreeMap::from([(Decision::Continue, 5), (Decision::Pause, 3)]));
         assert_eq!((weeks[0].budget_before, weeks[0].budget_after, weeks[0].savings), (100.0, 85.0, 30.0));
         assert_eq!((weeks[0].actions, weeks[0].new_campaigns), (4, 2));
         assert_eq!(weeks[1].monday.to_string(), "2026-03-30");
-        assert_eq!(weeks[1].decisions, BTreeMap::from([("MONITOR".into(), 4)]));
+        assert_eq!(weeks[1].decisions, BTreeMap::from([(Decision::Monitor, 4)]));
         let t = table(&weeks);
         let total = t.lines().last().unwrap();
         assert!(total.starts_with("total"), "{t}");

@@ -71,7 +71,7 @@ pub enum Command {
         #[arg(long)]
         campaign: Option<String>,
     },
-    /// Synthetic data and (later) a simulated store and ad platform.
+    /// Synthetic data files, and a simulated store and ad platform over HTTP.
     Sandbox {
         #[command(subcommand)]
         command: SandboxCommand,
@@ -180,12 +180,13 @@ pub enum ReportFormat {
 }
 
 impl ReportFormat {
-    pub fn as_str(self) -> &'static str {
+    pub fn format(self) -> crate::model::report::ReportFormat {
+        use crate::model::report::ReportFormat as F;
         match self {
-            ReportFormat::Md => "md",
-            ReportFormat::Html => "html",
-            ReportFormat::Json => "json",
-            ReportFormat::Csv => "csv",
+            ReportFormat::Md => F::Md,
+            ReportFormat::Html => F::Html,
+            ReportFormat::Json => F::Json,
+            ReportFormat::Csv => F::Csv,
         }
     }
 }

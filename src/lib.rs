@@ -1,16 +1,20 @@
 //! campaign-pilot: a batch job that runs an online store's ad campaigns.
 //!
-//! The pipeline is visible in the tree: `stages/` are the steps in order,
-//! `decisions/` the pure rules, `connectors/` the edges, `db/` the only SQL,
-//! `report/` what a person reads. `pipeline` runs one pass; `cli` parses.
+//! The pipeline is visible in the tree: `model/` is the ground floor of
+//! shared types, `stages/` are the steps in order, `decisions/` the pure
+//! rules, `connectors/` the edges, `db/` the only SQL, `report/` what a
+//! person reads. `pipeline` runs one pass; `cli` parses; `error` maps every
+//! ending to its exit code.
 
 pub mod backfill;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod connectors;
 pub mod db;
-pub mod http;
 pub mod decisions;
+pub mod error;
+pub mod http;
 pub mod llm;
 pub mod metrics;
 pub mod model;
@@ -20,6 +24,5 @@ pub mod report;
 pub mod review;
 pub mod sandbox;
 pub mod schedule;
-pub mod shard;
 pub mod stages;
 pub mod stop;

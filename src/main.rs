@@ -6,14 +6,19 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use campaign_pilot::cli::{Cli, Command, FormatArg, LogFormat, SandboxCommand};
+use campaign_pilot::clock::SystemClock;
 use campaign_pilot::config;
-use campaign_pilot::decisions::Decision;
+use campaign_pilot::error::{exit_code, status_code, Error};
+use campaign_pilot::model::decision::Decision;
+use campaign_pilot::model::plan::ActionStatus;
+use campaign_pilot::model::shard::Shard;
 use campaign_pilot::pipeline::{self, RunRequest};
-use campaign_pilot::review;
+use campaign_pilot::review::{self, ReviewContext};
 use campaign_pilot::sandbox::generate::{generate, Format, GenerateOptions};
 use campaign_pilot::sandbox::serve::{serve, ServeOptions};
 use campaign_pilot::sandbox::world::WorldOptions;
-use campaign_pilot::stages::act::RunStatus;
+use campaign_pilot::stages::act::KILL_SWITCH_ENV;
+use campaign_pilot::stop::{self, Stop};
 
 // polars allocates and frees large buffers all run long; mimalloc does that
 // with far fewer page faults than the system allocator.
@@ -35,185 +40,149 @@ fn main() -> ExitCode {
     } else {
         builder.init();
     }
-    ExitCode::from(dispatch(cli) as u8)
+    let code = match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("campaign-pilot: {e}");
+            exit_code(&e)
+        }
+    };
+    ExitCode::from(code)
 }
 
-fn load_config(flag: Option<PathBuf>) -> Result<config::LoadedConfig, i32> {
+fn load_config(flag: Option<PathBuf>) -> Result<config::LoadedConfig, Error> {
     let file = flag.or_else(|| {
         let p = PathBuf::from("pipeline.toml");
         p.exists().then_some(p)
     });
-    config::load(file.as_deref(), std::env::vars()).map_err(|e| {
-        eprintln!("campaign-pilot: {e}");
-        2
-    })
+    Ok(config::load(file.as_deref(), std::env::vars())?)
 }
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime")
 }
 
-fn print_review(verb: &str, r: &review::ReviewSummary) -> i32 {
+fn print_review(verb: &str, r: &review::ReviewSummary) -> u8 {
     println!("campaign-pilot: {verb} {} ({} actions)", r.invocation_id, r.actions.len());
     for a in &r.actions {
-        let status = a.status.as_str();
-        println!("  {status:8} {:10} {} {:.2} -> {:.2}  {}", a.kind.as_str(), a.key, a.from, a.to, a.reason);
+        println!("  {:8} {:10} {} {:.2} -> {:.2}  {}", a.status.as_str(), a.kind.as_str(), a.key, a.from, a.to, a.reason);
     }
     if r.failed() { 3 } else { 0 }
 }
 
-async fn review_cmd<F, Fut>(verb: &str, flag: Option<PathBuf>, f: F) -> i32
-where
-    F: FnOnce(config::LoadedConfig) -> Fut,
-    Fut: std::future::Future<Output = Result<review::ReviewSummary, pipeline::RunError>>,
-{
-    let cfg = match load_config(flag) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    match f(cfg).await {
-        Ok(r) => print_review(verb, &r),
-        Err(e) => {
-            eprintln!("campaign-pilot: {e}");
-            e.exit_code()
-        }
+/// The crash test's kill point, read only by a build with the test hooks.
+fn crash_at() -> Option<u64> {
+    #[cfg(feature = "test-hooks")]
+    {
+        std::env::var("CAMPAIGN_PILOT_TEST_CRASH_AT").ok().and_then(|v| v.parse().ok())
+    }
+    #[cfg(not(feature = "test-hooks"))]
+    {
+        None
     }
 }
 
-fn history_cmd(flag: Option<PathBuf>, campaign: Option<String>) -> i32 {
-    let cfg = match load_config(flag) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    match runtime().block_on(review::history(&cfg, campaign.as_deref())) {
-        Ok(rows) => {
+fn dispatch(cli: Cli) -> Result<u8, Error> {
+    let Cli { config: flag, command, .. } = cli;
+    let clock = SystemClock;
+    match command {
+        Command::Approve { id } => {
+            let cfg = load_config(flag)?;
+            runtime().block_on(async {
+                let stop = Stop::default();
+                let _signal = stop::listen(stop.clone());
+                let r = review::approve(&ReviewContext { cfg: &cfg, clock: &clock, stop }, &id).await?;
+                Ok(print_review("approve", &r))
+            })
+        }
+        Command::Reject { id } => {
+            let cfg = load_config(flag)?;
+            let r = runtime().block_on(review::reject(&ReviewContext { cfg: &cfg, clock: &clock, stop: Stop::default() }, &id))?;
+            Ok(print_review("reject", &r))
+        }
+        Command::Rollback { run_id } => {
+            let cfg = load_config(flag)?;
+            runtime().block_on(async {
+                let stop = Stop::default();
+                let _signal = stop::listen(stop.clone());
+                let r = review::rollback(&ReviewContext { cfg: &cfg, clock: &clock, stop }, &run_id).await?;
+                Ok(print_review("rollback", &r))
+            })
+        }
+        Command::History { campaign } => {
+            let cfg = load_config(flag)?;
+            let rows = runtime().block_on(review::history(&cfg, campaign.as_deref()))?;
             println!("{:25} {:8} {:10} {:10} {:>10} {:>10} {:9} key", "at", "actor", "campaign", "kind", "before", "after", "status");
             for h in rows {
                 println!(
                     "{:25} {:8} {:10} {:10} {:>10.2} {:>10.2} {:9} {}",
                     &h.at[..h.at.len().min(25)],
-                    h.actor,
+                    h.actor.as_str(),
                     h.campaign_id,
-                    h.kind,
+                    h.kind.as_str(),
                     h.before,
                     h.after,
-                    h.status,
+                    h.status.as_str(),
                     h.action_key
                 );
             }
-            0
+            Ok(0)
         }
-        Err(e) => {
-            eprintln!("campaign-pilot: {e}");
-            e.exit_code()
-        }
-    }
-}
-
-fn dispatch(cli: Cli) -> i32 {
-    let Cli { config: flag, command, .. } = cli;
-    match command {
-        Command::Approve { id } => {
-            runtime().block_on(review_cmd("approve", flag, |c| async move { review::approve(&c, &id).await }))
-        }
-        Command::Reject { id } => {
-            runtime().block_on(review_cmd("reject", flag, |c| async move { review::reject(&c, &id).await }))
-        }
-        Command::Rollback { run_id } => {
-            runtime().block_on(review_cmd("rollback", flag, |c| async move { review::rollback(&c, &run_id).await }))
-        }
-        Command::History { campaign } => history_cmd(flag, campaign),
         Command::Schedule => {
-            let cfg = match load_config(flag) {
-                Ok(c) => c,
-                Err(code) => return code,
-            };
-            match runtime().block_on(campaign_pilot::schedule::schedule(cfg)) {
-                Ok(s) => {
-                    println!("campaign-pilot: schedule stopped after {} runs ({} ticks skipped while a run was in flight)", s.runs, s.skipped);
-                    0
-                }
-                Err(e) => {
-                    eprintln!("campaign-pilot: {e}");
-                    e.exit_code()
-                }
-            }
+            let cfg = load_config(flag)?;
+            let s = runtime().block_on(campaign_pilot::schedule::schedule(cfg, Stop::default()))?;
+            println!("campaign-pilot: schedule stopped after {} runs ({} ticks skipped while a run was in flight)", s.runs, s.skipped);
+            Ok(0)
         }
         Command::Backfill { from, to, restart } => {
-            let cfg = match load_config(flag) {
-                Ok(c) => c,
-                Err(code) => return code,
-            };
+            let cfg = load_config(flag)?;
             let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
-            let req = campaign_pilot::backfill::BackfillRequest { from, to, restart, progress };
-            match runtime().block_on(campaign_pilot::backfill::backfill(&cfg, &req)) {
-                Ok(s) => {
-                    println!(
-                        "campaign-pilot: backfill {from}..{to}: {} days, {} already done, {} replayed in {:.1}s (dry run: nothing applied)",
-                        s.days, s.skipped, s.replayed, s.seconds
-                    );
-                    print!("{}", campaign_pilot::backfill::table(&s.weeks));
-                    if s.interrupted {
-                        println!("interrupted: {} days to go; run the same command again to resume", s.days - s.skipped - s.replayed);
-                        3
-                    } else {
-                        0
-                    }
-                }
-                Err(e) => {
-                    eprintln!("campaign-pilot: {e}");
-                    e.exit_code()
-                }
+            let stop = Stop::default();
+            let req = campaign_pilot::backfill::BackfillRequest { from, to, restart, progress, stop: stop.clone() };
+            let s = runtime().block_on(async {
+                let _signal = stop::listen(stop);
+                campaign_pilot::backfill::backfill(&cfg, &req).await
+            })?;
+            println!(
+                "campaign-pilot: backfill {from}..{to}: {} days, {} already done, {} replayed in {:.1}s (dry run: nothing applied)",
+                s.days, s.skipped, s.replayed, s.seconds
+            );
+            print!("{}", campaign_pilot::backfill::table(&s.weeks));
+            if s.interrupted {
+                println!("interrupted: {} days to go; run the same command again to resume", s.days - s.skipped - s.replayed);
+                Ok(3)
+            } else {
+                Ok(0)
             }
         }
         Command::Report { run_id, format } => {
-            let cfg = match load_config(flag) {
-                Ok(c) => c,
-                Err(code) => return code,
-            };
-            match runtime().block_on(review::stored_report(&cfg, run_id.as_deref(), format.as_str())) {
-                Ok(text) => {
-                    print!("{text}");
-                    0
-                }
-                Err(e) => {
-                    eprintln!("campaign-pilot: {e}");
-                    e.exit_code()
-                }
-            }
+            let cfg = load_config(flag)?;
+            let text = runtime().block_on(review::stored_report(&cfg, run_id.as_deref(), format.format()))?;
+            print!("{text}");
+            Ok(0)
         }
         Command::Run(args) => {
-            let cfg = match load_config(flag) {
-                Ok(c) => c,
-                Err(code) => return code,
+            let cfg = load_config(flag)?;
+            let shard = Shard::resolve(args.shard.as_deref(), |k| std::env::var(k).ok())?;
+            let req = RunRequest {
+                as_of: args.as_of,
+                dry_run: args.dry_run,
+                report_dir: args.report_dir,
+                shard,
+                kill_switch: std::env::var(KILL_SWITCH_ENV).is_ok_and(|v| v == "1"),
+                stop: Stop::default(),
+                crash_at: crash_at(),
             };
-            let shard = match campaign_pilot::shard::Shard::resolve(args.shard.as_deref(), |k| std::env::var(k).ok()) {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("campaign-pilot: {e}");
-                    return 2;
-                }
-            };
-            let req = RunRequest { as_of: args.as_of, dry_run: args.dry_run, report_dir: args.report_dir, shard };
-            let run = async {
-                let _signal = campaign_pilot::stop::listen();
-                pipeline::run(&cfg, &req).await
-            };
-            match runtime().block_on(run) {
-                Ok(summary) => {
-                    print_summary(&summary);
-                    exit_code(summary.report.status)
-                }
-                Err(e) => {
-                    eprintln!("campaign-pilot: {e}");
-                    e.exit_code()
-                }
-            }
+            let summary = runtime().block_on(async {
+                let _signal = stop::listen(req.stop.clone());
+                pipeline::run(&cfg, &req, &clock).await
+            })?;
+            print_summary(&summary);
+            Ok(status_code(summary.report.status))
         }
         Command::Sandbox { command: SandboxCommand::Serve(a) } => {
             if !(0.0..=1.0).contains(&a.fail_rate) {
-                eprintln!("campaign-pilot: --fail-rate must be between 0 and 1, found {}", a.fail_rate);
-                return 2;
+                return Err(Error::Usage(format!("--fail-rate must be between 0 and 1, found {}", a.fail_rate)));
             }
             let opts = ServeOptions {
                 world: WorldOptions {
@@ -221,7 +190,7 @@ fn dispatch(cli: Cli) -> i32 {
                     products: a.products,
                     campaigns: a.campaigns,
                     history_days: a.history_days,
-                    today: campaign_pilot::model::day_of(a.today.unwrap_or_else(|| pipeline::default_as_of("UTC"))),
+                    today: campaign_pilot::model::day::day_of(a.today.unwrap_or_else(|| pipeline::default_as_of("UTC", &clock))),
                 },
                 latency: std::time::Duration::from_millis(a.latency_ms),
                 fail_rate: a.fail_rate,
@@ -229,13 +198,8 @@ fn dispatch(cli: Cli) -> i32 {
                 impact_rate_window: std::time::Duration::from_secs(a.impact_rate_window_s.max(1)),
                 analytics: !a.no_analytics,
             };
-            match runtime().block_on(serve(opts, a.port)) {
-                Ok(()) => 0,
-                Err(e) => {
-                    eprintln!("campaign-pilot: sandbox serve: {e}");
-                    1
-                }
-            }
+            runtime().block_on(serve(opts, a.port)).map_err(Error::Serve)?;
+            Ok(0)
         }
         Command::Sandbox { command: SandboxCommand::Generate(a) } => {
             let opts = GenerateOptions {
@@ -243,7 +207,7 @@ fn dispatch(cli: Cli) -> i32 {
                 products: a.products,
                 campaigns: a.campaigns,
                 days: a.days,
-                as_of: a.as_of.unwrap_or_else(|| pipeline::default_as_of("UTC")),
+                as_of: a.as_of.unwrap_or_else(|| pipeline::default_as_of("UTC", &clock)),
                 format: match a.format {
                     FormatArg::Csv => Format::Csv,
                     FormatArg::Parquet => Format::Parquet,
@@ -251,29 +215,11 @@ fn dispatch(cli: Cli) -> i32 {
                 faults: a.faults,
                 progress: true,
             };
-            match generate(&a.out, &opts) {
-                Ok(s) => {
-                    let rows: Vec<String> = s.rows.iter().map(|(t, n)| format!("{t} {n}")).collect();
-                    println!("wrote {} ({}; {} fault rows)", s.dir.display(), rows.join(", "), s.faults);
-                    0
-                }
-                Err(e) => {
-                    eprintln!("campaign-pilot: {e}");
-                    if matches!(e, campaign_pilot::sandbox::generate::GenerateError::FaultsNeedCsv) { 2 } else { 1 }
-                }
-            }
+            let s = generate(&a.out, &opts).map_err(Error::Generate)?;
+            let rows: Vec<String> = s.rows.iter().map(|(t, n)| format!("{t} {n}")).collect();
+            println!("wrote {} ({}; {} fault rows)", s.dir.display(), rows.join(", "), s.faults);
+            Ok(0)
         }
-    }
-}
-
-/// SPEC §2: 0 success, 3 partial (failed actions are retried next run),
-/// 4 held by a guardrail (a retry would hold again).
-fn exit_code(status: RunStatus) -> i32 {
-    match status {
-        RunStatus::Succeeded => 0,
-        RunStatus::Failed => 1,
-        RunStatus::Partial => 3,
-        RunStatus::Held => 4,
     }
 }
 
@@ -290,19 +236,16 @@ fn print_summary(s: &pipeline::RunSummary) {
     if s.demo_generated {
         println!("  demo data generated (demo.enabled = true)");
     }
-    let counts: Vec<String> = Decision::ALL
-        .iter()
-        .filter_map(|d| r.decision_counts.get(d).map(|n| format!("{n} {d}")))
-        .collect();
+    let counts: Vec<String> = Decision::ALL.iter().filter_map(|d| r.decision_counts.get(d).map(|n| format!("{n} {d}"))).collect();
     println!("  {} campaigns: {}", r.campaigns.len(), counts.join(", "));
-    let count = |s: &str| r.actions.iter().filter(|a| a.status.as_str() == s).count();
+    let count = |s: ActionStatus| r.actions.iter().filter(|a| a.status == s).count();
     println!(
         "  {} actions: {} applied, {} proposed, {} skipped, {} failed; {} new campaigns",
         r.actions.len(),
-        count("applied"),
-        count("proposed"),
-        count("skipped"),
-        count("failed"),
+        count(ActionStatus::Applied),
+        count(ActionStatus::Proposed),
+        count(ActionStatus::Skipped),
+        count(ActionStatus::Failed),
         r.new_campaigns.len()
     );
     for h in &r.held_by {
@@ -321,17 +264,4 @@ fn print_summary(s: &pipeline::RunSummary) {
         if q.stale { ", DATA IS STALE" } else { "" }
     );
     println!("  report: {}", s.report_dir.join("report.md").display());
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn run_statuses_map_to_the_spec_exit_codes() {
-        assert_eq!(exit_code(RunStatus::Succeeded), 0);
-        assert_eq!(exit_code(RunStatus::Failed), 1);
-        assert_eq!(exit_code(RunStatus::Partial), 3);
-        assert_eq!(exit_code(RunStatus::Held), 4);
-    }
 }

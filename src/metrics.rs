@@ -18,59 +18,14 @@ use prometheus_client::encoding::text::encode_registry;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
-use serde::{Deserialize, Serialize};
 
-use crate::report::Report;
-use crate::stages::act::RunStatus;
-use crate::stages::decide::ActionStatus;
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct MetricsSettings {
-    /// A Pushgateway's base URL (`http://pushgateway:9091`); empty = no push.
-    pub pushgateway_url: String,
-    /// A file for node_exporter's textfile collector (must end in `.prom`);
-    /// empty = none. Written to a temporary file and renamed, so the
-    /// collector never reads half a file.
-    pub textfile_path: String,
-    /// The `job` label of the pushed group.
-    pub job: String,
-    /// Seconds a push may take, retries included.
-    pub timeout_s: f64,
-}
-
-impl Default for MetricsSettings {
-    fn default() -> Self {
-        MetricsSettings { pushgateway_url: String::new(), textfile_path: String::new(), job: "campaign_pilot".into(), timeout_s: 10.0 }
-    }
-}
-
-impl MetricsSettings {
-    pub fn problems(&self) -> Vec<String> {
-        let mut p = Vec::new();
-        let u = &self.pushgateway_url;
-        if !(u.is_empty() || u.starts_with("http://") || u.starts_with("https://")) {
-            p.push(format!("metrics.pushgateway_url: must be empty or an http(s) URL, found \"{u}\""));
-        }
-        if !(self.textfile_path.is_empty() || self.textfile_path.ends_with(".prom")) {
-            p.push(format!(
-                "metrics.textfile_path: must end in .prom (the textfile collector reads only those), found \"{}\"",
-                self.textfile_path
-            ));
-        }
-        if self.job.is_empty() || !self.job.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-            p.push(format!("metrics.job: letters, digits, '_' and '-' only, found \"{}\"", self.job));
-        }
-        if !(self.timeout_s > 0.0 && self.timeout_s.is_finite()) {
-            p.push(format!("metrics.timeout_s: must be above 0, found {}", self.timeout_s));
-        }
-        p
-    }
-
-    pub fn enabled(&self) -> bool {
-        !self.pushgateway_url.is_empty() || !self.textfile_path.is_empty()
-    }
-}
+use crate::config::MetricsSettings;
+use crate::model::contract::{Table, TableCounts};
+use crate::model::decision::Decision;
+use crate::model::plan::ActionStatus;
+use crate::model::report::Report;
+use crate::model::run::RunStatus;
+use crate::model::shard::Shard;
 
 /// The run statuses, each a `status` label of `campaign_pilot_run_status`
 /// (1 for this run's, 0 for the others, as batch-job dashboards expect).
@@ -79,7 +34,7 @@ pub const STATUSES: [RunStatus; 4] = [RunStatus::Succeeded, RunStatus::Partial, 
 /// What one run measured.
 #[derive(Debug, Clone)]
 pub struct RunMetrics<'a> {
-    pub status: &'a str,
+    pub status: RunStatus,
     pub seconds: f64,
     /// Unix time the run ended.
     pub finished_at: f64,
@@ -103,8 +58,8 @@ fn labeled(registry: &mut Registry, name: &str, help: &str, label: &str, values:
     registry.register(name, help, family.clone());
 }
 
-fn per_table(c: &crate::model::TableCounts) -> impl Iterator<Item = (String, f64)> + '_ {
-    crate::model::Table::ALL.into_iter().map(|t| (t.name().to_string(), c.get(t) as f64))
+fn per_table(c: &TableCounts) -> impl Iterator<Item = (String, f64)> + '_ {
+    Table::ALL.into_iter().map(|t| (t.name().to_string(), c.get(t) as f64))
 }
 
 /// The run's metrics in the Prometheus text format.
@@ -117,10 +72,10 @@ pub fn exposition(m: &RunMetrics) -> String {
         "run_status",
         "1 for the last run's status, 0 for the others",
         "status",
-        STATUSES.iter().map(|s| (s.as_str().to_string(), f64::from(u8::from(s.as_str() == m.status)))),
+        STATUSES.iter().map(|s| (s.as_str().to_string(), f64::from(u8::from(*s == m.status)))),
     );
     if let Some(report) = m.report {
-        if m.status == "succeeded" {
+        if m.status == RunStatus::Succeeded {
             gauge(&mut r, "last_success_timestamp_seconds", "Unix time the last successful run ended", m.finished_at);
         }
         gauge(&mut r, "campaigns", "Campaigns judged by the last run", report.campaigns.len() as f64);
@@ -129,7 +84,7 @@ pub fn exposition(m: &RunMetrics) -> String {
             "decisions",
             "Campaigns per decision class in the last run",
             "decision",
-            crate::decisions::Decision::ALL
+            Decision::ALL
                 .iter()
                 .map(|d| (d.to_string(), report.decision_counts.get(d).copied().unwrap_or(0) as f64)),
         );
@@ -158,7 +113,7 @@ pub fn exposition(m: &RunMetrics) -> String {
 }
 
 /// The Pushgateway group: `job` and the shard (`all` when unsharded).
-pub fn group_path(s: &MetricsSettings, shard: Option<&crate::shard::Shard>) -> String {
+pub fn group_path(s: &MetricsSettings, shard: Option<&Shard>) -> String {
     let shard = shard.map_or_else(|| "all".to_string(), |k| format!("{}-of-{}", k.index, k.count));
     format!("{}/metrics/job/{}/shard/{shard}", s.pushgateway_url.trim_end_matches('/'), s.job)
 }
@@ -166,9 +121,9 @@ pub fn group_path(s: &MetricsSettings, shard: Option<&crate::shard::Shard>) -> S
 /// Measures a run that started at `started` and publishes it.
 pub fn publish_run<'a>(
     s: &'a MetricsSettings,
-    shard: Option<crate::shard::Shard>,
+    shard: Option<Shard>,
     started: std::time::Instant,
-    status: &'a str,
+    status: RunStatus,
     report: Option<&'a Report>,
 ) -> impl std::future::Future<Output = ()> + 'a {
     let m = RunMetrics {
@@ -181,7 +136,7 @@ pub fn publish_run<'a>(
 }
 
 /// Pushes and/or writes the run's metrics; logs and goes on on failure.
-pub async fn publish(s: &MetricsSettings, shard: Option<&crate::shard::Shard>, m: &RunMetrics<'_>) {
+pub async fn publish(s: &MetricsSettings, shard: Option<&Shard>, m: &RunMetrics<'_>) {
     if !s.enabled() {
         return;
     }
@@ -260,7 +215,7 @@ mod tests {
 
     #[test]
     fn a_failed_run_sets_its_status_and_keeps_no_decisions() {
-        let text = exposition(&RunMetrics { status: "failed", seconds: 2.5, finished_at: 1_700_000_000.0, report: None });
+        let text = exposition(&RunMetrics { status: RunStatus::Failed, seconds: 2.5, finished_at: 1_700_000_000.0, report: None });
         assert!(text.contains("campaign_pilot_run_status{status=\"failed\"} 1.0"), "{text}");
         assert!(text.contains("campaign_pilot_run_status{status=\"succeeded\"} 0.0"), "{text}");
         assert!(text.contains("campaign_pilot_run_duration_seconds 2.5"), "{text}");
@@ -274,19 +229,12 @@ mod tests {
         let path = dir.path().join("cp.prom");
         let ok = "# HELP campaign_pilot_last_success_timestamp_seconds t\n# TYPE campaign_pilot_last_success_timestamp_seconds gauge\ncampaign_pilot_last_success_timestamp_seconds 100.0\ncampaign_pilot_run_duration_seconds 1.0\n";
         write_textfile(path.to_str().unwrap(), ok, true).unwrap();
-        let failed = exposition(&RunMetrics { status: "failed", seconds: 9.0, finished_at: 200.0, report: None });
+        let failed = exposition(&RunMetrics { status: RunStatus::Failed, seconds: 9.0, finished_at: 200.0, report: None });
         write_textfile(path.to_str().unwrap(), &failed, false).unwrap();
         let now = std::fs::read_to_string(&path).unwrap();
         assert!(now.contains("campaign_pilot_last_success_timestamp_seconds 100.0"), "{now}");
         assert!(now.contains("campaign_pilot_run_duration_seconds 9.0"), "{now}");
         assert!(!now.contains("campaign_pilot_run_duration_seconds 1.0"), "{now}");
         assert_eq!(now.matches("# TYPE campaign_pilot_last_success_timestamp_seconds").count(), 1);
-    }
-
-    #[test]
-    fn settings_name_the_bad_key() {
-        let s = MetricsSettings { textfile_path: "/tmp/x.txt".into(), pushgateway_url: "pushgw:9091".into(), ..Default::default() };
-        let p = s.problems().join("\n");
-        assert!(p.contains("metrics.textfile_path") && p.contains("metrics.pushgateway_url"), "{p}");
     }
 }

@@ -6,33 +6,18 @@
 
 use std::time::Duration;
 
+use backon::{ExponentialBuilder, Retryable};
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct NotifySettings {
-    /// Webhook URL; empty = no notifications. A secret: set it through the
-    /// environment (`CAMPAIGN_PILOT__NOTIFY__WEBHOOK_URL`), not in this file.
-    pub webhook_url: String,
-    /// Attempts before giving up.
-    pub attempts: u32,
-    /// Seconds the whole notification may take, retries included.
-    pub budget_s: f64,
-}
-
-impl Default for NotifySettings {
-    fn default() -> Self {
-        NotifySettings { webhook_url: String::new(), attempts: 3, budget_s: 10.0 }
-    }
-}
+use crate::config::NotifySettings;
+use crate::model::run::RunStatus;
 
 /// What a run reports to the channel.
 #[derive(Debug, Clone)]
 pub struct RunNews {
     pub run_id: String,
     pub as_of: String,
-    pub status: String,
+    pub status: RunStatus,
     pub applied: usize,
     pub proposed: usize,
     pub failed: usize,
@@ -43,7 +28,10 @@ pub struct RunNews {
 
 impl RunNews {
     pub fn worth_sending(&self) -> bool {
-        matches!(self.status.as_str(), "held" | "partial" | "failed") || self.applied > 0
+        match self.status {
+            RunStatus::Held | RunStatus::Partial | RunStatus::Failed => true,
+            RunStatus::Succeeded => self.applied > 0,
+        }
     }
 
     pub fn text(&self) -> String {
@@ -71,25 +59,31 @@ pub async fn send(settings: &NotifySettings, news: &RunNews) {
     let budget = Duration::from_secs_f64(settings.budget_s.max(0.1));
     let attempts = settings.attempts.max(1);
     let body = serde_json::json!({ "text": news.text() });
-    let result = tokio::time::timeout(budget, async {
-        let client = reqwest::Client::builder().timeout(budget).build().map_err(|e| e.to_string())?;
-        let mut last = String::new();
-        for attempt in 0..attempts {
-            if attempt > 0 {
-                tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(attempt - 1))).await;
-            }
-            // Errors are reported without the URL: reqwest's messages include it.
-            match client.post(url.expose_secret()).json(&body).send().await {
-                Ok(r) if r.status().is_success() => return Ok(()),
-                Ok(r) => last = format!("HTTP {}", r.status().as_u16()),
-                Err(e) if e.is_timeout() => last = "timeout".into(),
-                Err(e) if e.is_connect() => last = "connection failed".into(),
-                Err(_) => last = "request failed".into(),
-            }
+    let client = match reqwest::Client::builder().timeout(budget).build() {
+        Ok(c) => c,
+        Err(_) => {
+            tracing::warn!("notification not sent: no HTTP client");
+            return;
         }
-        Err(last)
-    })
-    .await;
+    };
+    // The same retry crate as every peer call (http.rs), inside the budget.
+    let backoff = ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(200))
+        .with_max_delay(Duration::from_secs(2))
+        .with_max_times(attempts as usize - 1)
+        .with_jitter();
+    let (client, url, body) = (&client, &url, &body);
+    let attempt = || async move {
+        // Errors are reported without the URL: reqwest's messages include it.
+        match client.post(url.expose_secret()).json(&body).send().await {
+            Ok(r) if r.status().is_success() => Ok(()),
+            Ok(r) => Err(format!("HTTP {}", r.status().as_u16())),
+            Err(e) if e.is_timeout() => Err("timeout".to_string()),
+            Err(e) if e.is_connect() => Err("connection failed".to_string()),
+            Err(_) => Err("request failed".to_string()),
+        }
+    };
+    let result = tokio::time::timeout(budget, attempt.retry(backoff).sleep(tokio::time::sleep)).await;
     match result {
         Ok(Ok(())) => tracing::info!("notification sent"),
         Ok(Err(why)) => tracing::warn!(reason = %why, attempts, "notification not delivered"),

@@ -2,20 +2,36 @@
 //!
 //! Approving applies saved proposals (from manual mode or a held run) through
 //! the same journal and platform path as a run, so exactly-once holds here
-//! too. Rolling back applies the inverse of each action a run applied, under
-//! keys of its own (`rollback/<key>`), so a second rollback is a no-op.
+//! too, and a create sends the copy its proposal carries. Rolling back
+//! applies the inverse of each action a run applied, under keys of its own
+//! (`rollback/<key>`), so a second rollback is a no-op; what a rollback
+//! pauses is paused by a person (`user`), so the matrix never resumes it.
 //! Everything lands in the audit history with before and after values.
 
 use std::collections::BTreeMap;
 
+use crate::clock::Clock;
 use crate::config::LoadedConfig;
-use crate::connectors::platform::Platform;
+use crate::connectors::configured::Platform;
 use crate::connectors::platform::AdPlatform;
-use crate::db::{AuditEntry, Db, HistoryRow};
-use crate::model::{date_of, day_of, Day};
-use crate::pipeline::RunError;
-use crate::stages::act::{apply_batch, Crash};
-use crate::stages::decide::{Action, ActionKind, ActionStatus};
+use crate::db::{Db, RunLock};
+use crate::error::{Error, Result};
+use crate::model::audit::{Actor, AuditEntry, AuditStatus, HistoryRow};
+use crate::model::campaign::PausedBy;
+use crate::model::day::{date_of, day_of, Day};
+use crate::model::plan::{Action, ActionKey, ActionKind, ActionStatus};
+use crate::model::report::ReportFormat;
+use crate::model::run::{ProposalStatus, RunMode, RunStatus};
+use crate::stages::act::{apply_batch, Batch, CrashHook};
+use crate::stop::Stop;
+
+/// What a review command needs besides its argument: the clock (an
+/// invocation's day, a rollback's effective day) and the stop signal.
+pub struct ReviewContext<'a> {
+    pub cfg: &'a LoadedConfig,
+    pub clock: &'a dyn Clock,
+    pub stop: Stop,
+}
 
 /// What an approve / reject / rollback did.
 #[derive(Debug, Clone)]
@@ -28,43 +44,34 @@ impl ReviewSummary {
     pub fn failed(&self) -> bool {
         self.actions.iter().any(|a| a.status == ActionStatus::Failed)
     }
+
+    fn status(&self) -> RunStatus {
+        if self.failed() { RunStatus::Partial } else { RunStatus::Succeeded }
+    }
 }
 
-async fn open(cfg: &LoadedConfig) -> Result<(Db, crate::db::RunLock), RunError> {
+async fn open(cfg: &LoadedConfig) -> Result<(Db, RunLock)> {
     let db = Db::connect(&cfg.database_url()).await?;
     match db.try_lock("run").await? {
         Some(lock) => Ok((db, lock)),
         None => {
             db.close().await;
-            Err(RunError::Locked)
+            Err(Error::Locked)
         }
     }
 }
 
-fn as_of_of(key: &str) -> Option<Day> {
-    let date = key.trim_start_matches("rollback/").split('/').next()?;
-    chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").ok().map(day_of)
-}
-
 /// Applies a batch through the journal, grouped by as_of.
-async fn apply_all<P: AdPlatform>(
-    db: &Db,
-    platform: &P,
-    invocation_id: &str,
-    actor: &str,
-    actions: &mut [Action],
-    day_of_action: impl Fn(&Action) -> Day,
-) -> Result<(), RunError> {
+async fn apply_all<P: AdPlatform>(db: &Db, platform: &P, batch: &Batch<'_>, actions: &mut [Action], day_of_action: impl Fn(&Action) -> Day) -> Result<()> {
     let mut by_day: BTreeMap<Day, Vec<usize>> = BTreeMap::new();
     for (i, a) in actions.iter().enumerate() {
         by_day.entry(day_of_action(a)).or_default().push(i);
     }
-    let crash = Crash::never();
     for (day, idx) in by_day {
-        let mut batch: Vec<Action> = idx.iter().map(|&i| actions[i].clone()).collect();
-        let states = db.journal_plan(invocation_id, &date_of(day).to_string(), &batch).await?;
-        apply_batch(db, platform, day, &mut batch, &states, invocation_id, actor, &crash).await?;
-        for (i, a) in idx.into_iter().zip(batch) {
+        let mut part: Vec<Action> = idx.iter().map(|&i| actions[i].clone()).collect();
+        let states = db.journal_plan(batch.applied_by, &date_of(day).to_string(), &part).await?;
+        apply_batch(db, platform, day, &mut part, &states, batch).await?;
+        for (i, a) in idx.into_iter().zip(part) {
             actions[i] = a;
         }
     }
@@ -76,57 +83,70 @@ async fn apply_all<P: AdPlatform>(
 
 /// The database, the run lock, and the proposals waiting under `id`
 /// (an action key or a run id); not found is bad usage.
-async fn waiting(cfg: &LoadedConfig, id: &str) -> Result<(Db, crate::db::RunLock, Vec<(String, Action)>), RunError> {
+async fn waiting(cfg: &LoadedConfig, id: &str) -> Result<(Db, RunLock, Vec<(String, Action)>)> {
     let (db, lock) = open(cfg).await?;
     let found = db.proposals(id).await?;
     if found.is_empty() {
         db.close().await;
-        return Err(RunError::NotFound(format!("no waiting proposal or run with id {id}")));
+        return Err(Error::NotFound(format!("no waiting proposal or run with id {id}")));
     }
     Ok((db, lock, found))
 }
 
-/// `approve PROPOSAL_ID|RUN_ID`: applies waiting proposals.
-pub async fn approve(cfg: &LoadedConfig, id: &str) -> Result<ReviewSummary, RunError> {
-    let (db, _lock, found) = waiting(cfg, id).await?;
+/// `approve PROPOSAL_ID|RUN_ID`: applies waiting proposals, each as of the
+/// day it was decided for.
+pub async fn approve(ctx: &ReviewContext<'_>, id: &str) -> Result<ReviewSummary> {
+    let (db, _lock, found) = waiting(ctx.cfg, id).await?;
     let invocation_id = uuid::Uuid::now_v7().to_string();
+    let mut days = Vec::with_capacity(found.len());
+    for (_, a) in &found {
+        days.push(ActionKey::parse(&a.key).map_err(|e| Error::Usage(format!("a saved proposal has a bad key: {e}")))?.as_of);
+    }
     let (runs, mut actions): (Vec<String>, Vec<Action>) = found.into_iter().unzip();
+    let day_by_key: BTreeMap<String, Day> = actions.iter().map(|a| a.key.clone()).zip(days).collect();
     for a in &mut actions {
         a.reason = format!("approved ({id})");
     }
-    let platform = Platform::build(cfg, &db)?;
-    // A proposal is applied as of the day it was decided for.
-    apply_all(&db, &platform, &invocation_id, "approve", &mut actions, |a| as_of_of(&a.key).unwrap_or(0)).await?;
+    let platform = Platform::build(ctx.cfg, &db)?;
+    let (stop, crash) = (ctx.stop.clone(), CrashHook::never());
+    let batch = Batch { applied_by: &invocation_id, actor: Actor::Approve, stop: &stop, crash: &crash };
+    apply_all(&db, &platform, &batch, &mut actions, |a| day_by_key[&a.key]).await?;
     for (run, a) in runs.iter().zip(&actions) {
-        db.set_proposal_status(run, &a.key, a.status.as_str(), &a.reason).await?;
+        let status = match a.status {
+            ActionStatus::Applied => ProposalStatus::Applied,
+            ActionStatus::Proposed => ProposalStatus::Proposed,
+            ActionStatus::Skipped => ProposalStatus::Skipped,
+            ActionStatus::Failed => ProposalStatus::Failed,
+        };
+        db.set_proposal_status(run, &a.key, status, &a.reason).await?;
         if a.status == ActionStatus::Applied {
-            db.close_proposals(&a.key, "applied").await?;
+            db.close_proposals(&a.key, ProposalStatus::Applied).await?;
         }
     }
-    let status = if actions.iter().any(|a| a.status == ActionStatus::Failed) { "partial" } else { "succeeded" };
-    db.record_invocation(&invocation_id, &chrono::Utc::now().date_naive().to_string(), "approve", status).await?;
+    let summary = ReviewSummary { invocation_id, actions };
+    db.record_invocation(&summary.invocation_id, &ctx.clock.today().to_string(), RunMode::Approve, summary.status()).await?;
     db.close().await;
-    Ok(ReviewSummary { invocation_id, actions })
+    Ok(summary)
 }
 
 /// `reject PROPOSAL_ID|RUN_ID`: discards waiting proposals.
-pub async fn reject(cfg: &LoadedConfig, id: &str) -> Result<ReviewSummary, RunError> {
-    let (db, _lock, found) = waiting(cfg, id).await?;
+pub async fn reject(ctx: &ReviewContext<'_>, id: &str) -> Result<ReviewSummary> {
+    let (db, _lock, found) = waiting(ctx.cfg, id).await?;
     let invocation_id = uuid::Uuid::now_v7().to_string();
     let mut actions = Vec::new();
     for (run, mut a) in found {
-        db.set_proposal_status(&run, &a.key, "rejected", &format!("rejected ({id})")).await?;
-        db.close_proposals(&a.key, "rejected").await?;
+        db.set_proposal_status(&run, &a.key, ProposalStatus::Rejected, &format!("rejected ({id})")).await?;
+        db.close_proposals(&a.key, ProposalStatus::Rejected).await?;
         db.audit(&AuditEntry {
-            actor: "reject",
+            actor: Actor::Reject,
             run_id: &invocation_id,
             action_key: &a.key,
             campaign_id: &a.campaign_id,
             product_id: &a.product_id,
-            kind: a.kind.as_str(),
+            kind: a.kind,
             before: a.from,
             after: a.from,
-            status: "rejected",
+            status: AuditStatus::Rejected,
             note: &format!("proposed {} → {} by run {run}; not applied", a.from, a.to),
         })
         .await?;
@@ -134,62 +154,67 @@ pub async fn reject(cfg: &LoadedConfig, id: &str) -> Result<ReviewSummary, RunEr
         a.reason = "rejected".into();
         actions.push(a);
     }
-    db.record_invocation(&invocation_id, &chrono::Utc::now().date_naive().to_string(), "reject", "succeeded").await?;
+    db.record_invocation(&invocation_id, &ctx.clock.today().to_string(), RunMode::Reject, RunStatus::Succeeded).await?;
     db.close().await;
     Ok(ReviewSummary { invocation_id, actions })
 }
 
-/// The action that undoes `a`, dated `as_of`.
+/// The action that undoes `a`, dated `as_of`. What it pauses, a person
+/// paused: a rollback is a person's decision, so the matrix must never
+/// resume it after the cooldown.
 pub fn inverse(a: &Action, as_of: Day) -> Action {
     let (kind, from, to, paused_by) = match a.kind {
         ActionKind::Pause => (ActionKind::Resume, 0.0, a.from, None),
-        ActionKind::Resume => (ActionKind::Pause, a.to, 0.0, Some("pipeline".to_string())),
+        ActionKind::Resume => (ActionKind::Pause, a.to, 0.0, Some(PausedBy::User)),
         ActionKind::SetBudget => (ActionKind::SetBudget, a.to, a.from, None),
-        ActionKind::Create => (ActionKind::Pause, a.to, 0.0, Some("pipeline".to_string())),
+        ActionKind::Create => (ActionKind::Pause, a.to, 0.0, Some(PausedBy::User)),
     };
     Action {
-        key: format!("rollback/{}", a.key),
+        key: ActionKey::rollback_of(&a.key),
         campaign_id: a.campaign_id.clone(),
         product_id: a.product_id.clone(),
         kind,
         from,
         to,
         paused_by,
-        effective_date: date_of(as_of + 1).to_string(),
+        effective_date: date_of(as_of + 1),
         status: ActionStatus::Proposed,
         reason: format!("rollback of {}", a.key),
+        copy: None,
     }
 }
 
 /// `rollback RUN_ID`: reverts what a run applied.
-pub async fn rollback(cfg: &LoadedConfig, run_id: &str) -> Result<ReviewSummary, RunError> {
-    let (db, _lock) = open(cfg).await?;
+pub async fn rollback(ctx: &ReviewContext<'_>, run_id: &str) -> Result<ReviewSummary> {
+    let (db, _lock) = open(ctx.cfg).await?;
     let applied = db.applied_by(run_id).await?;
     if applied.is_empty() {
         db.close().await;
-        return Err(RunError::NotFound(format!("run {run_id} applied no action (or is unknown)")));
+        return Err(Error::NotFound(format!("run {run_id} applied no action (or is unknown)")));
     }
-    let today = day_of(chrono::Utc::now().date_naive());
+    let today = day_of(ctx.clock.today());
     let invocation_id = uuid::Uuid::now_v7().to_string();
     // Keys `rollback/<original key>`: rolling back twice finds them applied.
     let mut actions: Vec<Action> = applied.iter().map(|a| inverse(a, today)).collect();
-    let platform = Platform::build(cfg, &db)?;
-    apply_all(&db, &platform, &invocation_id, "rollback", &mut actions, |_| today).await?;
-    let status = if actions.iter().any(|a| a.status == ActionStatus::Failed) { "partial" } else { "succeeded" };
-    db.record_invocation(&invocation_id, &date_of(today).to_string(), "rollback", status).await?;
+    let platform = Platform::build(ctx.cfg, &db)?;
+    let (stop, crash) = (ctx.stop.clone(), CrashHook::never());
+    let batch = Batch { applied_by: &invocation_id, actor: Actor::Rollback, stop: &stop, crash: &crash };
+    apply_all(&db, &platform, &batch, &mut actions, |_| today).await?;
+    let summary = ReviewSummary { invocation_id, actions };
+    db.record_invocation(&summary.invocation_id, &date_of(today).to_string(), RunMode::Rollback, summary.status()).await?;
     db.close().await;
-    Ok(ReviewSummary { invocation_id, actions })
+    Ok(summary)
 }
 
 /// `report [RUN_ID] [--format …]`: the stored rendering of a run's report.
-pub async fn stored_report(cfg: &LoadedConfig, run_id: Option<&str>, format: &str) -> Result<String, RunError> {
+pub async fn stored_report(cfg: &LoadedConfig, run_id: Option<&str>, format: ReportFormat) -> Result<String> {
     let db = Db::connect(&cfg.database_url()).await?;
     let found = db.stored_report(run_id, format).await?;
     db.close().await;
     match found {
         Some((_, Some(text))) => Ok(text),
-        Some((id, None)) => Err(RunError::NotFound(format!("run {id} was stored before its {format} report was kept; rerun it"))),
-        None => Err(RunError::NotFound(match run_id {
+        Some((id, None)) => Err(Error::NotFound(format!("run {id} was stored before its {format} report was kept; rerun it"))),
+        None => Err(Error::NotFound(match run_id {
             Some(id) => format!("no report for run {id}"),
             None => "no run has a report yet".to_string(),
         })),
@@ -197,9 +222,44 @@ pub async fn stored_report(cfg: &LoadedConfig, run_id: Option<&str>, format: &st
 }
 
 /// `history [--campaign ID]`.
-pub async fn history(cfg: &LoadedConfig, campaign: Option<&str>) -> Result<Vec<HistoryRow>, RunError> {
+pub async fn history(cfg: &LoadedConfig, campaign: Option<&str>) -> Result<Vec<HistoryRow>> {
     let db = Db::connect(&cfg.database_url()).await?;
     let rows = db.history(campaign).await?;
     db.close().await;
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn action(kind: ActionKind, from: f64, to: f64) -> Action {
+        Action {
+            key: ActionKey::format(20000, "C1", kind, to),
+            campaign_id: "C1".into(),
+            product_id: "P1".into(),
+            kind,
+            from,
+            to,
+            paused_by: None,
+            effective_date: date_of(20001),
+            status: ActionStatus::Applied,
+            reason: String::new(),
+            copy: None,
+        }
+    }
+
+    #[test]
+    fn what_a_rollback_pauses_a_person_paused() {
+        for kind in [ActionKind::Resume, ActionKind::Create] {
+            let inv = inverse(&action(kind, 0.0, 20.0), 20010);
+            assert_eq!((inv.kind, inv.paused_by), (ActionKind::Pause, Some(PausedBy::User)), "{kind}");
+            assert_eq!(inv.effective_date, date_of(20011));
+            assert_eq!(ActionKey::undone(&inv.key), Some(action(kind, 0.0, 20.0).key.as_str()));
+        }
+        let inv = inverse(&action(ActionKind::Pause, 20.0, 0.0), 20010);
+        assert_eq!((inv.kind, inv.to, inv.paused_by), (ActionKind::Resume, 20.0, None));
+        let inv = inverse(&action(ActionKind::SetBudget, 20.0, 24.0), 20010);
+        assert_eq!((inv.kind, inv.from, inv.to), (ActionKind::SetBudget, 24.0, 20.0));
+    }
 }

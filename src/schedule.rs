@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 
 use tokio_cron_scheduler::{Job, JobScheduler};
 
+use crate::clock::SystemClock;
 use crate::config::{ConfigError, LoadedConfig};
-use crate::pipeline::{self, RunError, RunRequest};
-
-/// Set on SIGTERM/SIGINT: ticks from then on start nothing.
-static STOPPING: AtomicBool = AtomicBool::new(false);
+use crate::error::{exit_code, Error, Result};
+use crate::pipeline::{self, RunRequest};
+use crate::stop::Stop;
 
 /// What a `schedule` process did before it stopped.
 #[derive(Debug, Clone, Default)]
@@ -24,13 +24,26 @@ pub struct ScheduleSummary {
     pub skipped: u64,
 }
 
-fn scheduler_err(e: impl std::fmt::Display) -> RunError {
-    RunError::NotFound(format!("scheduler: {e}"))
+fn scheduler_err(e: impl std::fmt::Display) -> Error {
+    Error::Scheduler(e.to_string())
+}
+
+/// What every tick shares: the settings, whether a run is in flight, the
+/// counts, and the stop signal (set on SIGTERM/SIGINT: ticks from then on
+/// start nothing, and the run in flight stops at its next safe point).
+#[derive(Clone)]
+struct Ticks {
+    cfg: Arc<LoadedConfig>,
+    busy: Arc<AtomicBool>,
+    runs: Arc<AtomicU64>,
+    skipped: Arc<AtomicU64>,
+    stop: Stop,
 }
 
 /// One tick: a run, unless one is in flight.
-async fn tick(cfg: Arc<LoadedConfig>, busy: Arc<AtomicBool>, runs: Arc<AtomicU64>, skipped: Arc<AtomicU64>) {
-    if STOPPING.load(Ordering::SeqCst) {
+async fn tick(t: Ticks) {
+    let Ticks { cfg, busy, runs, skipped, stop } = t;
+    if stop.requested() {
         return;
     }
     if busy.swap(true, Ordering::SeqCst) {
@@ -44,41 +57,43 @@ async fn tick(cfg: Arc<LoadedConfig>, busy: Arc<AtomicBool>, runs: Arc<AtomicU64
     let outcome = tokio::task::spawn_blocking(move || {
         // Multi-threaded: polars blocks in place inside async code.
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime for the run");
-        let req = RunRequest { as_of: None, dry_run: false, report_dir: None, shard: None };
-        rt.block_on(pipeline::run(&cfg, &req)).map(|s| (s.report.run_id.clone(), format!("{:?}", s.report.status)))
+        let kill_switch = std::env::var(crate::stages::act::KILL_SWITCH_ENV).is_ok_and(|v| v == "1");
+        let req = RunRequest { kill_switch, stop, ..RunRequest::default() };
+        rt.block_on(pipeline::run(&cfg, &req, &SystemClock)).map(|s| (s.report.run_id.clone(), s.report.status))
     })
     .await;
     runs.fetch_add(1, Ordering::Relaxed);
     let seconds = started.elapsed().as_secs_f64();
     match outcome {
         Ok(Ok((run_id, status))) => tracing::info!(run_id = %run_id, status = %status, seconds, "tick: run finished"),
-        Ok(Err(e)) => tracing::error!(error = %e, exit_code = e.exit_code(), seconds, "tick: run failed"),
+        Ok(Err(e)) => tracing::error!(error = %e, exit_code = exit_code(&e), seconds, "tick: run failed"),
         Err(e) => tracing::error!(error = %e, "tick: the run panicked"),
     }
     busy.store(false, Ordering::SeqCst);
 }
 
-pub async fn schedule(cfg: LoadedConfig) -> Result<ScheduleSummary, RunError> {
+pub async fn schedule(cfg: LoadedConfig, stop: Stop) -> Result<ScheduleSummary> {
     let tz: chrono_tz::Tz = cfg.settings.schedule.timezone.parse().map_err(|_| {
-        RunError::Config(ConfigError {
+        Error::Config(ConfigError {
             problems: vec![format!("schedule.timezone: unknown time zone \"{}\"", cfg.settings.schedule.timezone)],
         })
     })?;
     let exprs = cfg.settings.schedule.cron.clone();
     if exprs.is_empty() {
-        return Err(RunError::Config(ConfigError { problems: vec!["schedule.cron: at least one cron expression is needed".into()] }));
+        return Err(Error::Config(ConfigError { problems: vec!["schedule.cron: at least one cron expression is needed".into()] }));
     }
-    let cfg = Arc::new(cfg);
-    let busy = Arc::new(AtomicBool::new(false));
-    let runs = Arc::new(AtomicU64::new(0));
-    let skipped = Arc::new(AtomicU64::new(0));
+    let ticks = Ticks {
+        cfg: Arc::new(cfg),
+        busy: Arc::new(AtomicBool::new(false)),
+        runs: Arc::new(AtomicU64::new(0)),
+        skipped: Arc::new(AtomicU64::new(0)),
+        stop: stop.clone(),
+    };
     let mut sched = JobScheduler::new().await.map_err(scheduler_err)?;
     let mut bad = Vec::new();
     for expr in &exprs {
-        let (cfg, busy, runs, skipped) = (cfg.clone(), busy.clone(), runs.clone(), skipped.clone());
-        let job = Job::new_async_tz(expr.as_str(), tz, move |_id, _lock| {
-            Box::pin(tick(cfg.clone(), busy.clone(), runs.clone(), skipped.clone()))
-        });
+        let t = ticks.clone();
+        let job = Job::new_async_tz(expr.as_str(), tz, move |_id, _lock| Box::pin(tick(t.clone())));
         match job {
             Ok(job) => {
                 sched.add(job).await.map_err(scheduler_err)?;
@@ -87,19 +102,18 @@ pub async fn schedule(cfg: LoadedConfig) -> Result<ScheduleSummary, RunError> {
         }
     }
     if !bad.is_empty() {
-        return Err(RunError::Config(ConfigError { problems: bad }));
+        return Err(Error::Config(ConfigError { problems: bad }));
     }
     sched.start().await.map_err(scheduler_err)?;
     tracing::info!(cron = ?exprs, timezone = %tz, "schedule started");
 
-    let signal = crate::stop::listen().await.unwrap_or("a signal");
+    let signal = crate::stop::listen(stop).await.unwrap_or("a signal");
     tracing::info!(signal, "no new runs; the run in flight stops at its next safe point");
-    STOPPING.store(true, Ordering::SeqCst);
     sched.shutdown().await.map_err(scheduler_err)?;
-    while busy.load(Ordering::SeqCst) {
+    while ticks.busy.load(Ordering::SeqCst) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let summary = ScheduleSummary { runs: runs.load(Ordering::Relaxed), skipped: skipped.load(Ordering::Relaxed) };
+    let summary = ScheduleSummary { runs: ticks.runs.load(Ordering::Relaxed), skipped: ticks.skipped.load(Ordering::Relaxed) };
     tracing::info!(runs = summary.runs, skipped = summary.skipped, "schedule stopped");
     Ok(summary)
 }

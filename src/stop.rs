@@ -3,24 +3,32 @@
 //! (between two actions, before acting, between two backfill days); nothing
 //! is left half-done and the run records where it stopped. A second signal
 //! exits at once (130), for a person at a terminal who means it.
+//!
+//! The request travels as a [`Stop`] handle in each step's context: the
+//! signal listener holds one clone, the work in flight another.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
-static REQUESTED: AtomicBool = AtomicBool::new(false);
+/// Whether a stop was asked for; clones share the answer.
+#[derive(Debug, Clone, Default)]
+pub struct Stop(Arc<AtomicBool>);
 
-/// Asks the work in flight to stop at its next safe point.
-pub fn request() {
-    REQUESTED.store(true, Ordering::SeqCst);
+impl Stop {
+    /// Asks the work in flight to stop at its next safe point.
+    pub fn request(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn requested(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
 }
 
-pub fn requested() -> bool {
-    REQUESTED.load(Ordering::SeqCst)
-}
-
-/// Listens for SIGTERM and SIGINT on the current runtime: the first asks for
-/// a stop and resolves the returned receiver with the signal's name; the
-/// second exits the process.
-pub fn listen() -> tokio::sync::oneshot::Receiver<&'static str> {
+/// Listens for SIGTERM and SIGINT on the current runtime: the first asks
+/// `stop` for a stop and resolves the returned receiver with the signal's
+/// name; the second exits the process.
+pub fn listen(stop: Stop) -> tokio::sync::oneshot::Receiver<&'static str> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {
         let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
@@ -32,7 +40,7 @@ pub fn listen() -> tokio::sync::oneshot::Receiver<&'static str> {
             _ = tokio::signal::ctrl_c() => "SIGINT",
         };
         tracing::warn!(signal = name, "stopping at the next safe point (a second signal exits at once)");
-        request();
+        stop.request();
         let _ = tx.send(name);
         tokio::select! {
             _ = term.recv() => {},

@@ -72,7 +72,7 @@ async fn an_interrupted_backfill_resumes_and_replays_each_day_once() {
     let dates: Vec<String> = days.iter().map(|d| d.as_of.to_string()).collect();
     let expected: Vec<String> = FROM.parse::<chrono::NaiveDate>().unwrap().iter_days().take(DAYS).map(|d| d.to_string()).collect();
     assert_eq!(dates, expected, "every day of the range, once, in order");
-    assert_eq!(db.runs_in_mode("backfill").await.unwrap(), DAYS as i64, "no day was replayed twice");
+    assert_eq!(db.runs_in_mode(campaign_pilot::model::run::RunMode::Backfill).await.unwrap(), DAYS as i64, "no day was replayed twice");
 
     // A third invocation has nothing to do.
     let third = backfill(&app).output().unwrap();
@@ -81,7 +81,7 @@ async fn an_interrupted_backfill_resumes_and_replays_each_day_once() {
     // A replayed day decides what `run --dry-run --as-of` decides that day
     // (one before the interruption, one after).
     for d in [&days[1], &days[DAYS - 2]] {
-        let stored = db.decisions_of(&d.run_id).await.unwrap();
+        let stored = common::named(db.decisions_of(&d.run_id).await.unwrap());
         let o = app.run(&d.as_of.to_string());
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
         let live = common::decisions(&app.report());

@@ -205,8 +205,8 @@ fn the_kubernetes_configuration_is_valid_and_the_cronjob_does_not_retry_bad_conf
     std::fs::write(&file, toml.join("\n")).unwrap();
     let env = vec![("CAMPAIGN_PILOT__DATABASE__URL".to_string(), "postgres://u:p@db:5432/cp".to_string())];
     let cfg = campaign_pilot::config::load(Some(&file), env.into_iter()).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(cfg.settings.store.kind, "woocommerce");
-    assert_eq!(cfg.settings.ads.kind, "impact");
+    assert_eq!(cfg.settings.store.kind.as_str(), "woocommerce");
+    assert_eq!(cfg.settings.ads.kind.as_str(), "impact");
     assert!(cfg.database_url().starts_with("postgres://"));
 
     let cron = std::fs::read_to_string(root.join("cronjob.yaml")).unwrap();

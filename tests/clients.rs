@@ -9,7 +9,7 @@ use campaign_pilot::config::HttpSettings;
 use campaign_pilot::connectors::impact::Impact;
 use campaign_pilot::connectors::woocommerce::WooCommerce;
 use campaign_pilot::http::{Auth, HttpError, Peer, PeerOptions};
-use campaign_pilot::model::day_of;
+use campaign_pilot::model::day::day_of;
 use chrono::NaiveDate;
 use secrecy::SecretString;
 use serde_json::json;
@@ -374,6 +374,7 @@ async fn ga4_views_are_paged_by_offset_and_string_values_decode() {
         .await;
     let ga = Ga4::new(peer(&server, "ga4", "GA4_ACCESS_TOKEN", &settings()), "312345678");
     let views = ga.views(day("2024-05-13"), day("2024-05-14")).await.unwrap();
+    let views: Vec<(i32, String, i64)> = views.into_iter().map(|v| (v.day, v.product_id, v.views)).collect();
     assert_eq!(
         views,
         vec![(day("2024-05-13"), "1187".to_string(), 212), (day("2024-05-13"), "1302".to_string(), 57), (day("2024-05-14"), "1187".to_string(), 198)]

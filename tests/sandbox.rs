@@ -13,8 +13,8 @@ const TODAY: &str = "2026-03-31";
 
 /// The sandbox's Impact credentials, as the environment gives them.
 const IMPACT_ENV: [(&str, &str); 2] = [
-    ("IMPACT_ACCOUNT_SID", campaign_pilot::sandbox::serve::IMPACT_SID),
-    ("IMPACT_AUTH_TOKEN", campaign_pilot::sandbox::serve::IMPACT_TOKEN),
+    ("IMPACT_ACCOUNT_SID", campaign_pilot::connectors::sandbox_auth::IMPACT_SID),
+    ("IMPACT_AUTH_TOKEN", campaign_pilot::connectors::sandbox_auth::IMPACT_TOKEN),
 ];
 
 fn config(url: &str, ads: &str, extra: &str) -> String {
@@ -196,7 +196,7 @@ ledger_budgets = false"#;
     let env = IMPACT_ENV;
     let (r1, _) = run_day(&app, TODAY, &env);
     let acts = actions(&r1);
-    let sid = campaign_pilot::sandbox::serve::IMPACT_SID;
+    let sid = campaign_pilot::connectors::sandbox_auth::IMPACT_SID;
     let mut ended = 0;
     for a in &acts {
         match (a["kind"].as_str().unwrap(), a["status"].as_str().unwrap()) {
@@ -230,7 +230,7 @@ ledger_budgets = false"#;
 async fn authed_get(sb: &Sandbox, path: &str) -> Value {
     reqwest::Client::new()
         .get(format!("{}{path}", sb.url))
-        .basic_auth(campaign_pilot::sandbox::serve::IMPACT_SID, Some(campaign_pilot::sandbox::serve::IMPACT_TOKEN))
+        .basic_auth(campaign_pilot::connectors::sandbox_auth::IMPACT_SID, Some(campaign_pilot::connectors::sandbox_auth::IMPACT_TOKEN))
         .header("Accept", "application/json")
         .send()
         .await
@@ -241,33 +241,21 @@ async fn authed_get(sb: &Sandbox, path: &str) -> Value {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn impact_ads_past_their_ledger_budget_are_ended_and_budgets_are_kept_in_the_ledger() {
-    let sb = Sandbox::start(&["--seed", "5", "--products", "150", "--campaigns", "30", "--today", TODAY]);
+async fn impact_ads_past_a_ledger_budget_someone_set_are_ended_and_budgets_are_kept_in_the_ledger() {
+    let sb = Sandbox::start(&["--seed", "5", "--products", "300", "--campaigns", "60", "--today", TODAY]);
     let ads = r#"kind = "impact"
 program_id = "24811"
 rate_limit_per_hour = 0
-default_daily_budget = 25.0
 ledger_overspend_pct = 10.0"#;
     let app = App::with_config(&config(&sb.url, ads, ""));
     let env = IMPACT_ENV;
+    // Day 1: every ad is new to the ledger; its budget is observed, not enforced.
     let (r1, _) = run_day(&app, TODAY, &env);
-    let over: Vec<&Value> = r1["campaigns"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["reasons"].as_array().unwrap().iter().any(|r| r.as_str().unwrap().starts_with("ledger_budget:")))
-        .collect();
-    assert!(!over.is_empty(), "with a 25.00 ledger budget some ads overspend: {:?}", r1["campaigns"]);
-    let acts = actions(&r1);
-    let sid = campaign_pilot::sandbox::serve::IMPACT_SID;
-    for c in &over {
-        assert_eq!(c["decision"], "PAUSE", "{c}");
-        let id = c["campaign_id"].as_str().unwrap();
-        let a = acts.iter().find(|a| a["campaign_id"] == id && a["kind"] == "pause").unwrap_or_else(|| panic!("no pause for {id}"));
-        assert_eq!(a["status"], "applied", "{a}");
-        let ad = authed_get(&sb, &format!("/Advertisers/{sid}/Ads/{id}")).await;
-        assert_eq!(ad["LimitedTimeEndDate"], "2026-04-01T00:00:00+00:00");
+    let reasons = |c: &Value| c["reasons"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_string()).collect::<Vec<_>>();
+    for c in r1["campaigns"].as_array().unwrap() {
+        assert!(!reasons(c).iter().any(|r| r.starts_with("ledger_budget:")), "an observed budget is not enforced: {c}");
     }
+    let acts = actions(&r1);
     // Budget changes are applied to the ledger and read back the next day.
     let budgets: Vec<(String, f64)> = with_status(&acts, "applied")
         .iter()
@@ -275,11 +263,44 @@ ledger_overspend_pct = 10.0"#;
         .map(|a| (a["campaign_id"].as_str().unwrap().to_string(), a["to"].as_f64().unwrap()))
         .collect();
     assert!(!budgets.is_empty(), "winners get budget: {acts:?}");
+    // A person sets 1.00 on ads that spend and were left running.
+    let acted: HashSet<&str> = acts.iter().map(|a| a["campaign_id"].as_str().unwrap()).collect();
+    let tight: Vec<String> = r1["campaigns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["metrics"]["spend"].as_f64().unwrap() > 20.0 && !acted.contains(c["campaign_id"].as_str().unwrap()))
+        .filter(|c| c["decision"] != "PAUSED")
+        .map(|c| c["campaign_id"].as_str().unwrap().to_string())
+        .take(5)
+        .collect();
+    assert!(tight.len() >= 3, "{:?}", r1["campaigns"]);
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&app.db_url()).await.unwrap();
+    for id in &tight {
+        sqlx::query("UPDATE ads_ledger SET daily_budget = 1.0, budget_source = 'person' WHERE campaign_id = $1").bind(id).execute(&pool).await.unwrap();
+    }
+    pool.close().await;
+
     sb.post("/_sandbox/advance").await;
     let (r2, _) = run_day(&app, "2026-04-01", &env);
     for (id, to) in &budgets {
         let c = r2["campaigns"].as_array().unwrap().iter().find(|c| c["campaign_id"] == id.as_str()).unwrap();
         assert_eq!(c["budget"]["current"].as_f64().unwrap(), *to, "{c}");
+    }
+    let over: Vec<&Value> =
+        r2["campaigns"].as_array().unwrap().iter().filter(|c| reasons(c).iter().any(|r| r.starts_with("ledger_budget:"))).collect();
+    assert!(!over.is_empty(), "a budget a person set is enforced: {:?}", r2["campaigns"]);
+    let sid = campaign_pilot::connectors::sandbox_auth::IMPACT_SID;
+    let acts = actions(&r2);
+    for c in &over {
+        let id = c["campaign_id"].as_str().unwrap();
+        assert!(tight.iter().any(|t| t == id), "only budgets someone set are enforced: {c}");
+        assert_eq!(c["decision"], "PAUSE", "{c}");
+        let a = acts.iter().find(|a| a["campaign_id"] == id && a["kind"] == "pause").unwrap_or_else(|| panic!("no pause for {id}"));
+        assert_eq!(a["status"], "applied", "{a}");
+        let ad = authed_get(&sb, &format!("/Advertisers/{sid}/Ads/{id}")).await;
+        assert_eq!(ad["LimitedTimeEndDate"], "2026-04-02T00:00:00+00:00");
     }
 }
 
@@ -291,16 +312,16 @@ async fn a_woocommerce_store_without_a_views_source_gets_null_view_impact_with_t
     let app = App::with_config(&body);
     let run = |key: &str| {
         let mut c = app.command(TODAY);
-        c.env("WOOCOMMERCE_KEY", key).env("WOOCOMMERCE_SECRET", campaign_pilot::sandbox::serve::WOO_SECRET).arg("--dry-run");
+        c.env("WOOCOMMERCE_KEY", key).env("WOOCOMMERCE_SECRET", campaign_pilot::connectors::sandbox_auth::WOO_SECRET).arg("--dry-run");
         c.output().unwrap()
     };
     // A wrong key: exit 2, the message names the variables, the secret is not echoed.
     let bad = run("ck_wrong");
     assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
     assert!(stderr(&bad).contains("WOOCOMMERCE_KEY and WOOCOMMERCE_SECRET") && stderr(&bad).contains("Consumer key is invalid."), "{}", stderr(&bad));
-    assert!(!stderr(&bad).contains(campaign_pilot::sandbox::serve::WOO_SECRET));
+    assert!(!stderr(&bad).contains(campaign_pilot::connectors::sandbox_auth::WOO_SECRET));
 
-    let ok = run(campaign_pilot::sandbox::serve::WOO_KEY);
+    let ok = run(campaign_pilot::connectors::sandbox_auth::WOO_KEY);
     assert!(ok.status.success(), "{}", stderr(&ok));
     let r = app.report();
     let campaigns = r["campaigns"].as_array().unwrap();
@@ -418,7 +439,7 @@ async fn backfill_over_the_api_history_fetches_once_and_matches_a_dry_run_of_eac
     let days = db.backfill_days("2026-03-25", TODAY).await.unwrap();
     assert_eq!(days.len(), 7);
     let day = &days[3];
-    let stored = db.decisions_of(&day.run_id).await.unwrap();
+    let stored = common::named(db.decisions_of(&day.run_id).await.unwrap());
     db.close().await;
     let o = app.run(&day.as_of.to_string());
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));

@@ -55,12 +55,12 @@ fn three_shards_decide_together_what_one_unsharded_run_decides() {
         let mine = decisions(&part);
         assert!(!mine.is_empty() && mine.len() < all.len(), "shard {label} has some but not all campaigns: {}", mine.len());
         for id in mine.keys() {
-            assert_eq!(campaign_pilot::shard::Shard::of(id, 3), k, "{id} is in shard {label} by its hash");
+            assert_eq!(campaign_pilot::model::shard::Shard::of(id, 3), k, "{id} is in shard {label} by its hash");
         }
         // Actions and new campaigns stay inside the shard too.
         for a in part["actions"].as_array().unwrap() {
             let subject = if a["campaign_id"] == "" { &a["product_id"] } else { &a["campaign_id"] };
-            assert_eq!(campaign_pilot::shard::Shard::of(subject.as_str().unwrap(), 3), k, "{a}");
+            assert_eq!(campaign_pilot::model::shard::Shard::of(subject.as_str().unwrap(), 3), k, "{a}");
         }
         let md = std::fs::read_to_string(app.dir.path().join(format!("shard{k}")).join("report.md")).unwrap();
         assert!(md.contains(&format!("shard {label}")), "the report says which shard it covers");

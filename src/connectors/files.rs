@@ -5,7 +5,7 @@
 //! parse becomes null here and is quarantined by the validate stage (which
 //! can fetch the raw line back with [`raw_lines`]). Extra columns are not read.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -13,31 +13,12 @@ use std::sync::Arc;
 
 use polars::prelude::*;
 
-use super::{ConnectorError, RawBatch, RawTable, Source};
-use crate::model::{col, Kind, Table};
-
-/// Reads the store tables from `store_dir` and the ad tables from `ads_dir`.
-pub fn read_batch(store_dir: &Path, ads_dir: &Path) -> Result<RawBatch, ConnectorError> {
-    // The two big tables are independent: read them side by side.
-    let (store, ads) = std::thread::scope(|s| {
-        let store = s.spawn(|| -> Result<_, ConnectorError> {
-            Ok((
-                read_table(store_dir, Table::Products, "store.path")?,
-                read_table(store_dir, Table::ProductDaily, "store.path")?,
-            ))
-        });
-        let ads = s.spawn(|| -> Result<_, ConnectorError> {
-            Ok((
-                read_table(ads_dir, Table::Campaigns, "ads.path")?,
-                read_table(ads_dir, Table::CampaignDaily, "ads.path")?,
-            ))
-        });
-        (store.join().expect("store reader panicked"), ads.join().expect("ads reader panicked"))
-    });
-    let (products, product_daily) = store?;
-    let (campaigns, campaign_daily) = ads?;
-    Ok(RawBatch { products, product_daily, campaigns, campaign_daily, views_available: true })
-}
+use super::ConnectorError;
+use crate::model::batch::{RawTable, SideFeed, Source};
+use crate::model::contract::{col, Kind, Table};
+use crate::model::day::{parse_day, Day};
+use crate::model::history::ViewsRow;
+use crate::model::run::QuarantinedRow;
 
 /// Finds and reads one table.
 pub fn read_table(dir: &Path, table: Table, key: &'static str) -> Result<RawTable, ConnectorError> {
@@ -165,4 +146,70 @@ pub fn raw_lines(path: &Path, lines: &[u64]) -> HashMap<u64, String> {
         }
     }
     out
+}
+
+/// `views.csv` (date, product_id, views) of `views.kind = "files"`: the good
+/// rows, and the feed's count with every bad row quarantined like the other
+/// tables' (first broken rule wins; a repeated (date, product_id) is bad,
+/// the first row stands). Rows after `as_of` are left for later runs.
+pub fn read_views_csv(path: &Path, products: &HashSet<&str>, as_of: Day) -> Result<(Vec<ViewsRow>, SideFeed), ConnectorError> {
+    let read_err = |e: csv::Error| ConnectorError::Read { path: path.display().to_string(), message: e.to_string() };
+    let mut r = csv::ReaderBuilder::new().flexible(true).from_path(path).map_err(read_err)?;
+    let header = r.headers().map_err(read_err)?.clone();
+    let find = |name: &'static str| {
+        header.iter().position(|h| h.trim() == name).ok_or(ConnectorError::MissingColumn {
+            key: "views.path",
+            path: path.display().to_string(),
+            table: Table::Views.name(),
+            column: name,
+        })
+    };
+    let (di, pi, vi) = (find(col::DATE)?, find(col::PRODUCT_ID)?, find(col::VIEWS)?);
+    let mut rows = Vec::new();
+    let mut bad: Vec<(u64, &'static str, &'static str)> = Vec::new();
+    let mut seen = HashSet::new();
+    let mut feed = SideFeed { table: Some(Table::Views), ..SideFeed::default() };
+    for rec in r.records() {
+        let rec = rec.map_err(read_err)?;
+        feed.rows_read += 1;
+        let line = rec.position().map_or(feed.rows_read + 1, |p| p.line());
+        let field = |i: usize| rec.get(i).unwrap_or("").trim();
+        let day = parse_day(field(di));
+        let views = field(vi).parse::<i64>();
+        let broken = match (&day, field(pi), &views) {
+            (Err(_), _, _) => Some((col::DATE, "not a YYYY-MM-DD date")),
+            (_, "", _) => Some((col::PRODUCT_ID, "missing")),
+            (_, _, Err(_)) => Some((col::VIEWS, "missing or not a whole number")),
+            (_, _, Ok(v)) if *v < 0 => Some((col::VIEWS, "negative")),
+            (_, pid, _) if !products.contains(pid) => Some((col::PRODUCT_ID, "unknown product")),
+            _ => None,
+        };
+        if let Some((column, reason)) = broken {
+            bad.push((line, column, reason));
+            continue;
+        }
+        let (Ok(day), Ok(views)) = (day, views) else { continue };
+        if day > as_of {
+            feed.after_as_of += 1;
+            continue;
+        }
+        let product_id = field(pi).to_string();
+        if !seen.insert((day, product_id.clone())) {
+            bad.push((line, "*", "duplicate (date, product_id): an earlier row has the same key"));
+            continue;
+        }
+        rows.push(ViewsRow { day, product_id, views });
+    }
+    let texts = raw_lines(path, &bad.iter().map(|b| b.0).collect::<Vec<_>>());
+    feed.quarantine = bad
+        .into_iter()
+        .map(|(line, column, reason)| QuarantinedRow {
+            table: Table::Views,
+            line,
+            column: column.to_string(),
+            reason: reason.to_string(),
+            raw: texts.get(&line).cloned().unwrap_or_default(),
+        })
+        .collect();
+    Ok((rows, feed))
 }

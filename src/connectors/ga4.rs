@@ -6,7 +6,8 @@ use chrono::NaiveDate;
 use serde_json::{json, Value};
 
 use crate::http::{HttpError, Idempotent, Peer};
-use crate::model::{date_of, day_of, Day};
+use crate::model::day::{date_of, day_of, Day};
+use crate::model::history::ViewsRow;
 
 /// Environment variable holding the OAuth access token (a service account's).
 pub const TOKEN_ENV: &str = "GA4_ACCESS_TOKEN";
@@ -28,7 +29,7 @@ impl Ga4 {
     }
 
     /// Views per (day, item id) over `from..=to`; days without views are absent.
-    pub async fn views(&self, from: Day, to: Day) -> Result<Vec<(Day, String, i64)>, HttpError> {
+    pub async fn views(&self, from: Day, to: Day) -> Result<Vec<ViewsRow>, HttpError> {
         let path = format!("/v1beta/properties/{}:runReport", self.property);
         let mut out = Vec::new();
         let mut offset = 0u64;
@@ -51,7 +52,7 @@ impl Ga4 {
                 let views = r["metricValues"][0]["value"].as_str().and_then(|v| v.parse::<i64>().ok());
                 let day = NaiveDate::parse_from_str(ymd, "%Y%m%d").map_err(|_| malformed(format!("date {ymd:?} is not YYYYMMDD")))?;
                 let views = views.ok_or_else(|| malformed(format!("itemsViewed of {item} on {ymd} is not a whole number")))?;
-                out.push((day_of(day), item.to_string(), views));
+                out.push(ViewsRow { day: day_of(day), product_id: item.to_string(), views });
             }
             let count = match &f.body["rowCount"] {
                 Value::Number(n) => n.as_u64().unwrap_or(0),

@@ -15,7 +15,8 @@ use serde_json::Value;
 
 use super::lenient;
 use crate::http::{HttpError, Idempotent, Peer};
-use crate::model::{date_of, day_of, Day};
+use crate::model::day::{date_of, day_of, Day};
+use crate::model::history::ImpactAction;
 
 pub const SID_ENV: &str = "IMPACT_ACCOUNT_SID";
 pub const TOKEN_ENV: &str = "IMPACT_AUTH_TOKEN";
@@ -49,16 +50,6 @@ impl Ad {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct ImpactAction {
-    pub id: String,
-    pub ad_id: String,
-    pub day: Day,
-    pub state: String,
-    pub amount: Option<f64>,
-    pub cost: Option<f64>,
-    pub new_customer: bool,
-}
 
 #[derive(Deserialize)]
 struct Envelope {
@@ -146,7 +137,7 @@ impl Impact {
                 let items = match f.body.rest.get(key) {
                     Some(Value::Array(a)) => a.clone(),
                     Some(Value::Null) | None => Vec::new(),
-                    Some(other) => return Err(self.malformed(path, format!("`{key}` is not an array: {}", crate::connectors::lenient::excerpt(other)))),
+                    Some(other) => return Err(self.malformed(path, format!("`{key}` is not an array: {}", lenient::excerpt(other)))),
                 };
                 Ok::<_, HttpError>((f.body.page, f.body.numpages, items))
             }

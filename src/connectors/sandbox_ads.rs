@@ -4,20 +4,19 @@
 //! campaign is paused, a budget when it has that budget, a create when a
 //! campaign carries the action's key.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use futures::stream::{self, StreamExt, TryStreamExt};
 use reqwest::Method;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::frames::CampaignRecord;
 use super::lenient;
 use super::platform::{AdPlatform, Capabilities, PlatformError};
-use crate::db::history::CampaignDayRow;
 use crate::http::{HttpError, Idempotent, Peer};
-use crate::model::{date_of, Day};
-use crate::stages::decide::{Action, ActionKind};
+use crate::model::campaign::{CampaignStatus, PausedBy};
+use crate::model::day::{date_of, parse_day, Day};
+use crate::model::history::CampaignDayRow;
+use crate::model::plan::{Action, ActionKey, ActionKind};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct SbCampaign {
@@ -35,6 +34,27 @@ pub struct SbCampaign {
     pub paused_at: String,
     #[serde(default)]
     pub created_by_key: String,
+}
+
+impl SbCampaign {
+    /// The campaign as received, for validation (its states stay text).
+    pub(crate) fn into_record(self, raw: String) -> CampaignRecord {
+        CampaignRecord {
+            campaign_id: self.campaign_id,
+            name: self.name,
+            product_id: self.product_id,
+            status: self.status,
+            daily_budget: self.daily_budget,
+            start_date: self.start_date,
+            paused_by: self.paused_by,
+            paused_at: self.paused_at,
+            raw,
+        }
+    }
+
+    fn status(&self) -> Option<CampaignStatus> {
+        self.status.parse().ok()
+    }
 }
 
 #[derive(Deserialize)]
@@ -68,8 +88,6 @@ struct DailyPage {
 
 pub struct SandboxAds {
     peer: Peer,
-    /// Names for campaigns about to be created (product id → name).
-    copy: Mutex<HashMap<String, String>>,
 }
 
 fn failed(e: impl std::fmt::Display) -> PlatformError {
@@ -78,15 +96,11 @@ fn failed(e: impl std::fmt::Display) -> PlatformError {
 
 impl SandboxAds {
     pub fn new(peer: Peer) -> Self {
-        SandboxAds { peer, copy: Mutex::new(HashMap::new()) }
+        SandboxAds { peer }
     }
 
     pub fn peer(&self) -> &Peer {
         &self.peer
-    }
-
-    pub fn set_copy(&self, names: HashMap<String, String>) {
-        *self.copy.lock().expect("copy lock") = names;
     }
 
     /// Every campaign with its raw record (for the quarantine).
@@ -123,11 +137,15 @@ impl SandboxAds {
             .try_collect()
             .await?;
         rows.extend(rest.into_iter().flatten());
-        Ok(rows
-            .into_iter()
-            .filter_map(|r| {
-                let day = chrono::NaiveDate::parse_from_str(&r.date, "%Y-%m-%d").ok().map(crate::model::day_of)?;
-                Some(CampaignDayRow {
+        rows.into_iter()
+            .map(|r| {
+                // A row the platform dated badly is the platform's bug: fail the fetch, keep nothing half-read.
+                let day = parse_day(&r.date).map_err(|e| HttpError::Malformed {
+                    peer: self.peer.name(),
+                    endpoint: path.into(),
+                    message: format!("campaign {}: {e}", r.campaign_id),
+                })?;
+                Ok(CampaignDayRow {
                     day,
                     campaign_id: r.campaign_id,
                     impressions: r.impressions,
@@ -138,14 +156,14 @@ impl SandboxAds {
                     new_customers: r.new_customers,
                 })
             })
-            .collect())
+            .collect()
     }
 
     /// The campaign an action is about; a rollback of a create finds the
     /// campaign that create made.
     async fn target(&self, a: &Action) -> Result<Option<SbCampaign>, PlatformError> {
         let all = self.campaigns().await.map_err(failed)?;
-        let original = a.key.strip_prefix("rollback/");
+        let original = ActionKey::undone(&a.key);
         Ok(all.into_iter().map(|(c, _)| c).find(|c| {
             if a.campaign_id.is_empty() {
                 let key = if a.kind == ActionKind::Create { Some(a.key.as_str()) } else { original };
@@ -171,8 +189,8 @@ impl AdPlatform for SandboxAds {
             return Ok(false);
         };
         Ok(match a.kind {
-            ActionKind::Pause => c.status == "paused",
-            ActionKind::Resume => c.status == "active",
+            ActionKind::Pause => c.status() == Some(CampaignStatus::Paused),
+            ActionKind::Resume => c.status() == Some(CampaignStatus::Active),
             ActionKind::SetBudget => c.daily_budget.is_some_and(|b| (b - a.to).abs() < 0.005),
             ActionKind::Create => true,
         })
@@ -180,8 +198,10 @@ impl AdPlatform for SandboxAds {
 
     async fn apply(&self, _as_of: Day, a: &Action) -> Result<(), PlatformError> {
         if a.kind == ActionKind::Create {
-            let name = self.copy.lock().expect("copy lock").get(&a.product_id).cloned().unwrap_or_else(|| format!("campaign-pilot: product {}", a.product_id));
-            let body = json!({"key": a.key, "product_id": a.product_id, "name": name, "daily_budget": a.to});
+            let Some(copy) = &a.copy else {
+                return Err(failed(format!("{}: a create without its ad copy", a.key)));
+            };
+            let body = json!({"key": a.key, "product_id": a.product_id, "name": copy.name, "daily_budget": a.to});
             // The platform answers a repeated key with the same campaign: safe to resend.
             self.peer.send_json::<serde_json::Value>(Method::POST, "/_sandbox/campaigns", &body, Idempotent::Yes).await.map_err(failed)?;
             return Ok(());
@@ -195,7 +215,7 @@ impl AdPlatform for SandboxAds {
             a.campaign_id.clone()
         };
         let (op, body) = match a.kind {
-            ActionKind::Pause => ("pause", json!({"paused_by": a.paused_by.clone().unwrap_or_else(|| "pipeline".into())})),
+            ActionKind::Pause => ("pause", json!({"paused_by": a.paused_by.unwrap_or(PausedBy::Pipeline)})),
             ActionKind::Resume => ("resume", json!({})),
             ActionKind::SetBudget => ("budget", json!({"daily_budget": a.to})),
             ActionKind::Create => unreachable!("handled above"),

@@ -14,9 +14,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::lenient;
-use crate::db::history::SalesRow;
 use crate::http::{HttpError, Peer};
-use crate::model::{date_of, day_of, Day};
+use crate::model::day::{date_of, day_of, Day};
+use crate::model::history::SalesRow;
 
 /// Environment variables holding the store's REST API keys.
 pub const KEY_ENV: &str = "WOOCOMMERCE_KEY";

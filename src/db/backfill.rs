@@ -4,10 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use sqlx::Row;
-
-use super::{insert_decisions, Db, DbError};
-use crate::report::Report;
+use super::runs::insert_decisions;
+use super::{get, get_json, Db, DbError};
+use crate::model::decision::Decision;
+use crate::model::report::Report;
+use crate::model::run::{RunMode, RunStatus};
 
 /// One replayed day, as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,8 +21,8 @@ pub struct BackfillDay {
     pub budget_before: f64,
     pub budget_after: f64,
     pub savings: f64,
-    /// Campaigns per decision class (`CONTINUE`, `PAUSE`, …).
-    pub decision_counts: BTreeMap<String, i64>,
+    /// Campaigns per decision class.
+    pub decision_counts: BTreeMap<Decision, i64>,
 }
 
 impl Db {
@@ -35,13 +36,12 @@ impl Db {
             .bind(&r.as_of)
             .bind(started_at)
             .bind(&now)
-            .bind("succeeded")
+            .bind(RunStatus::Succeeded.as_str())
             .bind(1i64)
-            .bind("backfill")
+            .bind(RunMode::Backfill.as_str())
             .execute(&mut *tx)
             .await?;
         insert_decisions(&mut tx, r).await?;
-        let counts: BTreeMap<String, usize> = r.decision_counts.iter().map(|(d, n)| (d.to_string(), *n)).collect();
         sqlx::query(
             "INSERT INTO backfill_days (as_of, run_id, finished_at, campaigns, actions, new_campaigns, budget_before, budget_after, savings, decision_counts) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -55,7 +55,7 @@ impl Db {
         .bind(r.totals.budget_before)
         .bind(r.totals.budget_after)
         .bind(r.totals.savings)
-        .bind(serde_json::to_string(&counts)?)
+        .bind(serde_json::to_string(&r.decision_counts)?)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -72,19 +72,19 @@ impl Db {
         .bind(to)
         .fetch_all(&self.pool)
         .await?;
+        const T: &str = "backfill_days";
         rows.iter()
             .map(|r| {
-                let day: String = r.try_get("as_of")?;
                 Ok(BackfillDay {
-                    as_of: day.parse().map_err(|e: chrono::ParseError| DbError::Query(sqlx::Error::Decode(Box::new(e))))?,
-                    run_id: r.try_get("run_id")?,
-                    campaigns: r.try_get("campaigns")?,
-                    actions: r.try_get("actions")?,
-                    new_campaigns: r.try_get("new_campaigns")?,
-                    budget_before: r.try_get("budget_before")?,
-                    budget_after: r.try_get("budget_after")?,
-                    savings: r.try_get("savings")?,
-                    decision_counts: serde_json::from_str(&r.try_get::<String, _>("decision_counts")?)?,
+                    as_of: crate::model::day::date_of(super::get_day(r, T, "as_of")?),
+                    run_id: get(r, T, "run_id")?,
+                    campaigns: get(r, T, "campaigns")?,
+                    actions: get(r, T, "actions")?,
+                    new_campaigns: get(r, T, "new_campaigns")?,
+                    budget_before: get(r, T, "budget_before")?,
+                    budget_after: get(r, T, "budget_after")?,
+                    savings: get(r, T, "savings")?,
+                    decision_counts: get_json(r, T, "decision_counts")?.unwrap_or_default(),
                 })
             })
             .collect()
@@ -98,17 +98,17 @@ impl Db {
     }
 
     /// A run's decisions as (campaign_id, decision), by campaign.
-    pub async fn decisions_of(&self, run_id: &str) -> Result<Vec<(String, String)>, DbError> {
+    pub async fn decisions_of(&self, run_id: &str) -> Result<Vec<(String, Decision)>, DbError> {
         let rows = sqlx::query("SELECT campaign_id, decision FROM decisions WHERE run_id = $1 ORDER BY campaign_id")
             .bind(run_id)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(|r| Ok((r.try_get("campaign_id")?, r.try_get("decision")?))).collect()
+        rows.iter().map(|r| Ok((get(r, "decisions", "campaign_id")?, super::get_name(r, "decisions", "decision")?))).collect()
     }
 
     /// How many runs were recorded in `mode`.
-    pub async fn runs_in_mode(&self, mode: &str) -> Result<i64, DbError> {
-        let row = sqlx::query("SELECT COUNT(*) FROM runs WHERE mode = $1").bind(mode).fetch_one(&self.pool).await?;
-        Ok(row.try_get::<i64, _>(0)?)
+    pub async fn runs_in_mode(&self, mode: RunMode) -> Result<i64, DbError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM runs WHERE mode = $1").bind(mode.as_str()).fetch_one(&self.pool).await?;
+        get(&row, "runs", "n")
     }
 }

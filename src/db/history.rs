@@ -3,45 +3,10 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use sqlx::Row;
-
-use super::{values_sql, Db, DbError};
-use crate::model::{date_of, day_of, Day};
-
-/// One product's sales on one day, as stored (`None` = not a number in the feed).
-#[derive(Debug, Clone, PartialEq)]
-pub struct SalesRow {
-    pub day: Day,
-    pub product_id: String,
-    pub units: Option<i64>,
-    pub revenue: Option<f64>,
-}
-
-/// One campaign-day as stored.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CampaignDayRow {
-    pub day: Day,
-    pub campaign_id: String,
-    pub impressions: Option<i64>,
-    pub clicks: Option<i64>,
-    pub spend: Option<f64>,
-    pub conversions: Option<i64>,
-    pub revenue: Option<f64>,
-    pub new_customers: Option<i64>,
-}
-
-/// One ad's entry in the ledger.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct LedgerEntry {
-    pub daily_budget: f64,
-    pub paused_by: Option<String>,
-    pub paused_at: Option<String>,
-    pub created_key: Option<String>,
-}
-
-fn parse_day(s: &str) -> Option<Day> {
-    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().map(day_of)
-}
+use super::{get, get_day, get_name, get_opt_day, placeholders, values_sql, Db, DbError};
+use crate::model::campaign::PausedBy;
+use crate::model::day::{date_of, Day};
+use crate::model::history::{CampaignDayRow, ImpactAction, LedgerEntry, SalesRow, ViewsRow};
 
 /// Rows per multi-row INSERT: under SQLite's and PostgreSQL's bind limits.
 const CHUNK: usize = 1_000;
@@ -66,7 +31,7 @@ impl Db {
             .bind(date_of(to).to_string())
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows.iter().filter_map(|r| parse_day(&r.get::<String, _>(0))).collect())
+        rows.iter().map(|r| get_day(r, "history_fetched", "date")).collect()
     }
 
     /// Replaces the sales rows of `days` (the fetched values win) and marks
@@ -88,14 +53,14 @@ impl Db {
     }
 
     /// Replaces the views rows of `days` and marks them complete.
-    pub async fn store_views_days(&self, source: &str, days: &[Day], rows: &[(Day, String, i64)]) -> Result<(), DbError> {
+    pub async fn store_views_days(&self, source: &str, days: &[Day], rows: &[ViewsRow]) -> Result<(), DbError> {
         let mut tx = self.pool.begin().await?;
         delete_days(&mut tx, self.is_postgres(), "history_views", source, days).await?;
         for chunk in rows.chunks(CHUNK) {
             let sql = values_sql("INSERT INTO history_views (source, date, product_id, views) VALUES ", 4, chunk.len());
             let mut q = sqlx::query(&sql);
-            for (d, pid, v) in chunk {
-                q = q.bind(source.to_string()).bind(date_of(*d).to_string()).bind(pid.clone()).bind(*v);
+            for r in chunk {
+                q = q.bind(source.to_string()).bind(date_of(r.day).to_string()).bind(r.product_id.clone()).bind(r.views);
             }
             q.execute(&mut *tx).await?;
         }
@@ -107,18 +72,31 @@ impl Db {
     pub async fn sales_days(&self, source: &str, from: Day, to: Day) -> Result<Vec<SalesRow>, DbError> {
         let rows = self.in_range("SELECT date, product_id, units_sold, revenue FROM history_product_daily \
              WHERE source = $1 AND date >= $2 AND date <= $3", source, from, to).await?;
-        Ok(rows
-            .iter()
-            .filter_map(|r| Some(SalesRow { day: parse_day(&r.get::<String, _>(0))?, product_id: r.get(1), units: r.get(2), revenue: r.get(3) }))
-            .collect())
+        const T: &str = "history_product_daily";
+        rows.iter()
+            .map(|r| {
+                Ok(SalesRow {
+                    day: get_day(r, T, "date")?,
+                    product_id: get(r, T, "product_id")?,
+                    units: get(r, T, "units_sold")?,
+                    revenue: get(r, T, "revenue")?,
+                })
+            })
+            .collect()
     }
 
-    pub async fn views_days(&self, source: &str, from: Day, to: Day) -> Result<Vec<(Day, String, i64)>, DbError> {
+    pub async fn views_days(&self, source: &str, from: Day, to: Day) -> Result<Vec<ViewsRow>, DbError> {
         let rows = self.in_range("SELECT date, product_id, views FROM history_views WHERE source = $1 AND date >= $2 AND date <= $3", source, from, to).await?;
-        Ok(rows
-            .iter()
-            .filter_map(|r| Some((parse_day(&r.get::<String, _>(0))?, r.get::<String, _>(1), r.get::<Option<i64>, _>(2).unwrap_or(0))))
-            .collect())
+        const T: &str = "history_views";
+        rows.iter()
+            .map(|r| {
+                Ok(ViewsRow {
+                    day: get_day(r, T, "date")?,
+                    product_id: get(r, T, "product_id")?,
+                    views: get::<Option<i64>>(r, T, "views")?.unwrap_or(0),
+                })
+            })
+            .collect()
     }
 
     /// Replaces the campaign rows of `days` and marks them complete.
@@ -155,26 +133,26 @@ impl Db {
     pub async fn campaign_days(&self, source: &str, from: Day, to: Day) -> Result<Vec<CampaignDayRow>, DbError> {
         let rows = self.in_range("SELECT date, campaign_id, impressions, clicks, spend, conversions, revenue, new_customers FROM history_campaign_daily \
              WHERE source = $1 AND date >= $2 AND date <= $3 ORDER BY campaign_id, date", source, from, to).await?;
-        Ok(rows
-            .iter()
-            .filter_map(|r| {
-                Some(CampaignDayRow {
-                    day: parse_day(&r.get::<String, _>(0))?,
-                    campaign_id: r.get(1),
-                    impressions: r.get(2),
-                    clicks: r.get(3),
-                    spend: r.get(4),
-                    conversions: r.get(5),
-                    revenue: r.get(6),
-                    new_customers: r.get(7),
+        const T: &str = "history_campaign_daily";
+        rows.iter()
+            .map(|r| {
+                Ok(CampaignDayRow {
+                    day: get_day(r, T, "date")?,
+                    campaign_id: get(r, T, "campaign_id")?,
+                    impressions: get(r, T, "impressions")?,
+                    clicks: get(r, T, "clicks")?,
+                    spend: get(r, T, "spend")?,
+                    conversions: get(r, T, "conversions")?,
+                    revenue: get(r, T, "revenue")?,
+                    new_customers: get(r, T, "new_customers")?,
                 })
             })
-            .collect())
+            .collect()
     }
 
     /// Upserts Impact actions by id (a re-read replaces state and amounts)
     /// and marks `days` complete for the actions feed.
-    pub async fn store_impact_actions(&self, source: &str, days: &[Day], actions: &[crate::connectors::impact::ImpactAction]) -> Result<(), DbError> {
+    pub async fn store_impact_actions(&self, source: &str, days: &[Day], actions: &[ImpactAction]) -> Result<(), DbError> {
         let mut tx = self.pool.begin().await?;
         let now = chrono::Utc::now().to_rfc3339();
         for chunk in actions.chunks(CHUNK) {
@@ -204,52 +182,44 @@ impl Db {
 
     /// Daily numbers per ad from the stored actions (reversed ones left out).
     pub async fn impact_campaign_days(&self, source: &str, from: Day, to: Day) -> Result<Vec<CampaignDayRow>, DbError> {
-        let rows = self.in_range("SELECT event_date, ad_id, COUNT(*), SUM(amount), SUM(cost), CAST(SUM(new_customer) AS BIGINT) FROM impact_actions \
+        let rows = self.in_range("SELECT event_date, ad_id, COUNT(*) AS n, SUM(amount) AS amount, SUM(cost) AS cost, CAST(SUM(new_customer) AS BIGINT) AS new_customers FROM impact_actions \
              WHERE source = $1 AND event_date >= $2 AND event_date <= $3 AND state <> 'REVERSED' \
              GROUP BY event_date, ad_id ORDER BY ad_id, event_date", source, from, to).await?;
-        Ok(rows
-            .iter()
-            .filter_map(|r| {
-                let cents = |v: Option<f64>| v.map(|x| (x * 100.0).round() / 100.0);
-                Some(CampaignDayRow {
-                    day: parse_day(&r.get::<String, _>(0))?,
-                    campaign_id: r.get(1),
+        const T: &str = "impact_actions";
+        let cents = |v: Option<f64>| v.map(|x| (x * 100.0).round() / 100.0);
+        rows.iter()
+            .map(|r| {
+                Ok(CampaignDayRow {
+                    day: get_day(r, T, "event_date")?,
+                    campaign_id: get(r, T, "ad_id")?,
                     // Impact reports no impressions or clicks per ad per day.
                     impressions: Some(0),
                     clicks: Some(0),
-                    spend: cents(r.get(4)),
-                    conversions: Some(r.get(2)),
-                    revenue: cents(r.get(3)),
-                    new_customers: Some(r.get(5)),
+                    spend: cents(get(r, T, "cost")?),
+                    conversions: Some(get(r, T, "n")?),
+                    revenue: cents(get(r, T, "amount")?),
+                    new_customers: Some(get(r, T, "new_customers")?),
                 })
             })
-            .collect())
+            .collect()
     }
 
     pub async fn ledger(&self, source: &str) -> Result<HashMap<String, LedgerEntry>, DbError> {
-        let rows = sqlx::query("SELECT campaign_id, daily_budget, paused_by, paused_at, created_key FROM ads_ledger WHERE source = $1")
+        let rows = sqlx::query("SELECT campaign_id, daily_budget, budget_source, paused_by, paused_at, created_key FROM ads_ledger WHERE source = $1")
             .bind(source.to_string())
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows
-            .iter()
-            .map(|r| {
-                (
-                    r.get::<String, _>(0),
-                    LedgerEntry { daily_budget: r.get(1), paused_by: r.get(2), paused_at: r.get(3), created_key: r.get(4) },
-                )
-            })
-            .collect())
+        rows.iter().map(|r| Ok((get(r, LEDGER, "campaign_id")?, ledger_entry(r)?))).collect()
     }
 
     /// One ad's ledger entry.
     pub async fn ledger_entry(&self, source: &str, campaign_id: &str) -> Result<Option<LedgerEntry>, DbError> {
-        let row = sqlx::query("SELECT daily_budget, paused_by, paused_at, created_key FROM ads_ledger WHERE source = $1 AND campaign_id = $2")
+        let row = sqlx::query("SELECT daily_budget, budget_source, paused_by, paused_at, created_key FROM ads_ledger WHERE source = $1 AND campaign_id = $2")
             .bind(source.to_string())
             .bind(campaign_id.to_string())
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.map(|r| LedgerEntry { daily_budget: r.get(0), paused_by: r.get(1), paused_at: r.get(2), created_key: r.get(3) }))
+        row.as_ref().map(ledger_entry).transpose()
     }
 
     /// The ad a create action made, as the ledger knows it.
@@ -259,27 +229,59 @@ impl Db {
             .bind(key.to_string())
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.map(|r| r.get(0)))
+        row.map(|r| get(&r, LEDGER, "campaign_id")).transpose()
     }
 
     pub async fn ledger_set(&self, source: &str, campaign_id: &str, e: &LedgerEntry) -> Result<(), DbError> {
-        sqlx::query(
-            "INSERT INTO ads_ledger (source, campaign_id, daily_budget, paused_by, paused_at, created_key, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (source, campaign_id) DO UPDATE SET \
-             daily_budget = excluded.daily_budget, paused_by = excluded.paused_by, paused_at = excluded.paused_at, \
-             created_key = COALESCE(excluded.created_key, ads_ledger.created_key), updated_at = excluded.updated_at",
-        )
-        .bind(source.to_string())
-        .bind(campaign_id.to_string())
-        .bind(e.daily_budget)
-        .bind(e.paused_by.clone())
-        .bind(e.paused_at.clone())
-        .bind(e.created_key.clone())
-        .bind(chrono::Utc::now().to_rfc3339())
-        .execute(&self.pool)
-        .await?;
+        self.ledger_set_many(source, &[(campaign_id.to_string(), e.clone())]).await
+    }
+
+    /// Upserts ledger entries in one transaction.
+    pub async fn ledger_set_many(&self, source: &str, entries: &[(String, LedgerEntry)]) -> Result<(), DbError> {
+        let now = chrono::Utc::now().to_rfc3339();
+        let mut tx = self.pool.begin().await?;
+        for chunk in entries.chunks(CHUNK / 8) {
+            let sql = format!(
+                "{} ON CONFLICT (source, campaign_id) DO UPDATE SET \
+                 daily_budget = excluded.daily_budget, budget_source = excluded.budget_source, paused_by = excluded.paused_by, \
+                 paused_at = excluded.paused_at, created_key = COALESCE(excluded.created_key, ads_ledger.created_key), updated_at = excluded.updated_at",
+                values_sql(
+                    "INSERT INTO ads_ledger (source, campaign_id, daily_budget, budget_source, paused_by, paused_at, created_key, updated_at) VALUES ",
+                    8,
+                    chunk.len()
+                )
+            );
+            let mut q = sqlx::query(&sql);
+            for (id, e) in chunk {
+                q = q
+                    .bind(source.to_string())
+                    .bind(id.clone())
+                    .bind(e.daily_budget)
+                    .bind(e.budget_source.as_str())
+                    .bind(e.paused_by.map(PausedBy::as_str))
+                    .bind(e.paused_at.map(|d| date_of(d).to_string()))
+                    .bind(e.created_key.clone())
+                    .bind(now.clone());
+            }
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
+}
+
+const LEDGER: &str = "ads_ledger";
+
+fn ledger_entry(r: &sqlx::any::AnyRow) -> Result<LedgerEntry, DbError> {
+    let paused_by: Option<String> = get(r, LEDGER, "paused_by")?;
+    Ok(LedgerEntry {
+        daily_budget: get(r, LEDGER, "daily_budget")?,
+        budget_source: get_name(r, LEDGER, "budget_source")?,
+        paused_by: PausedBy::parse_optional(paused_by.as_deref().unwrap_or(""))
+            .map_err(|e| DbError::Decode { table: LEDGER, column: "paused_by", message: e.to_string() })?,
+        paused_at: get_opt_day(r, LEDGER, "paused_at")?,
+        created_key: get(r, LEDGER, "created_key")?,
+    })
 }
 
 async fn mark_fetched(tx: &mut sqlx::Transaction<'_, sqlx::Any>, source: &str, feed: &str, days: &[Day], now: &str) -> Result<(), DbError> {
@@ -310,8 +312,7 @@ async fn delete_days(tx: &mut sqlx::Transaction<'_, sqlx::Any>, postgres: bool, 
             .await?;
     }
     for chunk in days.chunks(CHUNK) {
-        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
-        let sql = format!("DELETE FROM {table} WHERE source = $1 AND date IN ({})", placeholders.join(", "));
+        let sql = format!("DELETE FROM {table} WHERE source = $1 AND date IN ({})", placeholders(2, chunk.len()));
         let mut q = sqlx::query(&sql).bind(source.to_string());
         for d in chunk {
             q = q.bind(date_of(*d).to_string());

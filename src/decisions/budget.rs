@@ -6,9 +6,9 @@
 //! budget; (5) new campaigns from what is left, then from the new-campaign
 //! pool; (6) what is still left of the pool is savings.
 
-use super::Decision;
 use crate::config::BudgetSettings;
-use crate::model::to_cents_floor;
+use crate::model::day::to_cents_floor;
+use crate::model::decision::Decision;
 
 /// One judged campaign as the budget step sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -248,8 +248,29 @@ pub fn ledger_overspent(spend_today: f64, daily_budget: f64, tolerance_pct: f64)
     daily_budget > 0.0 && super::round6(spend_today) > super::round6(daily_budget * (1.0 + tolerance_pct / 100.0))
 }
 
+/// A budget observed from an ad's own spend, for a platform without
+/// budgets that shows an ad for the first time: the mean of its last `days`
+/// days with spend (in day order), in whole cents, rounded down; `None` when
+/// it never spent.
+pub fn observed_budget(spend_by_day: &[f64], days: usize) -> Option<i64> {
+    let last: Vec<f64> = spend_by_day.iter().rev().filter(|x| **x > 0.0).take(days.max(1)).copied().collect();
+    if last.is_empty() {
+        return None;
+    }
+    Some(to_cents_floor(last.iter().sum::<f64>() / last.len() as f64))
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_observed_budget_is_the_mean_of_the_last_days_with_spend_in_cents() {
+        // Zero days are skipped; only the last three days with spend count.
+        assert_eq!(super::observed_budget(&[100.0, 10.0, 0.0, 20.0, 0.0, 31.0], 3), Some(2033));
+        assert_eq!(super::observed_budget(&[12.34], 7), Some(1234));
+        assert_eq!(super::observed_budget(&[0.0, 0.0], 7), None);
+        assert_eq!(super::observed_budget(&[], 7), None);
+    }
+
     #[test]
     fn ledger_overspend_is_past_the_tolerance() {
         assert!(!super::ledger_overspent(55.0, 50.0, 10.0));

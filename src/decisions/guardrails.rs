@@ -2,16 +2,8 @@
 //! the whole plan becomes proposals. Holding everything, never truncating: a
 //! truncated plan could keep the increases and drop the pauses that pay for them.
 
-use serde::Serialize;
-
 use crate::config::{ActSettings, BudgetSettings};
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct HeldBy {
-    pub guardrail: String,
-    pub value: f64,
-    pub limit: f64,
-}
+use crate::model::run::HeldBy;
 
 /// What the guardrails look at.
 #[derive(Debug, Clone, Default, PartialEq)]

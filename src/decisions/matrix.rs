@@ -6,9 +6,11 @@
 //! read and a person can follow.
 
 use super::significance::{poisson_lower_tail, rate_change_p};
-use super::{num, round6, Decision, Verdict};
+use super::{num, round6};
 use crate::config::{DecisionSettings, ResumeSettings, SignificanceSettings};
-use crate::model::Day;
+use crate::model::campaign::PausedBy;
+use crate::model::day::Day;
+use crate::model::decision::{Decision, Verdict};
 
 /// What the matrix needs to know about an active campaign.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -194,8 +196,8 @@ pub fn decide_active(m: &ActiveInputs, d: &DecisionSettings, sig: &SignificanceS
 
 /// What the matrix needs to know about a paused campaign.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PausedInputs<'a> {
-    pub paused_by: &'a str,
+pub struct PausedInputs {
+    pub paused_by: Option<PausedBy>,
     pub paused_at: Option<Day>,
     pub as_of: Day,
     /// Efficiency of the campaign's product over the trend baseline.
@@ -207,10 +209,10 @@ pub struct PausedInputs<'a> {
 pub fn decide_paused(p: &PausedInputs, r: &ResumeSettings, min_stock: i64) -> Verdict {
     let paused = |reason: String| Verdict::new(Decision::Paused, vec![reason]);
     match p.paused_by {
-        "pipeline" => {}
-        "pipeline_emergency" => return paused("paused_by_emergency".into()),
+        Some(PausedBy::Pipeline) => {}
+        Some(PausedBy::PipelineEmergency) => return paused("paused_by_emergency".into()),
         // An empty paused_by counts as a person's pause.
-        _ => return paused("paused_by_user".into()),
+        Some(PausedBy::User) | None => return paused("paused_by_user".into()),
     }
     let Some(at) = p.paused_at else { return paused("missing_paused_at".into()) };
     let days = p.as_of - at;
@@ -467,8 +469,8 @@ mod tests {
         assert_eq!(decide(&m), Decision::Pause);
     }
 
-    fn paused<'a>(by: &'a str, at: Option<Day>, eff: Option<f64>, stock: i64) -> PausedInputs<'a> {
-        PausedInputs { paused_by: by, paused_at: at, as_of: 100, efficiency: eff, stock }
+    fn paused(by: &str, at: Option<Day>, eff: Option<f64>, stock: i64) -> PausedInputs {
+        PausedInputs { paused_by: PausedBy::parse_optional(by).unwrap(), paused_at: at, as_of: 100, efficiency: eff, stock }
     }
 
     fn decide_p(p: &PausedInputs) -> Verdict {

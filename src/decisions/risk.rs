@@ -5,10 +5,10 @@
 //! settings. The level is a plain function of the score.
 
 use polars::prelude::*;
-use serde::Serialize;
 
 use super::round6;
 use crate::config::RiskSettings;
+use crate::model::decision::RiskLevel;
 
 /// burn = min(1, spend / (daily_budget × covered days)); 1 if there was spend
 /// against no budget, 0 if neither.
@@ -53,14 +53,6 @@ pub fn score(burn: Expr, decline: Expr, competition: Expr, lifecycle: Expr, s: &
         + lit(s.decline_weight) * decline
         + lit(s.competition_weight) * competition
         + lit(s.lifecycle_weight) * lifecycle
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RiskLevel {
-    Low,
-    Medium,
-    High,
 }
 
 /// low < medium_level ≤ medium < high_level ≤ high.

@@ -3,7 +3,7 @@
 
 use super::num;
 use crate::config::{BudgetSettings, SelectionSettings};
-use crate::model::to_cents_floor;
+use crate::model::day::to_cents_floor;
 
 /// A product with no active or paused campaign, as selection sees it.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,16 +1,18 @@
 //! `report.html`: one self-contained file (no network, no external asset)
 //! that reads on a laptop and a phone. Charts are drawn by plotters as inline
-//! SVG; every store text (ids, names) is escaped.
+//! SVG; every value is escaped by construction (maud templates).
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
-use html_escape::encode_text as esc;
+use maud::{html, Markup, PreEscaped, DOCTYPE};
 use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
 
-use super::{CampaignEntry, Report};
-use crate::decisions::Decision;
+use super::shard_note;
+use crate::model::contract::Table;
+use crate::model::decision::Decision;
+use crate::model::plan::ActionStatus;
+use crate::model::report::{CampaignEntry, Report};
 
 fn color(d: Decision) -> RGBColor {
     match d {
@@ -83,7 +85,7 @@ fn scatter(title: &str, x_desc: &str, y_desc: &str, points: &[(Decision, f64, f6
             .light_line_style(WHITE)
             .draw()
             .map_err(err)?;
-        for d in Decision::ALL {
+        for &d in Decision::ALL {
             let c = color(d);
             let pts: Vec<(f64, f64)> = points.iter().filter(|p| p.0 == d).map(|p| (p.1, p.2)).collect();
             if pts.is_empty() {
@@ -172,7 +174,7 @@ pub fn charts(r: &Report) -> Vec<(String, String)> {
         e.1 += c.budget.proposed;
     }
     let mut budget_bars = Vec::new();
-    for d in Decision::ALL {
+    for &d in Decision::ALL {
         if let Some((before, after)) = budget.get(&d) {
             budget_bars.push((String::new(), *before, color(d).mix(0.35).to_rgba().into_rgb()));
             budget_bars.push((short(d).to_string(), *after, color(d)));
@@ -213,35 +215,31 @@ fn opt(x: Option<f64>, digits: usize) -> String {
     x.map(|v| format!("{v:.digits$}")).unwrap_or_else(|| "–".into())
 }
 
-fn table(s: &mut String, rows: &[&CampaignEntry]) {
-    s.push_str("<div class=\"scroll\"><table class=\"sortable\"><thead><tr>");
-    for h in ["campaign", "product", "spend", "revenue", "ROI", "sales Δ%", "views Δ%", "risk", "budget", "reasons"] {
-        let _ = write!(s, "<th>{h}</th>");
+/// One decision class's campaigns as a sortable table.
+fn table(rows: &[&CampaignEntry]) -> Markup {
+    html! {
+        div.scroll { table.sortable {
+            thead { tr { @for h in ["campaign", "product", "spend", "revenue", "ROI", "sales Δ%", "views Δ%", "risk", "budget", "reasons"] { th { (h) } } } }
+            tbody { @for c in rows {
+                @let m = &c.metrics;
+                tr {
+                    td { (c.campaign_id) }
+                    td { (c.product_id) }
+                    td.n { (money(m.spend)) }
+                    td.n { (money(m.revenue)) }
+                    td.n { (opt(m.roi, 2)) }
+                    td.n { (opt(m.sales_impact_pct, 1)) }
+                    td.n { (opt(m.view_impact_pct, 1)) }
+                    td { (m.risk_level.map(|l| l.to_string()).unwrap_or("–".into())) }
+                    td.n {
+                        @if c.budget.current == c.budget.proposed { (money(c.budget.current)) }
+                        @else { (money(c.budget.current)) " → " (money(c.budget.proposed)) }
+                    }
+                    td.r { (c.reasons.join("; ")) }
+                }
+            } }
+        } }
     }
-    s.push_str("</tr></thead><tbody>");
-    for c in rows {
-        let m = &c.metrics;
-        let budget = if c.budget.current == c.budget.proposed {
-            money(c.budget.current)
-        } else {
-            format!("{} → {}", money(c.budget.current), money(c.budget.proposed))
-        };
-        let _ = write!(
-            s,
-            "<tr><td>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td>{}</td><td class=n>{}</td><td class=r>{}</td></tr>",
-            esc(&c.campaign_id),
-            esc(&c.product_id),
-            money(m.spend),
-            money(m.revenue),
-            opt(m.roi, 2),
-            opt(m.sales_impact_pct, 1),
-            opt(m.view_impact_pct, 1),
-            m.risk_level.map(|l| format!("{l:?}").to_lowercase()).unwrap_or("–".into()),
-            budget,
-            esc(&c.reasons.join("; "))
-        );
-    }
-    s.push_str("</tbody></table></div>");
 }
 
 const STYLE: &str = "body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#222;background:#f6f7f9}\
@@ -261,86 +259,87 @@ var t=th.closest('table'),b=t.tBodies[0],r=Array.from(b.rows),d=th.dataset.d==='
 var v=function(x){var s=x.cells[i].innerText.split('→').pop().trim(),n=parseFloat(s);return isNaN(n)?s:n};\
 r.sort(function(a,c){var x=v(a),y=v(c);return (x>y?1:x<y?-1:0)*d});r.forEach(function(x){b.appendChild(x)})})});";
 
+/// The page. Every value is escaped by the template (maud) unless wrapped
+/// in `PreEscaped`, which only our own CSS, script and plotters' SVG are.
 pub fn render(r: &Report) -> String {
-    let mut s = String::with_capacity(256 * 1024);
-    let status = r.status.as_str();
-    let _ = write!(
-        s,
-        "<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport content=\"width=device-width,initial-scale=1\">\
-<title>campaign-pilot — {as_of}</title><style>{STYLE}</style></head><body><main>\
-<h1>campaign-pilot report — {as_of}</h1><p>Run <code>{run}</code> · status <b>{status}</b> · mode {mode}{dry}{shard}</p>\
-<div class=narrative>{narrative}</div>",
-        as_of = esc(&r.as_of),
-        run = esc(&r.run_id),
-        mode = esc(&r.mode),
-        dry = if r.dry_run { " · dry run" } else { "" },
-        shard = esc(&super::shard_note(r)),
-        narrative = esc(&r.narrative),
-    );
-    if !r.held_by.is_empty() {
-        s.push_str("<p class=held><b>Held by a guardrail — nothing was applied.</b> ");
-        for h in &r.held_by {
-            let _ = write!(s, "{}: {} (limit {}). ", esc(&h.guardrail), h.value, h.limit);
-        }
-        s.push_str("</p>");
-    }
-    let applied = r.actions.iter().filter(|a| a.status == crate::stages::decide::ActionStatus::Applied).count();
-    let _ = write!(
-        s,
-        "<div class=cards><div class=card>budget before<b>{}</b></div><div class=card>budget after<b>{}</b></div>\
-<div class=card>savings<b>{}</b></div><div class=card>campaigns<b>{}</b></div><div class=card>actions (applied)<b>{} ({})</b></div>\
-<div class=card>rows quarantined<b>{}</b></div></div>",
-        money(r.totals.budget_before),
-        money(r.totals.budget_after),
-        money(r.totals.savings),
-        r.campaigns.len(),
-        r.actions.len(),
-        applied,
-        r.data_quality.rows_quarantined.total()
-    );
-    s.push_str("<div class=charts>");
-    for (id, svg) in charts(r) {
-        let _ = write!(s, "<div class=chart id=\"chart-{id}\">{svg}</div>");
-    }
-    s.push_str("</div>");
-    for d in Decision::ALL {
-        let rows: Vec<&CampaignEntry> = r.campaigns.iter().filter(|c| c.decision == d).collect();
-        if rows.is_empty() {
-            continue;
-        }
-        let _ = write!(s, "<h2><span class=badge style=\"background:{}\">{}</span> {}</h2>", css(color(d)), d, rows.len());
-        table(&mut s, &rows);
-    }
-    if !r.new_campaigns.is_empty() {
-        s.push_str("<h2>New campaigns</h2><div class=scroll><table><tr><th>product</th><th>daily budget</th><th>name</th><th>headline</th><th>description</th></tr>");
-        for n in &r.new_campaigns {
-            let _ = write!(
-                s,
-                "<tr><td>{}</td><td class=n>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(&n.product_id),
-                money(n.daily_budget),
-                esc(&n.name),
-                esc(&n.headline),
-                esc(&n.description)
-            );
-        }
-        s.push_str("</table></div>");
-    }
+    let applied = r.actions.iter().filter(|a| a.status == ActionStatus::Applied).count();
     let q = &r.data_quality;
-    s.push_str("<h2>Data quality</h2><div class=scroll><table><tr><th>table</th><th>rows read</th><th>quarantined</th><th>after as_of</th></tr>");
-    for t in crate::model::Table::ALL {
-        let _ = write!(
-            s,
-            "<tr><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td></tr>",
-            t.name(),
-            q.rows_read.get(t),
-            q.rows_quarantined.get(t),
-            q.rows_after_as_of.get(t)
-        );
-    }
-    let _ = write!(s, "</table></div><p>Stale data: {}</p>", if q.stale { "<b>yes</b>" } else { "no" });
-    let _ = write!(s, "</main><script>{SORT}</script></body></html>");
-    s
+    let page = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width,initial-scale=1";
+                title { "campaign-pilot — " (r.as_of) }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                main {
+                    h1 { "campaign-pilot report — " (r.as_of) }
+                    p {
+                        "Run " code { (r.run_id) } " · status " b { (r.status) } " · mode " (r.mode)
+                        @if r.dry_run { " · dry run" }
+                        (shard_note(r))
+                    }
+                    div.narrative { (r.narrative) }
+                    @if !r.held_by.is_empty() {
+                        p.held {
+                            b { "Held by a guardrail — nothing was applied." } " "
+                            @for h in &r.held_by { (h.guardrail) ": " (h.value) " (limit " (h.limit) "). " }
+                        }
+                    }
+                    div.cards {
+                        div.card { "budget before" b { (money(r.totals.budget_before)) } }
+                        div.card { "budget after" b { (money(r.totals.budget_after)) } }
+                        div.card { "savings" b { (money(r.totals.savings)) } }
+                        div.card { "campaigns" b { (r.campaigns.len()) } }
+                        div.card { "actions (applied)" b { (r.actions.len()) " (" (applied) ")" } }
+                        div.card { "rows quarantined" b { (q.rows_quarantined.total()) } }
+                    }
+                    div.charts {
+                        @for (id, svg) in charts(r) { div.chart id=(format!("chart-{id}")) { (PreEscaped(svg)) } }
+                    }
+                    @for &d in Decision::ALL {
+                        @let rows: Vec<&CampaignEntry> = r.campaigns.iter().filter(|c| c.decision == d).collect();
+                        @if !rows.is_empty() {
+                            h2 { span.badge style=(format!("background:{}", css(color(d)))) { (d) } " " (rows.len()) }
+                            (table(&rows))
+                        }
+                    }
+                    @if !r.new_campaigns.is_empty() {
+                        h2 { "New campaigns" }
+                        div.scroll { table {
+                            tr { th { "product" } th { "daily budget" } th { "name" } th { "headline" } th { "description" } }
+                            @for n in &r.new_campaigns {
+                                tr {
+                                    td { (n.product_id) }
+                                    td.n { (money(n.daily_budget)) }
+                                    td { (n.copy.name) }
+                                    td { (n.copy.headline) }
+                                    td { (n.copy.description) }
+                                }
+                            }
+                        } }
+                    }
+                    h2 { "Data quality" }
+                    div.scroll { table {
+                        tr { th { "table" } th { "rows read" } th { "quarantined" } th { "after as_of" } }
+                        @for t in Table::ALL {
+                            tr {
+                                td { (t.name()) }
+                                td.n { (q.rows_read.get(t)) }
+                                td.n { (q.rows_quarantined.get(t)) }
+                                td.n { (q.rows_after_as_of.get(t)) }
+                            }
+                        }
+                    } }
+                    p { "Stale data: " @if q.stale { b { "yes" } } @else { "no" } }
+                }
+                script { (PreEscaped(SORT)) }
+            }
+        }
+    };
+    page.into_string()
 }
 
 #[cfg(test)]
@@ -348,8 +347,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn store_text_is_escaped() {
-        assert_eq!(esc("<script>alert(1)</script>"), "&lt;script&gt;alert(1)&lt;/script&gt;");
+    fn store_text_is_escaped_by_the_template() {
+        let rows = [&CampaignEntry {
+            campaign_id: "<script>alert(1)</script>".into(),
+            product_id: "P\"1".into(),
+            decision: Decision::Monitor,
+            reasons: vec!["a&b".into()],
+            baseline: crate::model::campaign::Baseline::Trend,
+            metrics: crate::model::report::Metrics {
+                spend: 1.0,
+                revenue: 2.0,
+                roas: None,
+                roi: None,
+                cpa: None,
+                sales_impact_pct: None,
+                view_impact_pct: None,
+                efficiency: None,
+                risk_score: None,
+                risk_level: None,
+            },
+            budget: crate::model::report::Budget { current: 1.0, proposed: 1.0 },
+        }];
+        let t = table(&rows).into_string();
+        assert!(t.contains("&lt;script&gt;alert(1)&lt;/script&gt;") && !t.contains("<script>"), "{t}");
+        assert!(t.contains("P&quot;1") && t.contains("a&amp;b"), "{t}");
     }
 
     #[test]

@@ -1,77 +1,20 @@
-//! The run report: `report.json` (the machine-readable contract of SPEC §9),
-//! `report.md` and `decisions.csv`, built from the outcome only.
+//! The run report, built from the outcome only: `report.json` (the
+//! machine-readable contract of SPEC §9, the [`Report`] type of the model),
+//! `report.md`, `decisions.csv` and `report.html` ([`html`]).
 
 pub mod html;
 
 use std::fmt::Write as _;
 use std::path::Path;
 
-use serde::Serialize;
-
-use crate::decisions::guardrails::HeldBy;
-use crate::decisions::risk::RiskLevel;
-use crate::decisions::{num, Decision};
-use crate::model::date_of;
-use crate::stages::act::{Outcome, RunStatus};
-use crate::stages::decide::{Action, CampaignDecision, NewCampaign, Totals};
-use crate::stages::validate::{DataQuality, QuarantinedRow};
-use crate::stages::StageReport;
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Metrics {
-    pub spend: f64,
-    pub revenue: f64,
-    pub roas: Option<f64>,
-    pub roi: Option<f64>,
-    pub cpa: Option<f64>,
-    pub sales_impact_pct: Option<f64>,
-    pub view_impact_pct: Option<f64>,
-    pub efficiency: Option<f64>,
-    pub risk_score: Option<f64>,
-    pub risk_level: Option<RiskLevel>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Budget {
-    pub current: f64,
-    pub proposed: f64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct CampaignEntry {
-    pub campaign_id: String,
-    pub product_id: String,
-    pub decision: Decision,
-    pub reasons: Vec<String>,
-    pub baseline: &'static str,
-    pub metrics: Metrics,
-    pub budget: Budget,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Report {
-    pub run_id: String,
-    pub as_of: String,
-    pub dry_run: bool,
-    pub mode: String,
-    pub status: RunStatus,
-    pub data_quality: DataQuality,
-    pub held_by: Vec<HeldBy>,
-    pub campaigns: Vec<CampaignEntry>,
-    pub actions: Vec<Action>,
-    pub new_campaigns: Vec<NewCampaign>,
-    pub totals: Totals,
-    pub narrative: String,
-    pub narrative_source: &'static str,
-    pub llm: crate::llm::LlmUsage,
-    pub decision_counts: std::collections::BTreeMap<Decision, usize>,
-    pub stages: Vec<StageReport>,
-    /// The shard this run decided for (`"K/N"`), or null for the whole
-    /// portfolio: budgets and guardrails are of this shard's campaigns only.
-    pub shard: Option<String>,
-    /// The first quarantined rows (all of them are in the database).
-    pub quarantine_sample: Vec<QuarantinedRow>,
-}
+use crate::decisions::num;
+use crate::model::contract::Table;
+use crate::model::day::{date_of, Day};
+use crate::model::decision::Decision;
+use crate::model::plan::{ActionStatus, CampaignDecision, Plan, Totals};
+use crate::model::report::{Budget, CampaignEntry, Metrics, NarrativeSource, Rendered, Report};
+use crate::model::run::{DataQuality, Outcome, QuarantinedRow, RunMode, StageReport};
+use crate::model::shard::Shard;
 
 /// A finite number, or null (SPEC §9: ∞ and undefined are null with a reason).
 fn finite(x: Option<f64>) -> Option<f64> {
@@ -105,12 +48,12 @@ fn entry(d: &CampaignDecision) -> CampaignEntry {
 pub struct ReportInput<'a> {
     pub run_id: &'a str,
     pub dry_run: bool,
-    pub mode: &'a str,
+    pub mode: RunMode,
     pub outcome: &'a Outcome,
     pub quality: &'a DataQuality,
     pub quarantine: &'a [QuarantinedRow],
     pub stages: Vec<StageReport>,
-    pub shard: Option<crate::shard::Shard>,
+    pub shard: Option<Shard>,
 }
 
 pub fn build(input: ReportInput) -> Report {
@@ -124,7 +67,7 @@ pub fn build(input: ReportInput) -> Report {
         run_id: input.run_id.to_string(),
         as_of: date_of(plan.as_of).to_string(),
         dry_run: input.dry_run,
-        mode: input.mode.to_string(),
+        mode: input.mode,
         status: input.outcome.status,
         data_quality: input.quality.clone(),
         held_by: input.outcome.held_by.clone(),
@@ -133,7 +76,7 @@ pub fn build(input: ReportInput) -> Report {
         new_campaigns: plan.new_campaigns.clone(),
         totals: plan.totals.clone(),
         narrative,
-        narrative_source: "template",
+        narrative_source: NarrativeSource::Template,
         llm: Default::default(),
         decision_counts: counts,
         stages: input.stages,
@@ -146,7 +89,7 @@ pub fn build(input: ReportInput) -> Report {
 /// movers with their reasons (ids, numbers, rules), and, apart, the product
 /// names involved (store text, to be passed as untrusted data). No secret and
 /// no customer data is in either.
-pub fn narrative_facts(r: &Report, plan: &crate::stages::decide::Plan) -> (String, Vec<String>) {
+pub fn narrative_facts(r: &Report, plan: &Plan) -> (String, Vec<String>) {
     let mut s = format!("Run for {} ({} campaigns judged).\nDecisions:", r.as_of, r.campaigns.len());
     for (d, n) in &r.decision_counts {
         let _ = write!(s, " {d} {n};");
@@ -158,16 +101,16 @@ pub fn narrative_facts(r: &Report, plan: &crate::stages::decide::Plan) -> (Strin
         money(r.totals.budget_after),
         money(r.totals.savings),
         r.actions.len(),
-        r.actions.iter().filter(|a| a.status == crate::stages::decide::ActionStatus::Applied).count()
+        r.actions.iter().filter(|a| a.status == ActionStatus::Applied).count()
     );
     let mut names = Vec::new();
-    let mut movers: Vec<&crate::stages::decide::CampaignDecision> = plan
+    let mut movers: Vec<&CampaignDecision> = plan
         .campaigns
         .iter()
         .filter(|c| c.verdict.decision.is_pause() || c.budget_proposed != c.budget_current)
         .collect();
     movers.sort_by(|a, b| {
-        let delta = |c: &crate::stages::decide::CampaignDecision| (c.budget_proposed - c.budget_current).abs();
+        let delta = |c: &CampaignDecision| (c.budget_proposed - c.budget_current).abs();
         delta(b).total_cmp(&delta(a)).then_with(|| a.row.campaign_id.cmp(&b.row.campaign_id))
     });
     s.push_str("\nTop movers:");
@@ -202,7 +145,7 @@ pub fn narrative_facts(r: &Report, plan: &crate::stages::decide::Plan) -> (Strin
 }
 
 fn template_narrative(
-    as_of: crate::model::Day,
+    as_of: Day,
     counts: &std::collections::BTreeMap<Decision, usize>,
     t: &Totals,
     new: usize,
@@ -283,7 +226,7 @@ pub fn markdown(r: &Report) -> String {
     );
     let q = &r.data_quality;
     let _ = writeln!(s, "## Data quality\n\n| table | rows read | quarantined | after as_of |\n|---|---:|---:|---:|");
-    for t in crate::model::Table::ALL {
+    for t in Table::ALL {
         let _ = writeln!(
             s,
             "| {} | {} | {} | {} |",
@@ -294,7 +237,7 @@ pub fn markdown(r: &Report) -> String {
         );
     }
     let _ = writeln!(s, "\nStale data: {}\n", if q.stale { "**yes**" } else { "no" });
-    for d in Decision::ALL {
+    for &d in Decision::ALL {
         let rows: Vec<&CampaignEntry> = r.campaigns.iter().filter(|c| c.decision == d).collect();
         if rows.is_empty() {
             continue;
@@ -321,7 +264,7 @@ pub fn markdown(r: &Report) -> String {
                 opt(m.roi, 2),
                 opt(m.sales_impact_pct, 1),
                 opt(m.view_impact_pct, 1),
-                m.risk_level.map(|l| format!("{l:?}").to_lowercase()).unwrap_or("–".into()),
+                m.risk_level.map(|l| l.to_string()).unwrap_or("–".into()),
                 budget,
                 c.reasons.join("; ").replace('|', "/")
             );
@@ -331,7 +274,7 @@ pub fn markdown(r: &Report) -> String {
     if !r.new_campaigns.is_empty() {
         let _ = writeln!(s, "## New campaigns\n\n| product | daily budget | name | headline |\n|---|---:|---|---|");
         for n in &r.new_campaigns {
-            let _ = writeln!(s, "| {} | {} | {} | {} |", n.product_id, money(n.daily_budget), n.name, n.headline);
+            let _ = writeln!(s, "| {} | {} | {} | {} |", n.product_id, money(n.daily_budget), n.copy.name, n.copy.headline);
         }
         s.push('\n');
     }
@@ -378,7 +321,7 @@ pub fn decisions_csv(r: &Report) -> Result<String, csv::Error> {
             o(m.view_impact_pct),
             o(m.efficiency),
             o(m.risk_score),
-            m.risk_level.map(|l| format!("{l:?}").to_lowercase()).unwrap_or_default(),
+            m.risk_level.map(|l| l.to_string()).unwrap_or_default(),
             num(c.budget.current),
             num(c.budget.proposed),
             c.reasons.join("; "),
@@ -388,13 +331,6 @@ pub fn decisions_csv(r: &Report) -> Result<String, csv::Error> {
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
-/// The rendered report files.
-pub struct Rendered {
-    pub json: String,
-    pub markdown: String,
-    pub csv: String,
-    pub html: String,
-}
 
 pub fn render(r: &Report) -> std::io::Result<Rendered> {
     Ok(Rendered {

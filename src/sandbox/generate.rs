@@ -21,7 +21,9 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Binomial, Distribution, Poisson};
 use serde::Serialize;
 
-use crate::model::{col, day_of, Table};
+use crate::model::campaign::{CampaignStatus, PausedBy};
+use crate::model::contract::{col, Table};
+use crate::model::day::{date_of, day_of};
 
 /// Marker file of a generated demo directory (holds the as_of it ends on).
 pub const DEMO_MARKER: &str = ".campaign-pilot-demo";
@@ -136,12 +138,12 @@ struct Product {
 struct Campaign {
     product: usize,
     archetype: Archetype,
-    status: &'static str,
+    status: CampaignStatus,
     budget: f64,
     start: i32,
     /// Last day with spend (inclusive).
     last: i32,
-    paused_by: &'static str,
+    paused_by: Option<PausedBy>,
     paused_at: Option<i32>,
     cpc: f64,
     cvr: f64,
@@ -225,7 +227,7 @@ pub fn generate(dir: &Path, o: &GenerateOptions) -> Result<GenerateSummary, Gene
             p.stock = p.stock.max(rng.random_range(200..2000));
             let budget = cents(rng.random_range(15.0..150.0));
             let old_start = as_of - rng.random_range(35.min(days - 1).max(0)..days.max(36));
-            let (mut status, mut paused_by, mut paused_at) = ("active", "", None);
+            let (mut status, mut paused_by, mut paused_at) = (CampaignStatus::Active, None, None);
             let mut start = old_start;
             // cost: spend per conversion as a fraction of the price (ROI ≈ 1.15 / cost − 1;
             // CPA ≈ cost / 0.6 × price, since 60 % of buyers are new).
@@ -258,28 +260,28 @@ pub fn generate(dir: &Path, o: &GenerateOptions) -> Result<GenerateSummary, Gene
                     burn = rng.random_range(0.9..1.0);
                 }
                 Archetype::PausedByPipeline => {
-                    status = "paused";
-                    paused_by = "pipeline";
+                    status = CampaignStatus::Paused;
+                    paused_by = Some(PausedBy::Pipeline);
                     // Paused long enough ago that both windows are after the pause,
                     // on a product that recovers: a RESUME candidate.
                     paused_at = Some(as_of - rng.random_range(22..40));
                     p.growth = rng.random_range(0.012..0.03);
                 }
                 Archetype::PausedOther => {
-                    status = "paused";
-                    paused_by = ["user", "pipeline_emergency", ""][rng.random_range(0..3)];
-                    paused_at = if paused_by.is_empty() { None } else { Some(as_of - rng.random_range(3..60)) };
+                    status = CampaignStatus::Paused;
+                    paused_by = [Some(PausedBy::User), Some(PausedBy::PipelineEmergency), None][rng.random_range(0..3)];
+                    paused_at = if paused_by.is_none() { None } else { Some(as_of - rng.random_range(3..60)) };
                 }
-                Archetype::Ended => status = "ended",
+                Archetype::Ended => status = CampaignStatus::Ended,
             }
             // Enough budget for a week's spend to pass one unit of the price.
             let budget = if archetype == Archetype::BrandNew { budget } else { budget.max(cents(p.price * 0.6)) };
             let start = start.max(first);
             let last = match (status, paused_at) {
-                ("paused", Some(at)) => at - 1,
-                ("paused", None) => as_of - 20,
-                ("ended", _) => as_of - rng.random_range(10..40),
-                _ => as_of,
+                (CampaignStatus::Paused, Some(at)) => at - 1,
+                (CampaignStatus::Paused, None) => as_of - 20,
+                (CampaignStatus::Ended, _) => as_of - rng.random_range(10..40),
+                (CampaignStatus::Active, _) => as_of,
             };
             let cpc = cost * p.price * cvr;
             Campaign { product, archetype, status, budget, start, last, paused_by, paused_at, cpc, cvr, burn }
@@ -321,7 +323,7 @@ pub fn generate(dir: &Path, o: &GenerateOptions) -> Result<GenerateSummary, Gene
         let pid = format!("P{:06}", pi + 1);
         for d in first.max(p.created)..=as_of {
             let t = (d - (as_of - 41)).max(0) as f64;
-            let weekday = crate::model::date_of(d).weekday().num_days_from_monday();
+            let weekday = date_of(d).weekday().num_days_from_monday();
             let weekly = if weekday >= 5 { 1.25 } else { 0.95 };
             let lambda = p.base * (p.growth * t).exp() * weekly;
             let slot = pi * days as usize + (d - first) as usize;
@@ -359,10 +361,10 @@ pub fn generate(dir: &Path, o: &GenerateOptions) -> Result<GenerateSummary, Gene
         col::CAMPAIGN_ID => (1..=campaigns.len()).map(|i| format!("C{i:05}")).collect::<Vec<_>>(),
         col::NAME => campaigns.iter().enumerate().map(|(i, c)| format!("{:?} {}", c.archetype, i + 1)).collect::<Vec<_>>(),
         col::PRODUCT_ID => campaigns.iter().map(|c| format!("P{:06}", c.product + 1)).collect::<Vec<_>>(),
-        col::STATUS => campaigns.iter().map(|c| c.status).collect::<Vec<_>>(),
+        col::STATUS => campaigns.iter().map(|c| c.status.as_str()).collect::<Vec<_>>(),
         col::DAILY_BUDGET => campaigns.iter().map(|c| c.budget).collect::<Vec<_>>(),
         col::START_DATE => campaigns.iter().map(|c| c.start).collect::<Vec<_>>(),
-        col::PAUSED_BY => campaigns.iter().map(|c| (!c.paused_by.is_empty()).then_some(c.paused_by)).collect::<Vec<_>>(),
+        col::PAUSED_BY => campaigns.iter().map(|c| c.paused_by.map(PausedBy::as_str)).collect::<Vec<_>>(),
         col::PAUSED_AT => campaigns.iter().map(|c| c.paused_at).collect::<Vec<_>>(),
     )
     .map_err(werr(dir))?;
@@ -382,7 +384,7 @@ pub fn generate(dir: &Path, o: &GenerateOptions) -> Result<GenerateSummary, Gene
         write_table(dir, table, df, o.format)?;
     }
     // Remove a stale copy in the other format so readers find this one.
-    for table in Table::ALL {
+    for table in Table::CONTRACT {
         let other = match o.format {
             Format::Csv => dir.join(format!("{}.parquet", table.name())),
             Format::Parquet => dir.join(format!("{}.csv", table.name())),
@@ -505,7 +507,7 @@ impl CampaignDailyCols {
 /// valid row refers to (or duplicates a valid row), so nothing cascades: the
 /// quarantine must hold exactly these rows.
 fn append_faults(dir: &Path, as_of: i32, rng: &mut ChaCha8Rng) -> Result<FaultManifest, GenerateError> {
-    let d = crate::model::date_of(as_of - rng.random_range(0..5));
+    let d = date_of(as_of - rng.random_range(0..5));
     let mut m = FaultManifest::default();
     let first_data_line = |t: Table| -> Result<String, GenerateError> {
         let path = dir.join(format!("{}.csv", t.name()));
@@ -586,7 +588,7 @@ fn append_faults(dir: &Path, as_of: i32, rng: &mut ChaCha8Rng) -> Result<FaultMa
 /// and is never touched.
 pub fn ensure_demo(dir: &Path, as_of: NaiveDate, seed: u64, products: u32, campaigns: u32, days: u32) -> Result<bool, GenerateError> {
     let marker = dir.join(DEMO_MARKER);
-    let has_data = Table::ALL.iter().any(|t| {
+    let has_data = Table::CONTRACT.iter().any(|t| {
         dir.join(format!("{}.csv", t.name())).exists() || dir.join(format!("{}.parquet", t.name())).exists()
     });
     let current = std::fs::read_to_string(&marker).ok().map(|s| s.trim().to_string());

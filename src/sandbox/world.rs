@@ -14,7 +14,8 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use super::generate::{binomial, cents, poisson};
-use crate::model::Day;
+use crate::model::campaign::{CampaignStatus, PausedBy};
+use crate::model::day::Day;
 
 /// The sandbox's starting point.
 #[derive(Debug, Clone)]
@@ -50,13 +51,6 @@ pub struct Product {
     views_per_unit: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Active,
-    Paused,
-    Ended,
-}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Campaign {
@@ -66,8 +60,8 @@ pub struct Campaign {
     pub product: usize,
     pub created: Day,
     pub daily_budget: f64,
-    pub status: Status,
-    pub paused_by: String,
+    pub status: CampaignStatus,
+    pub paused_by: Option<PausedBy>,
     pub paused_at: Option<Day>,
     /// Impact's `LimitedTimeEndDate`: not served from this day on.
     pub end_date: Option<Day>,
@@ -86,7 +80,7 @@ pub struct Campaign {
 impl Campaign {
     /// Whether it runs on day `d`.
     pub fn serving_on(&self, d: Day) -> bool {
-        self.status == Status::Active && self.created <= d && self.end_date.is_none_or(|e| d < e)
+        self.status == CampaignStatus::Active && self.created <= d && self.end_date.is_none_or(|e| d < e)
     }
 }
 
@@ -209,8 +203,8 @@ impl World {
                 product,
                 created,
                 daily_budget: cents(rng.random_range(20.0..120.0f64).max(p.price * 0.6)),
-                status: Status::Active,
-                paused_by: String::new(),
+                status: CampaignStatus::Active,
+                paused_by: None,
                 paused_at: None,
                 end_date: None,
                 description: format!("{} for {}", p.name, p.category.to_lowercase()),
@@ -310,8 +304,8 @@ impl World {
             product,
             created: self.today + 1,
             daily_budget,
-            status: Status::Active,
-            paused_by: String::new(),
+            status: CampaignStatus::Active,
+            paused_by: None,
             paused_at: None,
             end_date: None,
             description: format!("{} for {}", p.name, p.category.to_lowercase()),
@@ -419,7 +413,7 @@ mod tests {
         let mut a = world(3);
         let mut b = world(3);
         let c = 0;
-        b.campaigns[c].status = Status::Paused;
+        b.campaigns[c].status = CampaignStatus::Paused;
         a.advance();
         b.advance();
         let ran = |w: &World| w.campaign_days.last().unwrap().iter().any(|(i, _)| *i == c);

@@ -9,61 +9,36 @@
 //! what is left, and asks the platform about anything the journal saw "sent"
 //! before sending it again.
 
-use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::collections::HashMap;
 use std::time::Instant;
 
 use crate::config::Settings;
 use crate::connectors::platform::AdPlatform;
-use crate::db::{AuditEntry, Db, DbError, JournalState};
-use crate::decisions::guardrails::{self, HeldBy, PlanShape};
-use crate::model::{date_of, Day};
-use crate::stages::decide::{Action, ActionKind, ActionStatus, Plan};
-use crate::stages::validate::DataQuality;
-use crate::stages::StageReport;
+use crate::db::{Db, DbError};
+use crate::decisions::guardrails::{self, PlanShape};
+use crate::model::audit::{Actor, AuditEntry, AuditStatus};
+use crate::model::campaign::CampaignStatus;
+use crate::model::day::{date_of, Day};
+use crate::model::kinds::ActMode;
+use crate::model::plan::{Action, ActionKind, ActionStatus, Plan};
+use crate::model::run::{DataQuality, HeldBy, JournalState, Outcome, RunStatus, StageReport};
+use crate::stop::Stop;
 
 /// Environment variable that stops every action (SPEC §8).
 pub const KILL_SWITCH_ENV: &str = "CAMPAIGN_PILOT_KILL_SWITCH";
-/// Test hook: the process kills itself (SIGKILL) after this many journal
-/// transitions, so tests can crash the act stage at every point.
-pub const CRASH_AT_ENV: &str = "CAMPAIGN_PILOT_TEST_CRASH_AT";
 
-/// How the run ended, as `report.json` says it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RunStatus {
-    Succeeded,
-    Partial,
-    Failed,
-    Held,
-}
-
-impl RunStatus {
-    /// The name report.json, the runs table and the metrics use.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunStatus::Succeeded => "succeeded",
-            RunStatus::Partial => "partial",
-            RunStatus::Failed => "failed",
-            RunStatus::Held => "held",
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct Outcome {
-    pub plan: Plan,
-    pub status: RunStatus,
-    pub held_by: Vec<HeldBy>,
-}
-
+/// What the act stage needs besides the plan: the run, the settings, the
+/// data quality the guardrails judge, the stop signal to honour between two
+/// actions, and (in tests only) where to crash.
 pub struct ActContext<'a> {
     pub run_id: &'a str,
     pub dry_run: bool,
     pub kill_switch: bool,
     pub settings: &'a Settings,
     pub quality: &'a DataQuality,
-    pub crash_at: Option<u64>,
+    pub stop: &'a Stop,
+    pub crash: &'a CrashHook,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -72,7 +47,7 @@ pub struct ActError(#[from] DbError);
 
 /// The numbers the guardrails judge.
 pub fn plan_shape(plan: &Plan, quality: &DataQuality) -> PlanShape {
-    let active = plan.campaigns.iter().filter(|c| c.row.status == "active").count();
+    let active = plan.campaigns.iter().filter(|c| c.row.status == CampaignStatus::Active).count();
     let (mut inc, mut dec) = (0.0f64, 0.0f64);
     for a in plan.actions.iter().filter(|a| a.kind == ActionKind::SetBudget && a.from > 0.0) {
         let pct = (a.to - a.from) / a.from * 100.0;
@@ -91,21 +66,28 @@ pub fn plan_shape(plan: &Plan, quality: &DataQuality) -> PlanShape {
     }
 }
 
-pub struct Crash {
+/// Where the crash test kills the process: after this many journal
+/// transitions (SIGKILL), so it can crash the act stage at every point. Only
+/// a build with the `test-hooks` feature ever sets one.
+pub struct CrashHook {
     at: Option<u64>,
-    seen: Cell<u64>,
+    seen: AtomicU64,
 }
 
-impl Crash {
-    /// No crash points (outside tests).
+impl CrashHook {
+    /// No crash points: every production run.
     pub fn never() -> Self {
-        Crash { at: None, seen: Cell::new(0) }
+        CrashHook { at: None, seen: AtomicU64::new(0) }
+    }
+
+    /// Dies after the `at`-th journal transition (`None`: never).
+    pub fn at(at: Option<u64>) -> Self {
+        CrashHook { at, seen: AtomicU64::new(0) }
     }
 
     /// One journal transition happened; die here if the test asked for it.
     fn point(&self) {
-        let n = self.seen.get() + 1;
-        self.seen.set(n);
+        let n = self.seen.fetch_add(1, Ordering::SeqCst) + 1;
         if self.at == Some(n) {
             tracing::warn!(point = n, "test hook: killing the process");
             // SAFETY: raising a signal on ourselves has no memory-safety effect.
@@ -168,17 +150,20 @@ pub async fn act<P: AdPlatform>(
         propose_all(&mut plan, &format!("held: {}", names.join(", ")));
         return Ok(done(plan, RunStatus::Held, held_by));
     }
-    if s.mode == "manual" {
-        propose_all(&mut plan, "manual mode: awaiting approve");
-        return Ok(done(plan, RunStatus::Succeeded, Vec::new()));
+    match s.mode {
+        ActMode::Manual => {
+            propose_all(&mut plan, "manual mode: awaiting approve");
+            return Ok(done(plan, RunStatus::Succeeded, Vec::new()));
+        }
+        ActMode::Auto => {}
     }
 
     // Auto: through the journal, exactly once.
-    let crash = Crash { at: ctx.crash_at, seen: Cell::new(0) };
     let as_of = date_of(plan.as_of).to_string();
     let states = db.journal_plan(ctx.run_id, &as_of, &plan.actions).await?;
-    crash.point();
-    apply_batch(db, platform, plan.as_of, &mut plan.actions, &states, ctx.run_id, "run", &crash).await?;
+    ctx.crash.point();
+    let batch = Batch { applied_by: ctx.run_id, actor: Actor::Run, stop: ctx.stop, crash: ctx.crash };
+    apply_batch(db, platform, plan.as_of, &mut plan.actions, &states, &batch).await?;
     let mut any_failed = plan.actions.iter().any(|a| a.status == ActionStatus::Failed || a.reason.starts_with(STOPPED));
     if let Err(e) = platform.flush().await {
         tracing::error!(error = %e, "could not make applied actions durable");
@@ -186,6 +171,15 @@ pub async fn act<P: AdPlatform>(
     }
     let status = if any_failed { RunStatus::Partial } else { RunStatus::Succeeded };
     Ok(done(plan, status, Vec::new()))
+}
+
+/// Who applies a batch, and what may interrupt it.
+pub struct Batch<'a> {
+    /// The run, approve or rollback invocation the journal credits.
+    pub applied_by: &'a str,
+    pub actor: Actor,
+    pub stop: &'a Stop,
+    pub crash: &'a CrashHook,
 }
 
 /// Applies a batch of actions through the journal and sets each one's status
@@ -197,17 +191,15 @@ pub async fn act<P: AdPlatform>(
 /// first send, and the applied ones are marked `applied` (with their audit
 /// lines) in one transaction after the last. A crash in between leaves them
 /// `sent`, and the next attempt asks the platform about each before sending.
-#[allow(clippy::too_many_arguments)]
 pub async fn apply_batch<P: AdPlatform>(
     db: &Db,
     platform: &P,
     as_of: Day,
     actions: &mut [Action],
     states: &HashMap<String, (JournalState, i64)>,
-    applied_by: &str,
-    actor: &str,
-    crash: &Crash,
+    b: &Batch<'_>,
 ) -> Result<(), DbError> {
+    let (applied_by, crash) = (b.applied_by, b.crash);
     let caps = platform.capabilities();
     let mut to_send = Vec::new();
     let mut reconciled = Vec::new();
@@ -255,7 +247,7 @@ pub async fn apply_batch<P: AdPlatform>(
     let mut applied = Vec::new();
     let mut stopped_at = None;
     for (n, &i) in to_send.iter().enumerate() {
-        if crate::stop::requested() {
+        if b.stop.requested() {
             stopped_at = Some(n);
             break;
         }
@@ -294,15 +286,15 @@ pub async fn apply_batch<P: AdPlatform>(
             .map(|&i| {
                 let a = &actions[i];
                 AuditEntry {
-                    actor,
+                    actor: b.actor,
                     run_id: applied_by,
                     action_key: &a.key,
                     campaign_id: &a.campaign_id,
                     product_id: &a.product_id,
-                    kind: a.kind.as_str(),
+                    kind: a.kind,
                     before: a.from,
                     after: a.to,
-                    status: "applied",
+                    status: AuditStatus::Applied,
                     note: &a.reason,
                 }
             })
@@ -320,9 +312,9 @@ mod tests {
 
     use super::*;
     use crate::connectors::platform::{Capabilities, PlatformError};
-    use crate::decisions::{Decision, Verdict};
-    use crate::stages::analyze::CampaignRow;
-    use crate::stages::decide::{CampaignDecision, Totals};
+    use crate::model::campaign::CampaignRow;
+    use crate::model::decision::{Decision, Verdict};
+    use crate::model::plan::{CampaignDecision, Totals};
 
     /// A platform that cannot create, and fails the keys it is told to.
     struct Fake {
@@ -358,15 +350,16 @@ mod tests {
             from: 20.0,
             to: if kind == ActionKind::Pause { 0.0 } else { 22.0 },
             paused_by: None,
-            effective_date: "2026-04-01".into(),
+            effective_date: date_of(20001),
             status: ActionStatus::Proposed,
             reason: "test".into(),
+            copy: None,
         }
     }
 
     fn plan() -> Plan {
         let campaign = |id: &str| CampaignDecision {
-            row: CampaignRow { campaign_id: id.into(), status: "active".into(), ..Default::default() },
+            row: CampaignRow { campaign_id: id.into(), status: CampaignStatus::Active, ..Default::default() },
             verdict: Verdict::new(Decision::Monitor, vec![]),
             risk_level: None,
             locked: false,
@@ -389,7 +382,8 @@ mod tests {
     async fn run_once(db: &Db, fake: &Fake) -> Outcome {
         let settings = Settings::default();
         let quality = DataQuality::default();
-        let ctx = ActContext { run_id: "r1", dry_run: false, kill_switch: false, settings: &settings, quality: &quality, crash_at: None };
+        let (stop, crash) = (Stop::default(), CrashHook::never());
+        let ctx = ActContext { run_id: "r1", dry_run: false, kill_switch: false, settings: &settings, quality: &quality, stop: &stop, crash: &crash };
         act(plan(), &ctx, db, fake).await.unwrap().0
     }
 

@@ -7,18 +7,21 @@
 //! efficiency, risk; and the list of products that could get a new campaign.
 //! Not responsible for: any decision (decide).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
 use polars::prelude::*;
 
+use super::transform::{w, Frames};
+use super::validate::{ValidBatch, CIDX};
 use crate::config::Settings;
-use crate::decisions::risk;
-use crate::decisions::selection;
-use crate::model::{col, Day};
-use crate::stages::transform::{w, Frames};
-use crate::stages::validate::ValidBatch;
-use crate::stages::StageReport;
+use crate::decisions::{budget, risk, selection};
+use crate::model::campaign::{CampaignRow, CampaignStatus, PausedBy};
+use crate::model::contract::col;
+use crate::model::day::Day;
+use crate::model::names::UnknownName;
+use crate::model::run::StageReport;
+use crate::model::shard::Shard;
 
 pub mod m {
     pub const SALES_IMPACT: &str = "sales_impact_pct";
@@ -34,47 +37,6 @@ pub mod m {
     pub const RISK: &str = "risk_score";
 }
 
-/// Everything the rules need to know about one judged campaign.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct CampaignRow {
-    pub campaign_id: String,
-    pub product_id: String,
-    pub product_name: String,
-    pub category: String,
-    pub status: String,
-    pub paused_by: String,
-    pub paused_at: Option<Day>,
-    pub start_date: Day,
-    pub daily_budget: f64,
-    pub price: f64,
-    pub stock: i64,
-    pub pre_campaign: bool,
-    pub cur_days: u64,
-    pub base_days: u64,
-    pub units_cur: u64,
-    pub units_base: u64,
-    pub views_cur: u64,
-    pub views_base: u64,
-    pub spend: f64,
-    pub revenue: f64,
-    pub conversions: u64,
-    pub new_customers: u64,
-    pub spend_days: u64,
-    pub roas: Option<f64>,
-    pub roi: Option<f64>,
-    pub cpa: Option<f64>,
-    pub sales_impact: Option<f64>,
-    pub view_impact: Option<f64>,
-    pub efficiency: Option<f64>,
-    pub burn: f64,
-    pub risk_score: Option<f64>,
-    /// The store has no views source (view impact and efficiency are null).
-    pub views_missing: bool,
-    /// Spend on as_of when it passed the daily budget kept in campaign-pilot's
-    /// ledger (a platform without budgets: Impact).
-    pub ledger_overspend: Option<f64>,
-}
-
 #[derive(Debug, Clone)]
 pub struct Analysis {
     pub as_of: Day,
@@ -86,16 +48,25 @@ pub struct Analysis {
 }
 
 impl Analysis {
-    /// Marks active campaigns whose spend on as_of passed their ledger budget
-    /// by more than `tolerance_pct` (the platform cannot enforce budgets itself).
+    /// Marks the campaigns whose budget was observed from their own spend
+    /// (not set by anyone, so not enforced).
+    pub fn mark_observed_budgets(&mut self, observed: &BTreeMap<String, f64>) {
+        for c in &mut self.campaigns {
+            c.budget_observed = observed.get(&c.campaign_id).copied();
+        }
+    }
+
+    /// Marks active campaigns whose spend on as_of passed a ledger budget
+    /// someone set by more than `tolerance_pct` (the platform cannot enforce
+    /// budgets itself); an observed budget is not enforced.
     pub fn check_ledger_budgets(&mut self, valid: &ValidBatch, tolerance_pct: f64) -> PolarsResult<()> {
-        let ids = valid.campaigns.clone().lazy().select([col(crate::stages::validate::CIDX), col(col::CAMPAIGN_ID)]);
+        let ids = valid.campaigns.clone().lazy().select([col(CIDX), col(col::CAMPAIGN_ID)]);
         let day = valid
             .campaign_daily
             .clone()
             .lazy()
             .filter(col(col::DATE).eq(lit(self.as_of)))
-            .join(ids, [col(crate::stages::validate::CIDX)], [col(crate::stages::validate::CIDX)], JoinArgs::new(JoinType::Inner))
+            .join(ids, [col(CIDX)], [col(CIDX)], JoinArgs::new(JoinType::Inner))
             .select([col(col::CAMPAIGN_ID), col(col::SPEND)])
             .collect()?;
         let spend: HashMap<String, f64> = day
@@ -107,7 +78,8 @@ impl Analysis {
             .collect();
         for c in &mut self.campaigns {
             let today = spend.get(&c.campaign_id).copied().unwrap_or(0.0);
-            if c.status == "active" && crate::decisions::budget::ledger_overspent(today, c.daily_budget, tolerance_pct) {
+            let enforced = c.budget_observed.is_none();
+            if c.status == CampaignStatus::Active && enforced && budget::ledger_overspent(today, c.daily_budget, tolerance_pct) {
                 c.ledger_overspend = Some(today);
             }
         }
@@ -119,7 +91,7 @@ impl Analysis {
     /// campaign in any shard were already left out of the candidates, and
     /// every metric was computed from the whole batch, so a campaign's row is
     /// the same in its shard as in an unsharded run.
-    pub fn keep_shard(&mut self, shard: &crate::shard::Shard) -> PolarsResult<()> {
+    pub fn keep_shard(&mut self, shard: &Shard) -> PolarsResult<()> {
         self.campaigns.retain(|c| shard.contains(&c.campaign_id));
         self.products.retain(|p| shard.contains(&p.product_id));
         let kept: Vec<&str> = self.campaigns.iter().map(|c| c.campaign_id.as_str()).collect();
@@ -140,8 +112,13 @@ impl Analysis {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("analyzing: {0}")]
-pub struct AnalyzeError(#[from] PolarsError);
+pub enum AnalyzeError {
+    #[error("analyzing: {0}")]
+    Polars(#[from] PolarsError),
+    /// A state the validator let through that is not one of its names (a bug).
+    #[error("analyzing campaign {campaign}: {source}")]
+    State { campaign: String, source: UnknownName },
+}
 
 fn f(c: &str) -> Expr {
     col(c).cast(DataType::Float64)
@@ -209,7 +186,7 @@ pub fn analyze(frames: &Frames, valid: &ValidBatch, s: &Settings) -> Result<(Ana
         .campaigns
         .clone()
         .lazy()
-        .filter(col(col::STATUS).neq(lit("ended")))
+        .filter(col(col::STATUS).neq(lit(CampaignStatus::Ended.as_str())))
         .select([col(col::PRODUCT_ID)]);
     let future = df!(col::PRODUCT_ID => &valid.future_campaign_products)?.lazy();
     let free = frames
@@ -241,7 +218,7 @@ fn u(x: Option<i64>) -> u64 {
     x.unwrap_or(0).max(0) as u64
 }
 
-fn rows(df: &DataFrame) -> PolarsResult<Vec<CampaignRow>> {
+fn rows(df: &DataFrame) -> Result<Vec<CampaignRow>, AnalyzeError> {
     let ids = strs(df, col::CAMPAIGN_ID)?;
     let pids = strs(df, col::PRODUCT_ID)?;
     let pnames = strs(df, "product_name")?;
@@ -268,14 +245,16 @@ fn rows(df: &DataFrame) -> PolarsResult<Vec<CampaignRow>> {
     .iter()
     .map(|c| f64s(df, c))
     .collect::<PolarsResult<_>>()?;
-    Ok((0..df.height())
-        .map(|i| CampaignRow {
+    (0..df.height())
+        .map(|i| {
+            let state = |e: UnknownName| AnalyzeError::State { campaign: ids[i].clone(), source: e };
+            Ok(CampaignRow {
             campaign_id: ids[i].clone(),
             product_id: pids[i].clone(),
             product_name: pnames[i].clone(),
             category: cats[i].clone(),
-            status: status[i].clone(),
-            paused_by: by[i].clone(),
+            status: status[i].parse().map_err(state)?,
+            paused_by: PausedBy::parse_optional(&by[i]).map_err(state)?,
             paused_at: at[i].map(|d| d as Day),
             start_date: start[i].unwrap_or(0) as Day,
             daily_budget: budget[i].unwrap_or(0.0),
@@ -303,8 +282,10 @@ fn rows(df: &DataFrame) -> PolarsResult<Vec<CampaignRow>> {
             risk_score: floats[9][i],
             views_missing: false,
             ledger_overspend: None,
+            budget_observed: None,
+            })
         })
-        .collect())
+        .collect()
 }
 
 fn product_rows(df: &DataFrame) -> PolarsResult<Vec<selection::Product>> {

@@ -8,130 +8,18 @@
 use std::collections::HashSet;
 use std::time::Instant;
 
-use serde::Serialize;
-
+use super::analyze::Analysis;
 use crate::config::Settings;
 use crate::decisions::budget::{self, Line, NewCandidate};
 use crate::decisions::matrix::{decide_active, decide_paused, ActiveInputs, PausedInputs};
-use crate::decisions::risk::{level, RiskLevel};
+use crate::decisions::num;
+use crate::decisions::risk::level;
 use crate::decisions::selection::{self, Candidate};
-use crate::decisions::{num, Decision, Verdict};
-use crate::model::{date_of, from_cents, to_cents_round, Day};
-use crate::stages::analyze::{Analysis, CampaignRow};
-use crate::stages::StageReport;
-
-#[derive(Debug, Clone)]
-pub struct CampaignDecision {
-    pub row: CampaignRow,
-    pub verdict: Verdict,
-    pub risk_level: Option<RiskLevel>,
-    pub locked: bool,
-    pub budget_current: f64,
-    pub budget_proposed: f64,
-}
-
-impl CampaignDecision {
-    pub fn baseline(&self) -> &'static str {
-        if self.row.pre_campaign { "pre_campaign" } else { "trend" }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct NewCampaign {
-    pub product_id: String,
-    pub daily_budget: f64,
-    pub name: String,
-    pub headline: String,
-    pub description: String,
-    #[serde(skip)]
-    pub reasons: Vec<String>,
-    /// Store text the copy is written from (untrusted).
-    #[serde(skip)]
-    pub product_name: String,
-    #[serde(skip)]
-    pub category: String,
-    #[serde(skip)]
-    pub price: f64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ActionKind {
-    Pause,
-    Resume,
-    SetBudget,
-    Create,
-}
-
-impl ActionKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ActionKind::Pause => "pause",
-            ActionKind::Resume => "resume",
-            ActionKind::SetBudget => "set_budget",
-            ActionKind::Create => "create",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ActionStatus {
-    Applied,
-    Proposed,
-    Skipped,
-    Failed,
-}
-
-impl ActionStatus {
-    pub const ALL: [ActionStatus; 4] = [ActionStatus::Applied, ActionStatus::Proposed, ActionStatus::Skipped, ActionStatus::Failed];
-
-    /// The name report.json and the database use.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ActionStatus::Applied => "applied",
-            ActionStatus::Proposed => "proposed",
-            ActionStatus::Skipped => "skipped",
-            ActionStatus::Failed => "failed",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Action {
-    pub key: String,
-    pub campaign_id: String,
-    pub product_id: String,
-    pub kind: ActionKind,
-    pub from: f64,
-    pub to: f64,
-    pub paused_by: Option<String>,
-    pub effective_date: String,
-    pub status: ActionStatus,
-    pub reason: String,
-}
-
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
-pub struct Totals {
-    pub budget_before: f64,
-    pub budget_after: f64,
-    pub savings: f64,
-}
-
-#[derive(Debug, Clone)]
-pub struct Plan {
-    pub as_of: Day,
-    pub campaigns: Vec<CampaignDecision>,
-    pub new_campaigns: Vec<NewCampaign>,
-    pub actions: Vec<Action>,
-    pub totals: Totals,
-}
-
-/// The deterministic key of an action: as_of, campaign (or product for a
-/// create), kind and target, so a rerun recognises it.
-pub fn action_key(as_of: Day, subject: &str, kind: ActionKind, to: f64) -> String {
-    format!("{}/{}/{}/{:.2}", date_of(as_of), subject, kind.as_str(), to)
-}
+use crate::model::campaign::{CampaignRow, CampaignStatus, PausedBy};
+use crate::model::day::{date_of, from_cents, to_cents_round};
+use crate::model::decision::{Decision, Verdict};
+use crate::model::plan::{Action, ActionKey, ActionKind, ActionStatus, AdCopy, CampaignDecision, NewCampaign, Plan, Totals};
+use crate::model::run::StageReport;
 
 fn active_inputs(r: &CampaignRow) -> ActiveInputs {
     ActiveInputs {
@@ -167,15 +55,15 @@ fn cut(text: &str, max: usize) -> String {
     }
 }
 
-/// Template copy for a new campaign (the LLM replaces it in a later issue).
-pub fn template_copy(c: &Candidate) -> (String, String, String) {
+/// Template copy for a new campaign: what it keeps where the model writes none.
+pub fn template_copy(c: &Candidate) -> AdCopy {
     let name = if c.name.trim().is_empty() { c.product_id.clone() } else { c.name.trim().to_string() };
     let category = if c.category.trim().is_empty() { "Store".to_string() } else { c.category.trim().to_string() };
-    (
-        cut(&format!("{name} – {category}"), 80),
-        cut(&format!("Shop {name}"), 30),
-        cut(&format!("{name}: a {} favourite, in stock and ready to ship.", category.to_lowercase()), 90),
-    )
+    AdCopy {
+        name: cut(&format!("{name} – {category}"), 80),
+        headline: cut(&format!("Shop {name}"), 30),
+        description: cut(&format!("{name}: a {} favourite, in stock and ready to ship.", category.to_lowercase()), 90),
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -193,12 +81,12 @@ pub fn decide(analysis: &Analysis, s: &Settings) -> Result<(Plan, StageReport), 
         .campaigns
         .iter()
         .map(|r| {
-            let mut verdict = if r.status == "active" {
-                decide_active(&active_inputs(r), &s.decisions, &s.significance)
-            } else {
-                decide_paused(
+            let mut verdict = match r.status {
+                CampaignStatus::Active => decide_active(&active_inputs(r), &s.decisions, &s.significance),
+                // Ended campaigns are not judged (transform leaves them out).
+                CampaignStatus::Paused | CampaignStatus::Ended => decide_paused(
                     &PausedInputs {
-                        paused_by: &r.paused_by,
+                        paused_by: r.paused_by,
                         paused_at: r.paused_at,
                         as_of,
                         efficiency: r.efficiency,
@@ -206,7 +94,7 @@ pub fn decide(analysis: &Analysis, s: &Settings) -> Result<(Plan, StageReport), 
                     },
                     &s.resume,
                     s.selection.min_stock,
-                )
+                ),
             };
             if let Some(spend) = r.ledger_overspend {
                 if !matches!(verdict.decision, Decision::Pause | Decision::EmergencyPause) {
@@ -223,6 +111,13 @@ pub fn decide(analysis: &Analysis, s: &Settings) -> Result<(Plan, StageReport), 
             }
             if r.cpa.is_some_and(f64::is_infinite) {
                 verdict.reasons.push(format!("cpa_infinite:spend={} new_customers=0", num(r.spend)));
+            }
+            if let Some(b) = r.budget_observed {
+                verdict.reasons.push(format!(
+                    "budget_observed:daily_budget={} (mean of the last {} days with spend; not enforced until set)",
+                    num(b),
+                    s.ads.observed_budget_days
+                ));
             }
             let is_locked = locked.contains(r.campaign_id.as_str());
             if is_locked {
@@ -262,7 +157,7 @@ pub fn decide(analysis: &Analysis, s: &Settings) -> Result<(Plan, StageReport), 
         return Err(DecideError { violations });
     }
 
-    let effective = date_of(as_of + 1).to_string();
+    let effective = date_of(as_of + 1);
     let mut actions = Vec::new();
     for (i, d) in decisions.iter_mut().enumerate() {
         d.budget_proposed = from_cents(alloc.proposed[i]);
@@ -284,23 +179,24 @@ pub fn decide(analysis: &Analysis, s: &Settings) -> Result<(Plan, StageReport), 
             continue;
         }
         let r = &d.row;
-        let mut push = |kind: ActionKind, from: f64, to: f64, paused_by: Option<&str>| {
+        let mut push = |kind: ActionKind, from: f64, to: f64, paused_by: Option<PausedBy>| {
             actions.push(Action {
-                key: action_key(as_of, &r.campaign_id, kind, to),
+                key: ActionKey::format(as_of, &r.campaign_id, kind, to),
                 campaign_id: r.campaign_id.clone(),
                 product_id: r.product_id.clone(),
                 kind,
                 from,
                 to,
-                paused_by: paused_by.map(str::to_string),
-                effective_date: effective.clone(),
+                paused_by,
+                effective_date: effective,
                 status: ActionStatus::Proposed,
                 reason: d.verdict.reasons.first().cloned().unwrap_or_default(),
+                copy: None,
             })
         };
         match d.verdict.decision {
-            Decision::Pause => push(ActionKind::Pause, d.budget_current, 0.0, Some("pipeline")),
-            Decision::EmergencyPause => push(ActionKind::Pause, d.budget_current, 0.0, Some("pipeline_emergency")),
+            Decision::Pause => push(ActionKind::Pause, d.budget_current, 0.0, Some(PausedBy::Pipeline)),
+            Decision::EmergencyPause => push(ActionKind::Pause, d.budget_current, 0.0, Some(PausedBy::PipelineEmergency)),
             Decision::Resume => push(ActionKind::Resume, d.budget_current, d.budget_proposed, None),
             Decision::Continue if alloc.receivers.contains(&i) => {
                 push(ActionKind::SetBudget, d.budget_current, d.budget_proposed, None)
@@ -314,13 +210,10 @@ pub fn decide(analysis: &Analysis, s: &Settings) -> Result<(Plan, StageReport), 
         .iter()
         .map(|&ci| {
             let c = &candidates[ci];
-            let (name, headline, description) = template_copy(c);
             NewCampaign {
                 product_id: c.product_id.clone(),
                 daily_budget: from_cents(c.budget),
-                name,
-                headline,
-                description,
+                copy: template_copy(c),
                 reasons: c.reasons.clone(),
                 product_name: c.name.clone(),
                 category: c.category.clone(),
@@ -330,16 +223,17 @@ pub fn decide(analysis: &Analysis, s: &Settings) -> Result<(Plan, StageReport), 
         .collect();
     for n in &new_campaigns {
         actions.push(Action {
-            key: action_key(as_of, &n.product_id, ActionKind::Create, n.daily_budget),
+            key: ActionKey::format(as_of, &n.product_id, ActionKind::Create, n.daily_budget),
             campaign_id: String::new(),
             product_id: n.product_id.clone(),
             kind: ActionKind::Create,
             from: 0.0,
             to: n.daily_budget,
             paused_by: None,
-            effective_date: effective.clone(),
+            effective_date: effective,
             status: ActionStatus::Proposed,
             reason: n.reasons.first().cloned().unwrap_or_default(),
+            copy: Some(n.copy.clone()),
         });
     }
 
@@ -367,25 +261,9 @@ mod tests {
             budget: 1500,
             reasons: vec![],
         };
-        let (name, headline, description) = template_copy(&c);
-        assert!(!name.is_empty());
-        assert!(headline.chars().count() <= 30, "{headline}");
-        assert!(description.chars().count() <= 90, "{description}");
-    }
-
-    #[test]
-    fn status_names_are_the_serialized_ones() {
-        for s in ActionStatus::ALL {
-            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
-        }
-        use crate::stages::act::RunStatus;
-        for s in [RunStatus::Succeeded, RunStatus::Partial, RunStatus::Failed, RunStatus::Held] {
-            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
-        }
-    }
-
-    #[test]
-    fn action_keys_are_deterministic() {
-        assert_eq!(action_key(20000, "C1", ActionKind::Pause, 0.0), "2024-10-04/C1/pause/0.00");
+        let copy = template_copy(&c);
+        assert!(!copy.name.is_empty());
+        assert!(copy.headline.chars().count() <= 30, "{}", copy.headline);
+        assert!(copy.description.chars().count() <= 90, "{}", copy.description);
     }
 }

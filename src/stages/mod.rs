@@ -1,6 +1,7 @@
 //! The pipeline's stages, in order. Each is a plain function whose output
 //! type is the next one's input, so the compiler keeps the order:
-//! `RawBatch → ValidBatch → Frames → Analysis → Plan → Outcome`.
+//! `RawBatch → ValidBatch → Frames → Analysis → Plan → Outcome`. Each also
+//! returns a [`StageReport`](crate::model::run::StageReport) for the run report.
 
 pub mod act;
 pub mod analyze;
@@ -8,23 +9,9 @@ pub mod decide;
 pub mod transform;
 pub mod validate;
 
-use std::time::Instant;
-
-use serde::Serialize;
-
-/// What a stage did, for the run report.
-#[derive(Debug, Clone, Serialize)]
-pub struct StageReport {
-    pub name: &'static str,
-    pub ms: u64,
-    pub rows_in: u64,
-    pub rows_out: u64,
-}
-
-impl StageReport {
-    pub fn new(name: &'static str, started: Instant, rows_in: u64, rows_out: u64) -> Self {
-        let ms = started.elapsed().as_millis() as u64;
-        tracing::info!(stage = name, ms, rows_in, rows_out, "stage done");
-        StageReport { name, ms, rows_in, rows_out }
-    }
+/// A left join that keeps the left frame's row order.
+pub fn left_ordered() -> polars::prelude::JoinArgs {
+    let mut args = polars::prelude::JoinArgs::new(polars::prelude::JoinType::Left);
+    args.maintain_order = polars::prelude::MaintainOrderJoin::Left;
+    args
 }

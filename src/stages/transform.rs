@@ -10,10 +10,13 @@ use std::time::Instant;
 
 use polars::prelude::*;
 
+use super::left_ordered;
+use super::validate::{ValidBatch, CIDX};
 use crate::config::WindowSettings;
-use crate::model::{col, left_ordered, Day};
-use crate::stages::validate::{ValidBatch, CIDX};
-use crate::stages::StageReport;
+use crate::model::campaign::CampaignStatus;
+use crate::model::contract::col;
+use crate::model::day::Day;
+use crate::model::run::StageReport;
 
 /// Window column names, shared with analyze.
 pub mod w {
@@ -69,7 +72,7 @@ pub fn transform(v: &ValidBatch, s: &WindowSettings) -> Result<(Frames, StageRep
     let start = col(col::START_DATE);
     let cur_start = polars::lazy::dsl::max_horizontal([lit(as_of - cd + 1), start.clone()])?;
     let pre = col(col::STATUS)
-        .eq(lit("active"))
+        .eq(lit(CampaignStatus::Active.as_str()))
         .and((lit(as_of) - start.clone()).lt_eq(lit(lift)))
         .and((start.clone() - lit(bd)).gt_eq(lit(data_start)));
     let products = v.products.clone().lazy().select([
@@ -84,7 +87,7 @@ pub fn transform(v: &ValidBatch, s: &WindowSettings) -> Result<(Frames, StageRep
         .campaigns
         .clone()
         .lazy()
-        .filter(col(col::STATUS).neq(lit("ended")))
+        .filter(col(col::STATUS).neq(lit(CampaignStatus::Ended.as_str())))
         .with_column(cur_start.alias(w::CUR_START))
         .with_columns([
             pre.clone().alias(w::PRE_CAMPAIGN),

@@ -12,52 +12,14 @@
 use std::time::Instant;
 
 use polars::prelude::*;
-use serde::Serialize;
 
+use super::left_ordered;
 use crate::connectors::files::raw_lines;
-use crate::connectors::{RawBatch, RawTable, Source};
-use crate::model::{col, left_ordered, Day, Kind, Table, TableCounts};
-use crate::stages::StageReport;
-
-/// A row that broke a rule, kept with its reason; nothing is silently dropped.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct QuarantinedRow {
-    pub table: Table,
-    /// Line in a CSV file (header = 1), or row number in a parquet file.
-    pub line: u64,
-    pub column: String,
-    pub reason: String,
-    /// The record's text as it stands in a CSV file (empty for parquet).
-    pub raw: String,
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct DataQuality {
-    pub rows_read: TableCounts,
-    pub rows_quarantined: TableCounts,
-    pub rows_after_as_of: TableCounts,
-    pub stale: bool,
-    /// First day of any valid `product_daily` row: where windows start being covered.
-    #[serde(skip)]
-    pub data_start: Option<Day>,
-    #[serde(skip)]
-    pub newest_product_day: Option<Day>,
-    #[serde(skip)]
-    pub newest_campaign_day: Option<Day>,
-}
-
-impl DataQuality {
-    /// Quarantined rows as a fraction of the rows judged (rows after as_of
-    /// are not judged, so they are not in the denominator).
-    pub fn quarantine_fraction(&self) -> f64 {
-        let judged = self.rows_read.total() - self.rows_after_as_of.total();
-        if judged == 0 {
-            0.0
-        } else {
-            self.rows_quarantined.total() as f64 / judged as f64
-        }
-    }
-}
+use crate::model::batch::{RawBatch, RawTable, Source};
+use crate::model::campaign::{CampaignStatus, PausedBy};
+use crate::model::contract::{col, Kind, Table};
+use crate::model::day::Day;
+use crate::model::run::{DataQuality, QuarantinedRow, StageReport};
 
 /// Valid rows only. Dates are `Int32` day numbers; `__pidx` / `cidx` index
 /// the products / campaigns frames.
@@ -228,7 +190,7 @@ fn check_table(
         let key_desc = match table {
             Table::Products => "product_id",
             Table::Campaigns => "campaign_id",
-            Table::ProductDaily => "(date, product_id)",
+            Table::ProductDaily | Table::Views => "(date, product_id)",
             Table::CampaignDaily => "(date, campaign_id)",
         };
         for (line, code) in lines.u64()?.iter().zip(codes.iter()) {
@@ -315,21 +277,23 @@ pub fn validate(raw: RawBatch, as_of: Day) -> Result<(ValidBatch, StageReport), 
     let t = Table::Campaigns;
     let mut rules = column_rules(t);
     let status = col(col::STATUS);
+    // The states' names come from the enums: one list, in one place.
+    let names = |all: &[&str]| match all.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => all.join(""),
+    };
+    let statuses: Vec<&str> = CampaignStatus::ALL.iter().map(|s| s.as_str()).collect();
     rules.push(rule(
         col::STATUS,
-        "must be active, paused or ended",
-        status.clone().neq(lit("active")).and(status.clone().neq(lit("paused"))).and(status.neq(lit("ended"))),
+        format!("must be {}", names(&statuses)),
+        statuses.iter().fold(lit(true), |bad, name| bad.and(status.clone().neq(lit(*name)))),
     ));
     let by = col(col::PAUSED_BY);
+    let pausers: Vec<&str> = PausedBy::ALL.iter().map(|p| p.as_str()).collect();
     rules.push(rule(
         col::PAUSED_BY,
-        "must be empty, pipeline, pipeline_emergency or user",
-        by.clone()
-            .is_not_null()
-            .and(by.clone().neq(lit("")))
-            .and(by.clone().neq(lit("pipeline")))
-            .and(by.clone().neq(lit("pipeline_emergency")))
-            .and(by.neq(lit("user"))),
+        format!("must be {}", names(&[&["empty"], &pausers[..]].concat())),
+        pausers.iter().fold(by.clone().is_not_null().and(by.clone().neq(lit(""))), |bad, name| bad.and(by.clone().neq(lit(*name)))),
     ));
     rules.push(rule(col::PRODUCT_ID, "unknown product", col("__product_future").is_null()));
     let lf = join_ids(raw.campaigns.df.clone().lazy(), &product_ids, col::PRODUCT_ID)
@@ -391,6 +355,13 @@ pub fn validate(raw: RawBatch, as_of: Day) -> Result<(ValidBatch, StageReport), 
     let (cd_checked, campaign_daily) = cd.map_err(err(Table::CampaignDaily))?;
     record(&raw.product_daily, pd_checked, &mut quality, &mut quarantine);
     record(&raw.campaign_daily, cd_checked, &mut quality, &mut quarantine);
+    // A side feed (views.csv) was checked by the connector that parsed it.
+    if let Some(t) = raw.views_feed.table {
+        *quality.rows_read.get_mut(t) = raw.views_feed.rows_read;
+        *quality.rows_after_as_of.get_mut(t) = raw.views_feed.after_as_of;
+        *quality.rows_quarantined.get_mut(t) = raw.views_feed.quarantine.len() as u64;
+        quarantine.extend(raw.views_feed.quarantine.iter().cloned());
+    }
 
     let day_range = |df: &DataFrame| -> (Option<Day>, Option<Day>) {
         let Ok(s) = df.column(col::DATE).and_then(|c| c.i32().cloned()) else { return (None, None) };

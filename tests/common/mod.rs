@@ -138,7 +138,7 @@ pub fn stderr(o: &Output) -> String {
 
 /// Keys in `actions_applied.csv` of a data directory, in file order.
 pub fn applied_keys(data: &Path) -> Vec<String> {
-    campaign_pilot::connectors::files_ads::FilesAds::applied_keys(data)
+    campaign_pilot::connectors::files_ads::FilesAds::applied_keys(data).expect("actions_applied.csv reads as CSV")
 }
 
 /// Copies a data directory (the files connector's tables) into a new temp dir.
@@ -213,4 +213,9 @@ pub fn decisions(report: &serde_json::Value) -> Vec<(String, String)> {
         .collect();
     d.sort();
     d
+}
+
+/// Stored (campaign_id, decision) pairs with the decisions by name, as a report spells them.
+pub fn named(stored: Vec<(String, campaign_pilot::model::decision::Decision)>) -> Vec<(String, String)> {
+    stored.into_iter().map(|(c, d)| (c, d.to_string())).collect()
 }

@@ -1,5 +1,5 @@
 //! The data contract of SPEC §3: table names, column names and types, and
-//! the small value types shared by the stages.
+//! the per-table counts the run reports.
 //!
 //! Column names live here as constants so that a rename is one edit and a
 //! typo is a compile error.
@@ -109,6 +109,7 @@ const CAMPAIGNS: &[Column] = &[
     c(PAUSED_BY, Text, false),
     c(PAUSED_AT, OptionalDate, false),
 ];
+const VIEWS_TABLE: &[Column] = &[c(DATE, Date, true), c(PRODUCT_ID, Text, true), c(VIEWS, Int, true)];
 const CAMPAIGN_DAILY: &[Column] = &[
     c(DATE, Date, true),
     c(CAMPAIGN_ID, Text, true),
@@ -127,10 +128,15 @@ pub enum Table {
     ProductDaily,
     Campaigns,
     CampaignDaily,
+    /// `views.csv` of a separate views source (`views.kind = "files"`).
+    Views,
 }
 
 impl Table {
-    pub const ALL: [Table; 4] = [Table::Products, Table::ProductDaily, Table::Campaigns, Table::CampaignDaily];
+    /// The four tables of the `files` connectors (SPEC §3).
+    pub const CONTRACT: [Table; 4] = [Table::Products, Table::ProductDaily, Table::Campaigns, Table::CampaignDaily];
+    /// Every table a run reads and counts.
+    pub const ALL: [Table; 5] = [Table::Products, Table::ProductDaily, Table::Campaigns, Table::CampaignDaily, Table::Views];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -138,6 +144,7 @@ impl Table {
             Table::ProductDaily => "product_daily",
             Table::Campaigns => "campaigns",
             Table::CampaignDaily => "campaign_daily",
+            Table::Views => "views",
         }
     }
 
@@ -147,6 +154,7 @@ impl Table {
             Table::ProductDaily => PRODUCT_DAILY,
             Table::Campaigns => CAMPAIGNS,
             Table::CampaignDaily => CAMPAIGN_DAILY,
+            Table::Views => VIEWS_TABLE,
         }
     }
 
@@ -154,7 +162,7 @@ impl Table {
     pub fn as_of_column(self) -> &'static str {
         match self {
             Table::Products => col::CREATED_AT,
-            Table::ProductDaily | Table::CampaignDaily => col::DATE,
+            Table::ProductDaily | Table::CampaignDaily | Table::Views => col::DATE,
             Table::Campaigns => col::START_DATE,
         }
     }
@@ -167,6 +175,14 @@ pub struct TableCounts {
     pub product_daily: u64,
     pub campaigns: u64,
     pub campaign_daily: u64,
+    /// Rows of a separate views file (`views.kind = "files"`); left out of
+    /// report.json when zero, so the four SPEC §3 tables keep their shape.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub views: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl TableCounts {
@@ -176,6 +192,7 @@ impl TableCounts {
             Table::ProductDaily => &mut self.product_daily,
             Table::Campaigns => &mut self.campaigns,
             Table::CampaignDaily => &mut self.campaign_daily,
+            Table::Views => &mut self.views,
         }
     }
     pub fn get(&self, t: Table) -> u64 {
@@ -184,41 +201,10 @@ impl TableCounts {
             Table::ProductDaily => self.product_daily,
             Table::Campaigns => self.campaigns,
             Table::CampaignDaily => self.campaign_daily,
+            Table::Views => self.views,
         }
     }
     pub fn total(&self) -> u64 {
-        self.products + self.product_daily + self.campaigns + self.campaign_daily
+        self.products + self.product_daily + self.campaigns + self.campaign_daily + self.views
     }
-}
-
-/// Days since 1970-01-01, the physical value of a polars `Date`.
-pub type Day = i32;
-
-pub fn day_of(d: chrono::NaiveDate) -> Day {
-    (d - chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()).num_days() as Day
-}
-
-pub fn date_of(day: Day) -> chrono::NaiveDate {
-    chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap() + chrono::Duration::days(day as i64)
-}
-
-/// Money in whole cents, the unit every budget the run sets is rounded to.
-pub fn to_cents_floor(x: f64) -> i64 {
-    // The epsilon keeps 12.34 (stored as 12.3399999…) at 1234 cents.
-    (x * 100.0 + 1e-6).floor() as i64
-}
-
-pub fn to_cents_round(x: f64) -> i64 {
-    (x * 100.0).round() as i64
-}
-
-pub fn from_cents(c: i64) -> f64 {
-    c as f64 / 100.0
-}
-
-/// A left join that keeps the left frame's row order.
-pub fn left_ordered() -> polars::prelude::JoinArgs {
-    let mut args = polars::prelude::JoinArgs::new(polars::prelude::JoinType::Left);
-    args.maintain_order = polars::prelude::MaintainOrderJoin::Left;
-    args
 }

@@ -1,0 +1,162 @@
+//! The first pass over a configuration: every key the user wrote is compared
+//! with the defaults' tree, which has every key, so an unknown key or a value
+//! of the wrong type is named before serde sees it; kinds are checked against
+//! their names the same way.
+
+use serde::de::DeserializeOwned;
+use serde_json::Value as J;
+
+use crate::model::kinds::{ActMode, AdsKind, BudgetStrategy, LlmProvider, StoreKind, ViewsItemId, ViewsKind};
+
+/// Maps whose keys the user chooses (not checked against the defaults).
+const FREE_MAPS: &[&str] = &["risk.competition"];
+
+/// Reports unknown keys and values of the wrong type, comparing the user's
+/// tree with the defaults' (which has every key).
+pub(super) fn check_shape(
+    prefix: &str,
+    raw: &serde_json::Value,
+    defaults: &serde_json::Value,
+    problems: &mut Vec<String>,
+) {
+    let key = |k: &str| if prefix.is_empty() { k.to_string() } else { format!("{prefix}.{k}") };
+    let (J::Object(raw), J::Object(def)) = (raw, defaults) else { return };
+    for (k, v) in raw {
+        let full = key(k);
+        let Some(d) = def.get(k) else {
+            problems.push(format!("{full}: unknown key"));
+            continue;
+        };
+        if FREE_MAPS.contains(&full.as_str()) {
+            match v {
+                J::Object(m) => {
+                    for (cat, val) in m {
+                        if !val.is_number() {
+                            problems.push(format!("{full}.{cat}: expected a number, found {}", describe(val)));
+                        }
+                    }
+                }
+                other => problems.push(format!("{full}: expected a table, found {}", describe(other))),
+            }
+            continue;
+        }
+        let ok = match (d, v) {
+            (J::Object(_), J::Object(_)) => {
+                check_shape(&full, v, d, problems);
+                true
+            }
+            (J::Number(dn), J::Number(vn)) => {
+                if dn.is_f64() {
+                    true
+                } else if vn.is_u64() || vn.is_i64() {
+                    if dn.is_u64() && vn.as_i64().is_some_and(|x| x < 0) {
+                        problems.push(format!("{full}: must not be negative, found {vn}"));
+                    }
+                    true
+                } else {
+                    problems.push(format!("{full}: expected a whole number, found {vn}"));
+                    true
+                }
+            }
+            (J::String(_), J::String(_)) | (J::Bool(_), J::Bool(_)) => true,
+            (J::Array(_), J::Array(items)) => {
+                if let Some(bad) = items.iter().find(|i| !i.is_string()) {
+                    problems.push(format!("{full}: expected a list of strings, found {}", describe(bad)));
+                }
+                true
+            }
+            // The environment gives strings for single-element lists.
+            (J::Array(_), J::String(_)) => true,
+            _ => false,
+        };
+        if !ok {
+            problems.push(format!("{full}: expected {}, found {}", describe_type(d), describe(v)));
+        }
+    }
+}
+
+/// Integers where a float is expected become floats; single strings where a
+/// list is expected become one-element lists.
+pub(super) fn normalize_numbers(raw: serde_json::Value, defaults: &serde_json::Value) -> serde_json::Value {
+    match (raw, defaults) {
+        (J::Object(m), J::Object(d)) => J::Object(
+            m.into_iter()
+                .map(|(k, v)| {
+                    let nv = match d.get(&k) {
+                        Some(dv) => normalize_numbers(v, dv),
+                        None => v,
+                    };
+                    (k, nv)
+                })
+                .collect(),
+        ),
+        (J::String(s), J::Array(_)) => J::Array(
+            s.split(',').map(|x| J::String(x.trim().to_string())).filter(|x| x != "").collect(),
+        ),
+        (v, _) => v,
+    }
+}
+
+fn describe(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => format!("\"{s}\""),
+        other => other.to_string(),
+    }
+}
+
+fn describe_type(v: &serde_json::Value) -> &'static str {
+    match v {
+        J::Null => "nothing",
+        J::Bool(_) => "true or false",
+        J::Number(n) if n.is_f64() => "a number",
+        J::Number(_) => "a whole number",
+        J::String(_) => "a string",
+        J::Array(_) => "a list",
+        J::Object(_) => "a table",
+    }
+}
+
+/// Whether `v` is one of `T`'s names; the serde message lists them.
+fn kind<T: DeserializeOwned>(v: &J) -> Option<String> {
+    serde_json::from_value::<T>(v.clone()).err().map(|e| e.to_string())
+}
+
+/// The keys whose value is one of a few names, and how to check each.
+const KINDS: &[(&str, &str, fn(&J) -> Option<String>)] = &[
+    ("store", "kind", kind::<StoreKind>),
+    ("ads", "kind", kind::<AdsKind>),
+    ("views", "kind", kind::<ViewsKind>),
+    ("views", "item_id", kind::<ViewsItemId>),
+    ("budget", "strategy", kind::<BudgetStrategy>),
+    ("act", "mode", kind::<ActMode>),
+    ("llm", "provider", kind::<LlmProvider>),
+];
+
+/// Reports every kind key whose value is not one of its names (after the
+/// shape pass: the values are strings here).
+pub(super) fn check_kinds(raw: &J, problems: &mut Vec<String>) {
+    for (section, key, check) in KINDS {
+        let Some(v) = raw.get(section).and_then(|s| s.get(key)) else { continue };
+        if !v.is_string() {
+            continue; // the shape pass named it
+        }
+        if let Some(why) = check(v) {
+            problems.push(format!("{section}.{key}: {why}"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_kind_names_its_key_and_the_known_names() {
+        let raw = serde_json::json!({"ads": {"kind": "imapct"}, "store": {"kind": "files"}, "act": {"mode": "yolo"}});
+        let mut p = Vec::new();
+        check_kinds(&raw, &mut p);
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p[0].starts_with("ads.kind: unknown variant `imapct`") && p[0].contains("`impact`"), "{p:?}");
+        assert!(p[1].starts_with("act.mode: unknown variant `yolo`"), "{p:?}");
+    }
+}

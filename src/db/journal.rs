@@ -1,0 +1,142 @@
+//! SQL of the action journal (migration 0002): one row per deterministic
+//! action key, planned → sent → applied | failed, with the audit lines of the
+//! applied ones written in the same transaction.
+
+use std::collections::HashMap;
+
+use sqlx::any::AnyRow;
+
+use super::{get, get_json, get_name, placeholders, values_sql, Db, DbError};
+use crate::model::audit::AuditEntry;
+use crate::model::plan::{Action, ActionStatus};
+use crate::model::run::JournalState;
+
+const TABLE: &str = "action_journal";
+
+/// An action as a journal or proposals row holds it (the `status` is the
+/// caller's: those tables keep their own states).
+pub(super) fn action_from_row(r: &AnyRow, table: &'static str, status: ActionStatus) -> Result<Action, DbError> {
+    let effective: String = get(r, table, "effective_date")?;
+    let effective_date = chrono::NaiveDate::parse_from_str(&effective, "%Y-%m-%d")
+        .map_err(|e| DbError::Decode { table, column: "effective_date", message: format!("{effective:?}: {e}") })?;
+    let paused_by: Option<String> = get(r, table, "paused_by")?;
+    let paused_by = crate::model::campaign::PausedBy::parse_optional(paused_by.as_deref().unwrap_or(""))
+        .map_err(|e| DbError::Decode { table, column: "paused_by", message: e.to_string() })?;
+    Ok(Action {
+        key: get(r, table, "action_key")?,
+        campaign_id: get(r, table, "campaign_id")?,
+        product_id: get(r, table, "product_id")?,
+        kind: get_name(r, table, "kind")?,
+        from: get(r, table, "from_budget")?,
+        to: get(r, table, "to_budget")?,
+        paused_by,
+        effective_date,
+        status,
+        reason: get(r, table, "reason")?,
+        copy: get_json(r, table, "copy")?,
+    })
+}
+
+/// An action's copy as stored (JSON), or null.
+pub(super) fn copy_json(a: &Action) -> Result<Option<String>, DbError> {
+    Ok(a.copy.as_ref().map(serde_json::to_string).transpose()?)
+}
+
+impl Db {
+    /// Records the plan's actions as `planned` (keeping any row a previous
+    /// run for the same as_of left), and returns every key's state.
+    pub async fn journal_plan(&self, run_id: &str, as_of: &str, actions: &[Action]) -> Result<HashMap<String, (JournalState, i64)>, DbError> {
+        let now = chrono::Utc::now().to_rfc3339();
+        let mut tx = self.pool.begin().await?;
+        for chunk in actions.chunks(500) {
+            let sql = values_sql(
+                "INSERT INTO action_journal (action_key, as_of, run_id, campaign_id, product_id, kind, from_budget, to_budget, paused_by, effective_date, state, attempts, updated_at, copy) VALUES ",
+                14,
+                chunk.len(),
+            ) + " ON CONFLICT (action_key) DO NOTHING";
+            let mut q = sqlx::query(&sql);
+            for a in chunk {
+                q = q
+                    .bind(a.key.clone())
+                    .bind(as_of.to_string())
+                    .bind(run_id.to_string())
+                    .bind(a.campaign_id.clone())
+                    .bind(a.product_id.clone())
+                    .bind(a.kind.as_str())
+                    .bind(a.from)
+                    .bind(a.to)
+                    .bind(a.paused_by.map(|p| p.as_str()))
+                    .bind(a.effective_date.to_string())
+                    .bind(JournalState::Planned.as_str())
+                    .bind(0i64)
+                    .bind(now.clone())
+                    .bind(copy_json(a)?);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        let rows = sqlx::query("SELECT action_key, state, attempts FROM action_journal WHERE as_of = $1")
+            .bind(as_of)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = HashMap::with_capacity(rows.len());
+        for r in rows {
+            out.insert(get(&r, TABLE, "action_key")?, (get_name(&r, TABLE, "state")?, get(&r, TABLE, "attempts")?));
+        }
+        Ok(out)
+    }
+
+    /// Moves one action to `state` (a send counts as an attempt).
+    pub async fn journal_set(&self, key: &str, state: JournalState, error: Option<&str>, applied_by: Option<&str>) -> Result<(), DbError> {
+        sqlx::query(
+            "UPDATE action_journal SET state = $1, attempts = attempts + $2, last_error = $3, applied_by = COALESCE($4, applied_by), updated_at = $5 WHERE action_key = $6",
+        )
+        .bind(state.as_str())
+        .bind(i64::from(state == JournalState::Sent))
+        .bind(error.map(str::to_string))
+        .bind(applied_by.map(str::to_string))
+        .bind(chrono::Utc::now().to_rfc3339())
+        .bind(key)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Moves many actions to `state` in one transaction; when `audit` is
+    /// given, their audit lines go into the same transaction.
+    pub async fn journal_set_many(&self, keys: &[&str], state: JournalState, applied_by: Option<&str>, audit: &[AuditEntry<'_>]) -> Result<(), DbError> {
+        let now = chrono::Utc::now().to_rfc3339();
+        let mut tx = self.pool.begin().await?;
+        for chunk in keys.chunks(500) {
+            let sql = format!(
+                "UPDATE action_journal SET state = $1, attempts = attempts + $2, applied_by = COALESCE($3, applied_by), last_error = $4, updated_at = $5 WHERE action_key IN ({})",
+                placeholders(6, chunk.len())
+            );
+            let mut q = sqlx::query(&sql)
+                .bind(state.as_str())
+                .bind(i64::from(state == JournalState::Sent))
+                .bind(applied_by.map(str::to_string))
+                .bind(None::<String>)
+                .bind(now.clone());
+            for k in chunk {
+                q = q.bind(k.to_string());
+            }
+            q.execute(&mut *tx).await?;
+        }
+        super::audit::insert_audit(&mut tx, audit, &now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The actions a run (or an approve / rollback) applied, from the journal.
+    pub async fn applied_by(&self, run_id: &str) -> Result<Vec<Action>, DbError> {
+        let rows = sqlx::query(
+            "SELECT action_key, campaign_id, product_id, kind, from_budget, to_budget, paused_by, effective_date, '' AS reason, copy \
+             FROM action_journal WHERE applied_by = $1 AND state = 'applied' ORDER BY action_key",
+        )
+        .bind(run_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| action_from_row(r, TABLE, ActionStatus::Applied)).collect()
+    }
+}

@@ -1,0 +1,58 @@
+//! SQL of saved proposals (migration 0001's `proposed_actions`): every
+//! action a run reported, with the status it got; the `proposed` ones wait
+//! for `approve` or `reject`.
+
+use super::journal::action_from_row;
+use super::{get, Db, DbError};
+use crate::model::plan::{Action, ActionStatus};
+use crate::model::run::ProposalStatus;
+
+const TABLE: &str = "proposed_actions";
+
+impl Db {
+    /// Proposals still waiting, by action key or by run id, oldest run first,
+    /// each with the run that proposed it.
+    pub async fn proposals(&self, id: &str) -> Result<Vec<(String, Action)>, DbError> {
+        let rows = sqlx::query(
+            "SELECT p.run_id, p.action_key, p.campaign_id, p.product_id, p.kind, p.from_budget, p.to_budget, p.paused_by, p.effective_date, p.reason, p.copy, r.as_of \
+             FROM proposed_actions p JOIN runs r ON r.run_id = p.run_id \
+             WHERE (p.run_id = $1 OR p.action_key = $2) AND p.status = 'proposed' ORDER BY r.started_at, p.action_key",
+        )
+        .bind(id)
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for r in rows.iter().rev() {
+            // The same key proposed by several runs: the newest proposal stands.
+            let key: String = get(r, TABLE, "action_key")?;
+            if seen.insert(key) {
+                out.push((get::<String>(r, TABLE, "run_id")?, action_from_row(r, TABLE, ActionStatus::Proposed)?));
+            }
+        }
+        out.reverse();
+        Ok(out)
+    }
+
+    pub async fn set_proposal_status(&self, run_id: &str, key: &str, status: ProposalStatus, reason: &str) -> Result<(), DbError> {
+        sqlx::query("UPDATE proposed_actions SET status = $1, reason = $2 WHERE run_id = $3 AND action_key = $4")
+            .bind(status.as_str())
+            .bind(reason)
+            .bind(run_id)
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Every proposal of every run with this key that is still waiting.
+    pub async fn close_proposals(&self, key: &str, status: ProposalStatus) -> Result<(), DbError> {
+        sqlx::query("UPDATE proposed_actions SET status = $1 WHERE action_key = $2 AND status = 'proposed'")
+            .bind(status.as_str())
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,168 @@
+//! SQL of runs and what each stored (migrations 0001 and 0005): the run
+//! row, its decisions, its reported actions, its quarantine and its report in
+//! every format.
+
+use super::journal::copy_json;
+use super::{get, values_sql, Db, DbError};
+use crate::model::plan::Action;
+use crate::model::report::{Rendered, Report, ReportFormat};
+use crate::model::run::{QuarantinedRow, RunMode, RunStatus};
+
+/// A run's per-campaign decisions, inside the caller's transaction.
+pub(super) async fn insert_decisions(tx: &mut sqlx::Transaction<'_, sqlx::Any>, r: &Report) -> Result<(), DbError> {
+    for chunk in r.campaigns.chunks(500) {
+        let sql = values_sql(
+            "INSERT INTO decisions (run_id, campaign_id, product_id, decision, baseline, reasons, metrics, budget_current, budget_proposed) VALUES ",
+            9,
+            chunk.len(),
+        );
+        let mut q = sqlx::query(&sql);
+        for c in chunk {
+            q = q
+                .bind(r.run_id.clone())
+                .bind(c.campaign_id.clone())
+                .bind(c.product_id.clone())
+                .bind(c.decision.as_str())
+                .bind(c.baseline.as_str())
+                .bind(serde_json::to_string(&c.reasons)?)
+                .bind(serde_json::to_string(&c.metrics)?)
+                .bind(c.budget.current)
+                .bind(c.budget.proposed);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+async fn insert_actions(tx: &mut sqlx::Transaction<'_, sqlx::Any>, run_id: &str, actions: &[Action]) -> Result<(), DbError> {
+    for chunk in actions.chunks(500) {
+        let sql = values_sql(
+            "INSERT INTO proposed_actions (run_id, action_key, campaign_id, product_id, kind, from_budget, to_budget, paused_by, effective_date, status, reason, copy) VALUES ",
+            12,
+            chunk.len(),
+        );
+        let mut q = sqlx::query(&sql);
+        for a in chunk {
+            q = q
+                .bind(run_id.to_string())
+                .bind(a.key.clone())
+                .bind(a.campaign_id.clone())
+                .bind(a.product_id.clone())
+                .bind(a.kind.as_str())
+                .bind(a.from)
+                .bind(a.to)
+                .bind(a.paused_by.map(|p| p.as_str()))
+                .bind(a.effective_date.to_string())
+                .bind(a.status.as_str())
+                .bind(a.reason.clone())
+                .bind(copy_json(a)?);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+async fn insert_quarantine(tx: &mut sqlx::Transaction<'_, sqlx::Any>, run_id: &str, quarantine: &[QuarantinedRow]) -> Result<(), DbError> {
+    for chunk in quarantine.chunks(500) {
+        let sql = values_sql("INSERT INTO quarantine (run_id, table_name, line, column_name, reason, raw_text) VALUES ", 6, chunk.len());
+        let mut q = sqlx::query(&sql);
+        for row in chunk {
+            q = q
+                .bind(run_id.to_string())
+                .bind(row.table.name())
+                .bind(row.line as i64)
+                .bind(row.column.clone())
+                .bind(row.reason.clone())
+                .bind(row.raw.clone());
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+impl Db {
+    pub async fn start_run(&self, run_id: &str, as_of: &str, dry_run: bool, mode: RunMode) -> Result<(), DbError> {
+        sqlx::query("INSERT INTO runs (run_id, as_of, started_at, status, dry_run, mode) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(run_id)
+            .bind(as_of)
+            .bind(chrono::Utc::now().to_rfc3339())
+            .bind("running")
+            .bind(dry_run as i64)
+            .bind(mode.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn finish_run(&self, run_id: &str, status: RunStatus) -> Result<(), DbError> {
+        sqlx::query("UPDATE runs SET status = $1, finished_at = $2 WHERE run_id = $3")
+            .bind(status.as_str())
+            .bind(chrono::Utc::now().to_rfc3339())
+            .bind(run_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records a non-pipeline invocation (approve, reject, rollback) as a run.
+    pub async fn record_invocation(&self, run_id: &str, as_of: &str, mode: RunMode, status: RunStatus) -> Result<(), DbError> {
+        let now = chrono::Utc::now().to_rfc3339();
+        sqlx::query("INSERT INTO runs (run_id, as_of, started_at, finished_at, status, dry_run, mode) VALUES ($1, $2, $3, $4, $5, 0, $6)")
+            .bind(run_id)
+            .bind(as_of)
+            .bind(now.clone())
+            .bind(now)
+            .bind(status.as_str())
+            .bind(mode.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Stores a finished run's decisions, actions, quarantine and report in one transaction.
+    pub async fn save_report(&self, r: &Report, quarantine: &[QuarantinedRow], rendered: &Rendered) -> Result<(), DbError> {
+        let mut tx = self.pool.begin().await?;
+        insert_decisions(&mut tx, r).await?;
+        insert_actions(&mut tx, &r.run_id, &r.actions).await?;
+        insert_quarantine(&mut tx, &r.run_id, quarantine).await?;
+        sqlx::query("INSERT INTO reports (run_id, report_json, markdown, decisions_csv, html) VALUES ($1, $2, $3, $4, $5)")
+            .bind(r.run_id.clone())
+            .bind(rendered.json.clone())
+            .bind(rendered.markdown.clone())
+            .bind(rendered.csv.clone())
+            .bind(rendered.html.clone())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A stored report in one format of a run, or of the newest run with a
+    /// report; with the run id. `Ok(None)` when there is no such run;
+    /// `Some((id, None))` when it predates that format.
+    pub async fn stored_report(&self, run_id: Option<&str>, format: ReportFormat) -> Result<Option<(String, Option<String>)>, DbError> {
+        let column = match format {
+            ReportFormat::Json => "report_json",
+            ReportFormat::Md => "markdown",
+            ReportFormat::Csv => "decisions_csv",
+            ReportFormat::Html => "html",
+        };
+        let row = match run_id {
+            Some(id) => {
+                sqlx::query(&format!("SELECT run_id, {column} AS body FROM reports WHERE run_id = $1"))
+                    .bind(id.to_string())
+                    .fetch_optional(&self.pool)
+                    .await?
+            }
+            // run ids are UUIDv7: they sort by time.
+            None => sqlx::query(&format!("SELECT run_id, {column} AS body FROM reports ORDER BY run_id DESC LIMIT 1")).fetch_optional(&self.pool).await?,
+        };
+        row.map(|r| Ok((get(&r, "reports", "run_id")?, get(&r, "reports", "body")?))).transpose()
+    }
+
+    /// Runs recorded, and how many are still `running` (unfinished).
+    pub async fn run_counts(&self) -> Result<(i64, i64), DbError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n, COUNT(CASE WHEN status = 'running' THEN 1 END) AS running FROM runs").fetch_one(&self.pool).await?;
+        Ok((get(&row, "runs", "n")?, get(&row, "runs", "running")?))
+    }
+}

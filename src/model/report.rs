@@ -1,0 +1,119 @@
+//! The run report: `report.json` is the machine-readable contract (SPEC §9);
+//! its markdown, CSV and HTML renderings are kept beside it.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::campaign::Baseline;
+use super::decision::{Decision, RiskLevel};
+use super::plan::{Action, NewCampaign, Totals};
+use super::run::{DataQuality, HeldBy, LlmUsage, QuarantinedRow, RunMode, RunStatus, StageReport};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Metrics {
+    pub spend: f64,
+    pub revenue: f64,
+    pub roas: Option<f64>,
+    pub roi: Option<f64>,
+    pub cpa: Option<f64>,
+    pub sales_impact_pct: Option<f64>,
+    pub view_impact_pct: Option<f64>,
+    pub efficiency: Option<f64>,
+    pub risk_score: Option<f64>,
+    pub risk_level: Option<RiskLevel>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Budget {
+    pub current: f64,
+    pub proposed: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CampaignEntry {
+    pub campaign_id: String,
+    pub product_id: String,
+    pub decision: Decision,
+    pub reasons: Vec<String>,
+    pub baseline: Baseline,
+    pub metrics: Metrics,
+    pub budget: Budget,
+}
+
+/// Who wrote the narrative.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NarrativeSource {
+    Llm,
+    Template,
+}
+
+named!(NarrativeSource, "narrative source", Llm => "llm", Template => "template");
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub run_id: String,
+    pub as_of: String,
+    pub dry_run: bool,
+    /// `act.mode` of a run (`backfill` for a replayed day).
+    pub mode: RunMode,
+    pub status: RunStatus,
+    pub data_quality: DataQuality,
+    pub held_by: Vec<HeldBy>,
+    pub campaigns: Vec<CampaignEntry>,
+    pub actions: Vec<Action>,
+    pub new_campaigns: Vec<NewCampaign>,
+    pub totals: Totals,
+    pub narrative: String,
+    pub narrative_source: NarrativeSource,
+    pub llm: LlmUsage,
+    pub decision_counts: BTreeMap<Decision, usize>,
+    pub stages: Vec<StageReport>,
+    /// The shard this run decided for (`"K/N"`), or null for the whole
+    /// portfolio: budgets and guardrails are of this shard's campaigns only.
+    pub shard: Option<String>,
+    /// The first quarantined rows (all of them are in the database).
+    pub quarantine_sample: Vec<QuarantinedRow>,
+}
+
+/// The formats a report is rendered and kept in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportFormat {
+    Md,
+    Html,
+    Json,
+    Csv,
+}
+
+named!(ReportFormat, "report format", Md => "md", Html => "html", Json => "json", Csv => "csv");
+
+/// The rendered report files, as written and stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rendered {
+    pub json: String,
+    pub markdown: String,
+    pub csv: String,
+    pub html: String,
+}
+
+impl Rendered {
+    pub fn get(&self, format: ReportFormat) -> &str {
+        match format {
+            ReportFormat::Md => &self.markdown,
+            ReportFormat::Html => &self.html,
+            ReportFormat::Json => &self.json,
+            ReportFormat::Csv => &self.csv,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn names_are_the_serialized_ones() {
+        crate::model::names::assert_serde_names(super::NarrativeSource::ALL);
+        crate::model::names::assert_serde_names(super::ReportFormat::ALL);
+    }
+}
