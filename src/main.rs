@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use campaign_pilot::cli::{Cli, Command, FormatArg, LogFormat, SandboxCommand};
-use campaign_pilot::clock::SystemClock;
+use campaign_pilot::clock::{Clock, SystemClock};
 use campaign_pilot::config;
 use campaign_pilot::error::{exit_code, status_code, Error};
 use campaign_pilot::model::decision::Decision;
@@ -70,6 +70,30 @@ fn print_review(verb: &str, r: &review::ReviewSummary) -> u8 {
     if r.failed() { 3 } else { 0 }
 }
 
+#[derive(Clone, Copy)]
+enum Review {
+    Approve,
+    Reject,
+    Rollback,
+}
+
+/// `approve`, `reject` or `rollback`: one invocation through the journal,
+/// stoppable between two actions like a run.
+fn review_command(flag: Option<PathBuf>, verb: Review, id: &str, clock: &dyn Clock) -> Result<u8, Error> {
+    let cfg = load_config(flag)?;
+    runtime().block_on(async {
+        let stop = Stop::default();
+        let _signal = stop::listen(stop.clone());
+        let ctx = ReviewContext { cfg: &cfg, clock, stop };
+        let (name, r) = match verb {
+            Review::Approve => ("approve", review::approve(&ctx, id).await?),
+            Review::Reject => ("reject", review::reject(&ctx, id).await?),
+            Review::Rollback => ("rollback", review::rollback(&ctx, id).await?),
+        };
+        Ok(print_review(name, &r))
+    })
+}
+
 /// The crash test's kill point, read only by a build with the test hooks.
 fn crash_at() -> Option<u64> {
     #[cfg(feature = "test-hooks")]
@@ -86,29 +110,9 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
     let Cli { config: flag, command, .. } = cli;
     let clock = SystemClock;
     match command {
-        Command::Approve { id } => {
-            let cfg = load_config(flag)?;
-            runtime().block_on(async {
-                let stop = Stop::default();
-                let _signal = stop::listen(stop.clone());
-                let r = review::approve(&ReviewContext { cfg: &cfg, clock: &clock, stop }, &id).await?;
-                Ok(print_review("approve", &r))
-            })
-        }
-        Command::Reject { id } => {
-            let cfg = load_config(flag)?;
-            let r = runtime().block_on(review::reject(&ReviewContext { cfg: &cfg, clock: &clock, stop: Stop::default() }, &id))?;
-            Ok(print_review("reject", &r))
-        }
-        Command::Rollback { run_id } => {
-            let cfg = load_config(flag)?;
-            runtime().block_on(async {
-                let stop = Stop::default();
-                let _signal = stop::listen(stop.clone());
-                let r = review::rollback(&ReviewContext { cfg: &cfg, clock: &clock, stop }, &run_id).await?;
-                Ok(print_review("rollback", &r))
-            })
-        }
+        Command::Approve { id } => review_command(flag, Review::Approve, &id, &clock),
+        Command::Reject { id } => review_command(flag, Review::Reject, &id, &clock),
+        Command::Rollback { run_id } => review_command(flag, Review::Rollback, &run_id, &clock),
         Command::History { campaign } => {
             let cfg = load_config(flag)?;
             let rows = runtime().block_on(review::history(&cfg, campaign.as_deref()))?;

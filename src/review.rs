@@ -14,7 +14,7 @@ use crate::clock::Clock;
 use crate::config::LoadedConfig;
 use crate::connectors::configured::Platform;
 use crate::connectors::platform::AdPlatform;
-use crate::db::{Db, RunLock};
+use crate::db::{Db, DbError, RunLock};
 use crate::error::{Error, Result};
 use crate::model::audit::{Actor, AuditEntry, AuditStatus, HistoryRow};
 use crate::model::campaign::PausedBy;
@@ -100,7 +100,9 @@ pub async fn approve(ctx: &ReviewContext<'_>, id: &str) -> Result<ReviewSummary>
     let invocation_id = uuid::Uuid::now_v7().to_string();
     let mut days = Vec::with_capacity(found.len());
     for (_, a) in &found {
-        days.push(ActionKey::parse(&a.key).map_err(|e| Error::Usage(format!("a saved proposal has a bad key: {e}")))?.as_of);
+        let key = ActionKey::parse(&a.key)
+            .map_err(|e| DbError::Decode { table: "proposed_actions", column: "action_key", message: e.to_string() })?;
+        days.push(key.as_of);
     }
     let (runs, mut actions): (Vec<String>, Vec<Action>) = found.into_iter().unzip();
     let day_by_key: BTreeMap<String, Day> = actions.iter().map(|a| a.key.clone()).zip(days).collect();

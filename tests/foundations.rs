@@ -17,29 +17,11 @@ use serde_json::Value;
 const TODAY: &str = "2026-03-31";
 
 /// The sandbox's Impact credentials, as the environment gives them.
-const IMPACT_ENV: [(&str, &str); 2] = [("IMPACT_ACCOUNT_SID", "IRSANDBOX0000000000000000000000001"), ("IMPACT_AUTH_TOKEN", "sandbox-token")];
+use common::IMPACT_ENV;
 
 /// A store and an ad platform on the sandbox, with guardrails opened wide.
 fn sandbox_config(url: &str, ads: &str, act: &str) -> String {
-    format!(
-        r#"
-[store]
-kind = "sandbox"
-base_url = "{url}"
-allow_http = true
-[ads]
-{ads}
-base_url = "{url}"
-allow_http = true
-[http]
-backoff_min_ms = 20
-backoff_max_ms = 200
-[act]
-max_action_fraction = 1.0
-max_pause_fraction = 1.0
-{act}
-"#
-    )
+    common::sandbox_config(url, ads, act, "")
 }
 
 fn cli(app: &App, args: &[&str]) -> Output {
@@ -179,7 +161,7 @@ async fn a_first_impact_run_takes_each_ads_budget_from_its_own_recent_spend() {
     let sb = Sandbox::start(&["--seed", "5", "--products", "300", "--campaigns", "60", "--today", TODAY]);
     // The defaults a new user has: a 50.00 default budget, enforcement on.
     let ads = "kind = \"impact\"\nprogram_id = \"24811\"\nrate_limit_per_hour = 0";
-    let body = sandbox_config(&sb.url, ads, "").replace("max_action_fraction = 1.0\nmax_pause_fraction = 1.0\n", "");
+    let body = sandbox_config(&sb.url, ads, "").replace("max_action_fraction = 1.0\nmax_pause_fraction = 1.0\nmax_actions = 1000\n", "");
     let app = App::with_config(&body);
     let mut c = app.command(TODAY);
     c.envs(IMPACT_ENV);
@@ -307,4 +289,57 @@ async fn bad_views_csv_rows_are_quarantined_and_counted() {
     let lines: Vec<(u64, &str)> = q.iter().map(|q| (q["line"].as_u64().unwrap(), q["column"].as_str().unwrap())).collect();
     assert_eq!(lines, vec![(4, "date"), (5, "product_id"), (6, "views")], "{q:?}");
     assert!(q[0]["raw"].as_str().unwrap().contains("2026-03-3x"), "{q:?}");
+}
+
+/// A generated portfolio on the files connectors whose plan has actions.
+fn files_app(extra: &str) -> (tempfile::TempDir, App) {
+    let d = tempfile::tempdir().unwrap();
+    generate(d.path(), &["--seed", "2", "--products", "200", "--campaigns", "60", "--days", "90", "--as-of", TODAY]);
+    let app = App::new(d.path(), extra);
+    (d, app)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_journal_state_nobody_knows_stops_the_rerun_instead_of_sending_again() {
+    let (d, app) = files_app("");
+    let o = app.command(TODAY).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let before = applied_keys_csv(d.path());
+    assert!(!before.is_empty());
+    // A state written by something newer (or a broken tool): not "planned".
+    exec(&app.db_url(), &format!("UPDATE action_journal SET state = 'sending' WHERE action_key = '{}'", before[0].replace('\'', "''"))).await;
+    let o = app.command(TODAY).output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("action_journal.state") && stderr(&o).contains("sending"), "{}", stderr(&o));
+    assert_eq!(applied_keys_csv(d.path()), before, "nothing was sent again");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_saved_proposal_of_an_unknown_kind_is_refused_not_created() {
+    let (d, app) = files_app("[act]\nmode = \"manual\"\n");
+    let o = app.command(TODAY).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r = app.report();
+    let pause = actions(&r).into_iter().find(|a| a["kind"] == "pause").expect("a pause");
+    let key = pause["key"].as_str().unwrap().to_string();
+    exec(&app.db_url(), &format!("UPDATE proposed_actions SET kind = 'paws' WHERE action_key = '{key}'")).await;
+    let o = cli(&app, &["approve", &key]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("proposed_actions.kind") && stderr(&o).contains("paws"), "{}", stderr(&o));
+    assert!(applied_keys_csv(d.path()).is_empty(), "nothing was applied, least of all a create");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_saved_proposal_whose_key_has_no_date_is_refused_not_applied_as_of_1970() {
+    let (d, app) = files_app("[act]\nmode = \"manual\"\n");
+    let o = app.command(TODAY).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r = app.report();
+    let key = actions(&r)[0]["key"].as_str().unwrap().to_string();
+    let bad = key.replacen(TODAY, "someday", 1);
+    exec(&app.db_url(), &format!("UPDATE proposed_actions SET action_key = '{bad}' WHERE action_key = '{key}'")).await;
+    let o = cli(&app, &["approve", &bad]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("proposed_actions.action_key") && stderr(&o).contains("someday"), "{}", stderr(&o));
+    assert!(applied_keys_csv(d.path()).is_empty(), "nothing was applied");
 }

@@ -11,35 +11,10 @@ use serde_json::Value;
 
 const TODAY: &str = "2026-03-31";
 
-/// The sandbox's Impact credentials, as the environment gives them.
-const IMPACT_ENV: [(&str, &str); 2] = [
-    ("IMPACT_ACCOUNT_SID", campaign_pilot::connectors::sandbox_auth::IMPACT_SID),
-    ("IMPACT_AUTH_TOKEN", campaign_pilot::connectors::sandbox_auth::IMPACT_TOKEN),
-];
+use common::IMPACT_ENV;
 
 fn config(url: &str, ads: &str, extra: &str) -> String {
-    format!(
-        r#"
-[store]
-kind = "sandbox"
-base_url = "{url}"
-allow_http = true
-[ads]
-{ads}
-base_url = "{url}"
-allow_http = true
-[http]
-backoff_min_ms = 20
-backoff_max_ms = 200
-retries = 6
-breaker_failures = 50
-[act]
-max_action_fraction = 1.0
-max_pause_fraction = 1.0
-max_actions = 1000
-{extra}
-"#
-    )
+    common::sandbox_config(url, ads, "", extra)
 }
 
 fn actions(report: &Value) -> Vec<Value> {

@@ -6,20 +6,20 @@ use std::collections::{BTreeSet, HashMap};
 use super::{get, get_day, get_name, get_opt_day, placeholders, values_sql, Db, DbError};
 use crate::model::campaign::PausedBy;
 use crate::model::day::{date_of, Day};
-use crate::model::history::{CampaignDayRow, ImpactAction, LedgerEntry, SalesRow, ViewsRow};
+use crate::model::history::{CampaignDayRow, ImpactAction, LedgerEntry, SalesRow, ViewsRow, IMPACT_REVERSED};
 
 /// Rows per multi-row INSERT: under SQLite's and PostgreSQL's bind limits.
 const CHUNK: usize = 1_000;
 
 impl Db {
-    /// Rows of a query whose `$1` is the source and `$2..$3` a date range.
-    async fn in_range(&self, sql: &str, source: &str, from: Day, to: Day) -> Result<Vec<sqlx::any::AnyRow>, DbError> {
-        Ok(sqlx::query(sql)
-            .bind(source.to_string())
-            .bind(date_of(from).to_string())
-            .bind(date_of(to).to_string())
-            .fetch_all(&self.pool)
-            .await?)
+    /// Rows of a query whose `$1` is the source, `$2..$3` a date range and
+    /// `$4…` the `extra` values.
+    async fn in_range(&self, sql: &str, source: &str, from: Day, to: Day, extra: &[&str]) -> Result<Vec<sqlx::any::AnyRow>, DbError> {
+        let mut q = sqlx::query(sql).bind(source.to_string()).bind(date_of(from).to_string()).bind(date_of(to).to_string());
+        for e in extra {
+            q = q.bind(e.to_string());
+        }
+        Ok(q.fetch_all(&self.pool).await?)
     }
 
     /// The days of `feed` already complete for `source` within `from..=to`.
@@ -71,7 +71,7 @@ impl Db {
 
     pub async fn sales_days(&self, source: &str, from: Day, to: Day) -> Result<Vec<SalesRow>, DbError> {
         let rows = self.in_range("SELECT date, product_id, units_sold, revenue FROM history_product_daily \
-             WHERE source = $1 AND date >= $2 AND date <= $3", source, from, to).await?;
+             WHERE source = $1 AND date >= $2 AND date <= $3", source, from, to, &[]).await?;
         const T: &str = "history_product_daily";
         rows.iter()
             .map(|r| {
@@ -86,7 +86,7 @@ impl Db {
     }
 
     pub async fn views_days(&self, source: &str, from: Day, to: Day) -> Result<Vec<ViewsRow>, DbError> {
-        let rows = self.in_range("SELECT date, product_id, views FROM history_views WHERE source = $1 AND date >= $2 AND date <= $3", source, from, to).await?;
+        let rows = self.in_range("SELECT date, product_id, views FROM history_views WHERE source = $1 AND date >= $2 AND date <= $3", source, from, to, &[]).await?;
         const T: &str = "history_views";
         rows.iter()
             .map(|r| {
@@ -132,7 +132,7 @@ impl Db {
 
     pub async fn campaign_days(&self, source: &str, from: Day, to: Day) -> Result<Vec<CampaignDayRow>, DbError> {
         let rows = self.in_range("SELECT date, campaign_id, impressions, clicks, spend, conversions, revenue, new_customers FROM history_campaign_daily \
-             WHERE source = $1 AND date >= $2 AND date <= $3 ORDER BY campaign_id, date", source, from, to).await?;
+             WHERE source = $1 AND date >= $2 AND date <= $3 ORDER BY campaign_id, date", source, from, to, &[]).await?;
         const T: &str = "history_campaign_daily";
         rows.iter()
             .map(|r| {
@@ -183,8 +183,8 @@ impl Db {
     /// Daily numbers per ad from the stored actions (reversed ones left out).
     pub async fn impact_campaign_days(&self, source: &str, from: Day, to: Day) -> Result<Vec<CampaignDayRow>, DbError> {
         let rows = self.in_range("SELECT event_date, ad_id, COUNT(*) AS n, SUM(amount) AS amount, SUM(cost) AS cost, CAST(SUM(new_customer) AS BIGINT) AS new_customers FROM impact_actions \
-             WHERE source = $1 AND event_date >= $2 AND event_date <= $3 AND state <> 'REVERSED' \
-             GROUP BY event_date, ad_id ORDER BY ad_id, event_date", source, from, to).await?;
+             WHERE source = $1 AND event_date >= $2 AND event_date <= $3 AND state <> $4 \
+             GROUP BY event_date, ad_id ORDER BY ad_id, event_date", source, from, to, &[IMPACT_REVERSED]).await?;
         const T: &str = "impact_actions";
         let cents = |v: Option<f64>| v.map(|x| (x * 100.0).round() / 100.0);
         rows.iter()

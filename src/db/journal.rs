@@ -37,9 +37,24 @@ pub(super) fn action_from_row(r: &AnyRow, table: &'static str, status: ActionSta
     })
 }
 
-/// An action's copy as stored (JSON), or null.
-pub(super) fn copy_json(a: &Action) -> Result<Option<String>, DbError> {
-    Ok(a.copy.as_ref().map(serde_json::to_string).transpose()?)
+/// The columns an action's row has in both the journal and the proposals,
+/// in the order [`bind_action`] binds them.
+pub(super) const ACTION_COLUMNS: &str = "action_key, campaign_id, product_id, kind, from_budget, to_budget, paused_by, effective_date, copy";
+pub(super) const ACTION_COLUMN_COUNT: usize = 9;
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// Binds an action's [`ACTION_COLUMNS`] (the copy as JSON).
+pub(super) fn bind_action<'q>(q: AnyQuery<'q>, a: &Action) -> Result<AnyQuery<'q>, DbError> {
+    Ok(q.bind(a.key.clone())
+        .bind(a.campaign_id.clone())
+        .bind(a.product_id.clone())
+        .bind(a.kind.as_str())
+        .bind(a.from)
+        .bind(a.to)
+        .bind(a.paused_by.map(|p| p.as_str()))
+        .bind(a.effective_date.to_string())
+        .bind(a.copy.as_ref().map(serde_json::to_string).transpose()?))
 }
 
 impl Db {
@@ -50,27 +65,18 @@ impl Db {
         let mut tx = self.pool.begin().await?;
         for chunk in actions.chunks(500) {
             let sql = values_sql(
-                "INSERT INTO action_journal (action_key, as_of, run_id, campaign_id, product_id, kind, from_budget, to_budget, paused_by, effective_date, state, attempts, updated_at, copy) VALUES ",
-                14,
+                &format!("INSERT INTO action_journal ({ACTION_COLUMNS}, as_of, run_id, state, attempts, updated_at) VALUES "),
+                ACTION_COLUMN_COUNT + 5,
                 chunk.len(),
             ) + " ON CONFLICT (action_key) DO NOTHING";
             let mut q = sqlx::query(&sql);
             for a in chunk {
-                q = q
-                    .bind(a.key.clone())
+                q = bind_action(q, a)?
                     .bind(as_of.to_string())
                     .bind(run_id.to_string())
-                    .bind(a.campaign_id.clone())
-                    .bind(a.product_id.clone())
-                    .bind(a.kind.as_str())
-                    .bind(a.from)
-                    .bind(a.to)
-                    .bind(a.paused_by.map(|p| p.as_str()))
-                    .bind(a.effective_date.to_string())
                     .bind(JournalState::Planned.as_str())
                     .bind(0i64)
-                    .bind(now.clone())
-                    .bind(copy_json(a)?);
+                    .bind(now.clone());
             }
             q.execute(&mut *tx).await?;
         }
@@ -132,9 +138,10 @@ impl Db {
     pub async fn applied_by(&self, run_id: &str) -> Result<Vec<Action>, DbError> {
         let rows = sqlx::query(
             "SELECT action_key, campaign_id, product_id, kind, from_budget, to_budget, paused_by, effective_date, '' AS reason, copy \
-             FROM action_journal WHERE applied_by = $1 AND state = 'applied' ORDER BY action_key",
+             FROM action_journal WHERE applied_by = $1 AND state = $2 ORDER BY action_key",
         )
         .bind(run_id)
+        .bind(JournalState::Applied.as_str())
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(|r| action_from_row(r, TABLE, ActionStatus::Applied)).collect()

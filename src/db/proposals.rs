@@ -16,10 +16,11 @@ impl Db {
         let rows = sqlx::query(
             "SELECT p.run_id, p.action_key, p.campaign_id, p.product_id, p.kind, p.from_budget, p.to_budget, p.paused_by, p.effective_date, p.reason, p.copy, r.as_of \
              FROM proposed_actions p JOIN runs r ON r.run_id = p.run_id \
-             WHERE (p.run_id = $1 OR p.action_key = $2) AND p.status = 'proposed' ORDER BY r.started_at, p.action_key",
+             WHERE (p.run_id = $1 OR p.action_key = $2) AND p.status = $3 ORDER BY r.started_at, p.action_key",
         )
         .bind(id)
         .bind(id)
+        .bind(ProposalStatus::Proposed.as_str())
         .fetch_all(&self.pool)
         .await?;
         let mut out = Vec::new();
@@ -48,9 +49,10 @@ impl Db {
 
     /// Every proposal of every run with this key that is still waiting.
     pub async fn close_proposals(&self, key: &str, status: ProposalStatus) -> Result<(), DbError> {
-        sqlx::query("UPDATE proposed_actions SET status = $1 WHERE action_key = $2 AND status = 'proposed'")
+        sqlx::query("UPDATE proposed_actions SET status = $1 WHERE action_key = $2 AND status = $3")
             .bind(status.as_str())
             .bind(key)
+            .bind(ProposalStatus::Proposed.as_str())
             .execute(&self.pool)
             .await?;
         Ok(())

@@ -2,11 +2,15 @@
 //! row, its decisions, its reported actions, its quarantine and its report in
 //! every format.
 
-use super::journal::copy_json;
+use super::journal::{bind_action, ACTION_COLUMNS, ACTION_COLUMN_COUNT};
 use super::{get, values_sql, Db, DbError};
 use crate::model::plan::Action;
 use crate::model::report::{Rendered, Report, ReportFormat};
 use crate::model::run::{QuarantinedRow, RunMode, RunStatus};
+
+/// The status of a run row while the run is in flight (it gets its
+/// [`RunStatus`] when it ends; one left `running` was killed).
+const RUNNING: &str = "running";
 
 /// A run's per-campaign decisions, inside the caller's transaction.
 pub(super) async fn insert_decisions(tx: &mut sqlx::Transaction<'_, sqlx::Any>, r: &Report) -> Result<(), DbError> {
@@ -37,25 +41,13 @@ pub(super) async fn insert_decisions(tx: &mut sqlx::Transaction<'_, sqlx::Any>, 
 async fn insert_actions(tx: &mut sqlx::Transaction<'_, sqlx::Any>, run_id: &str, actions: &[Action]) -> Result<(), DbError> {
     for chunk in actions.chunks(500) {
         let sql = values_sql(
-            "INSERT INTO proposed_actions (run_id, action_key, campaign_id, product_id, kind, from_budget, to_budget, paused_by, effective_date, status, reason, copy) VALUES ",
-            12,
+            &format!("INSERT INTO proposed_actions ({ACTION_COLUMNS}, run_id, status, reason) VALUES "),
+            ACTION_COLUMN_COUNT + 3,
             chunk.len(),
         );
         let mut q = sqlx::query(&sql);
         for a in chunk {
-            q = q
-                .bind(run_id.to_string())
-                .bind(a.key.clone())
-                .bind(a.campaign_id.clone())
-                .bind(a.product_id.clone())
-                .bind(a.kind.as_str())
-                .bind(a.from)
-                .bind(a.to)
-                .bind(a.paused_by.map(|p| p.as_str()))
-                .bind(a.effective_date.to_string())
-                .bind(a.status.as_str())
-                .bind(a.reason.clone())
-                .bind(copy_json(a)?);
+            q = bind_action(q, a)?.bind(run_id.to_string()).bind(a.status.as_str()).bind(a.reason.clone());
         }
         q.execute(&mut **tx).await?;
     }
@@ -86,7 +78,7 @@ impl Db {
             .bind(run_id)
             .bind(as_of)
             .bind(chrono::Utc::now().to_rfc3339())
-            .bind("running")
+            .bind(RUNNING)
             .bind(dry_run as i64)
             .bind(mode.as_str())
             .execute(&self.pool)
@@ -162,7 +154,7 @@ impl Db {
 
     /// Runs recorded, and how many are still `running` (unfinished).
     pub async fn run_counts(&self) -> Result<(i64, i64), DbError> {
-        let row = sqlx::query("SELECT COUNT(*) AS n, COUNT(CASE WHEN status = 'running' THEN 1 END) AS running FROM runs").fetch_one(&self.pool).await?;
+        let row = sqlx::query("SELECT COUNT(*) AS n, COUNT(CASE WHEN status = $1 THEN 1 END) AS running FROM runs").bind(RUNNING).fetch_one(&self.pool).await?;
         Ok((get(&row, "runs", "n")?, get(&row, "runs", "running")?))
     }
 }

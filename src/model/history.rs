@@ -36,6 +36,10 @@ pub struct CampaignDayRow {
     pub new_customers: Option<i64>,
 }
 
+/// The state of an Impact action the advertiser took back (a return, a
+/// fraud): it counts for nothing. Impact's own name, stored as received.
+pub const IMPACT_REVERSED: &str = "REVERSED";
+
 /// One Impact action (a conversion) as fetched and stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImpactAction {

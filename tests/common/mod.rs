@@ -219,3 +219,38 @@ pub fn decisions(report: &serde_json::Value) -> Vec<(String, String)> {
 pub fn named(stored: Vec<(String, campaign_pilot::model::decision::Decision)>) -> Vec<(String, String)> {
     stored.into_iter().map(|(c, d)| (c, d.to_string())).collect()
 }
+
+/// The sandbox's Impact credentials, as the environment gives them.
+pub const IMPACT_ENV: [(&str, &str); 2] = [
+    ("IMPACT_ACCOUNT_SID", campaign_pilot::connectors::sandbox_auth::IMPACT_SID),
+    ("IMPACT_AUTH_TOKEN", campaign_pilot::connectors::sandbox_auth::IMPACT_TOKEN),
+];
+
+/// A store and an ad platform on `sandbox serve` at `url` (`ads` holds the
+/// `[ads]` keys but the URL), quick retries, guardrails opened wide; `act`
+/// goes into `[act]`, `extra` after it.
+pub fn sandbox_config(url: &str, ads: &str, act: &str, extra: &str) -> String {
+    format!(
+        r#"
+[store]
+kind = "sandbox"
+base_url = "{url}"
+allow_http = true
+[ads]
+{ads}
+base_url = "{url}"
+allow_http = true
+[http]
+backoff_min_ms = 20
+backoff_max_ms = 200
+retries = 6
+breaker_failures = 50
+[act]
+max_action_fraction = 1.0
+max_pause_fraction = 1.0
+max_actions = 1000
+{act}
+{extra}
+"#
+    )
+}
