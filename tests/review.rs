@@ -133,3 +133,24 @@ fn rollback_applies_each_inverse_once() {
     // An unknown run is bad usage.
     assert_eq!(cli(&app, &["rollback", "no-such-run"]).status.code(), Some(2));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rollback_is_dated_by_the_clock_it_is_given() {
+    use campaign_pilot::clock::FixedClock;
+    use campaign_pilot::review::{rollback, ReviewContext};
+    let d = data();
+    let app = App::new(d.path(), "");
+    assert_eq!(app.command(AS_OF).output().unwrap().status.code(), Some(0));
+    let run_id = app.report()["run_id"].as_str().unwrap().to_string();
+    let cfg = campaign_pilot::config::load(Some(&app.config()), Vec::new()).unwrap();
+    let noon = chrono::DateTime::parse_from_rfc3339("2026-04-05T12:00:00Z").unwrap().with_timezone(&chrono::Utc);
+    let ctx = ReviewContext { cfg: &cfg, clock: &FixedClock(noon), stop: Default::default() };
+    let summary = rollback(&ctx, &run_id).await.unwrap();
+    assert!(!summary.actions.is_empty());
+    let mut r = csv::Reader::from_path(d.path().join("actions_applied.csv")).unwrap();
+    let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).filter(|rec| rec[1].starts_with("rollback/")).collect();
+    assert_eq!(rows.len(), summary.actions.len());
+    for rec in &rows {
+        assert_eq!((&rec[0], &rec[8]), ("2026-04-05", "2026-04-06"), "as_of today, effective tomorrow: {rec:?}");
+    }
+}

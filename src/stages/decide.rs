@@ -201,7 +201,8 @@ pub fn decide(analysis: &Analysis, s: &Settings) -> Result<(Plan, StageReport), 
             Decision::Continue if alloc.receivers.contains(&i) => {
                 push(ActionKind::SetBudget, d.budget_current, d.budget_proposed, None)
             }
-            _ => {}
+            // Nothing changes on the platform for these (a funded receiver is above).
+            Decision::Continue | Decision::Optimize | Decision::Monitor | Decision::Learning | Decision::Paused => {}
         }
     }
 
