@@ -52,6 +52,9 @@ pub enum Error {
     Generate(GenerateError),
     #[error("writing the report to {path}: {source}")]
     Report { path: String, source: std::io::Error },
+    /// The report directory cannot be written: found before acting.
+    #[error("report.dir / --report-dir: {path} is not a writable directory ({source}); nothing was applied")]
+    ReportDir { path: String, source: std::io::Error },
     #[error("scheduler: {0}")]
     Scheduler(String),
     #[error("sandbox serve: {0}")]
@@ -63,7 +66,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 /// The exit code of a command that ended with `e`.
 pub fn exit_code(e: &Error) -> u8 {
     match e {
-        Error::Config(_) | Error::Shard(_) | Error::NotFound(_) | Error::Usage(_) => 2,
+        Error::Config(_) | Error::Shard(_) | Error::NotFound(_) | Error::Usage(_) | Error::ReportDir { .. } => 2,
         Error::Connector(c) if c.is_configuration() => 2,
         Error::Db(DbError::Connect { .. }) => 2,
         Error::Demo(GenerateError::FaultsNeedCsv) | Error::Generate(GenerateError::FaultsNeedCsv) => 2,

@@ -333,7 +333,7 @@ impl Peer {
                 } else if connect {
                     "connect: the peer could not be reached".to_string()
                 } else {
-                    format!("transport error: {}", e.without_url())
+                    crate::secrets::redact(&format!("transport error: {}", e.without_url()))
                 };
                 let err = HttpError::Transport { peer, endpoint, message, timeout, connect };
                 self.record(false, &err.to_string());
@@ -345,7 +345,7 @@ impl Peer {
         self.note_rate_headers(status, &headers);
         let bytes = resp.bytes().await.map_err(|e| {
             let timeout = e.is_timeout();
-            let err = HttpError::Transport { peer, endpoint: endpoint.clone(), message: format!("reading the body: {}", e.without_url()), timeout, connect: false };
+            let err = HttpError::Transport { peer, endpoint: endpoint.clone(), message: crate::secrets::redact(&format!("reading the body: {}", e.without_url())), timeout, connect: false };
             self.record(false, &err.to_string());
             err
         })?;
@@ -450,13 +450,17 @@ fn endpoint_of(path: &str) -> String {
 
 fn excerpt(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(&bytes[..bytes.len().min(120)]);
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    crate::secrets::redact(&text.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
 /// The message of the peers' error bodies: WooCommerce `{code, message}`,
 /// Impact `{Status, Message, Errors[]}`, Google `{error: {message}}`; else an
 /// excerpt of whatever came (a proxy's HTML page).
 fn error_message(bytes: &[u8]) -> String {
+    crate::secrets::redact(&peer_message(bytes))
+}
+
+fn peer_message(bytes: &[u8]) -> String {
     let Ok(v) = serde_json::from_slice::<serde_json::Value>(bytes) else {
         return if bytes.is_empty() { "empty body".into() } else { format!("non-JSON body: {}", excerpt(bytes)) };
     };
@@ -508,7 +512,11 @@ fn reset_delay(h: &HeaderMap) -> Option<Duration> {
 /// A credential from the environment, as a secret; the error names the variable.
 pub fn secret_env(name: &str) -> Result<SecretString, String> {
     match std::env::var(name) {
-        Ok(v) if !v.trim().is_empty() => Ok(SecretString::from(v)),
+        Ok(v) if !v.trim().is_empty() => {
+            let s = SecretString::from(v);
+            crate::secrets::hold(&s);
+            Ok(s)
+        }
         _ => Err(format!("the environment variable {name} is not set (credentials come only from the environment)")),
     }
 }

@@ -24,5 +24,6 @@ pub mod report;
 pub mod review;
 pub mod sandbox;
 pub mod schedule;
+pub mod secrets;
 pub mod stages;
 pub mod stop;

@@ -20,6 +20,23 @@ use campaign_pilot::sandbox::world::WorldOptions;
 use campaign_pilot::stages::act::KILL_SWITCH_ENV;
 use campaign_pilot::stop::{self, Stop};
 
+/// Writes a line to stdout, ending quietly if the reader has gone
+/// (`run … | head`): the exit code is the run's, never a panic.
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($t)*);
+    }};
+}
+
+/// `say!` without the line end.
+macro_rules! say_raw {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout().lock(), $($t)*);
+    }};
+}
+
 // polars allocates and frees large buffers all run long; mimalloc does that
 // with far fewer page faults than the system allocator.
 #[global_allocator]
@@ -33,7 +50,11 @@ fn main() -> ExitCode {
         Some(f) => f == LogFormat::Json,
         None => !std::io::IsTerminal::is_terminal(&std::io::stdout()),
     };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Every log line passes the redactor: no secret the process holds, and
+    // no `Bearer`/`Basic` credential, reaches stderr whatever logged it.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(|| campaign_pilot::secrets::RedactingWriter(std::io::stderr()));
     if json {
         // One JSON object a line, with the run span's fields (run_id, as_of) on every line.
         builder.json().with_current_span(true).with_span_list(false).init();
@@ -63,9 +84,9 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 fn print_review(verb: &str, r: &review::ReviewSummary) -> u8 {
-    println!("campaign-pilot: {verb} {} ({} actions)", r.invocation_id, r.actions.len());
+    say!("campaign-pilot: {verb} {} ({} actions)", r.invocation_id, r.actions.len());
     for a in &r.actions {
-        println!("  {:8} {:10} {} {:.2} -> {:.2}  {}", a.status.as_str(), a.kind.as_str(), a.key, a.from, a.to, a.reason);
+        say!("  {:8} {:10} {} {:.2} -> {:.2}  {}", a.status.as_str(), a.kind.as_str(), a.key, a.from, a.to, a.reason);
     }
     if r.failed() { 3 } else { 0 }
 }
@@ -116,9 +137,9 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
         Command::History { campaign } => {
             let cfg = load_config(flag)?;
             let rows = runtime().block_on(review::history(&cfg, campaign.as_deref()))?;
-            println!("{:25} {:8} {:10} {:10} {:>10} {:>10} {:9} key", "at", "actor", "campaign", "kind", "before", "after", "status");
+            say!("{:25} {:8} {:10} {:10} {:>10} {:>10} {:9} key", "at", "actor", "campaign", "kind", "before", "after", "status");
             for h in rows {
-                println!(
+                say!(
                     "{:25} {:8} {:10} {:10} {:>10.2} {:>10.2} {:9} {}",
                     &h.at[..h.at.len().min(25)],
                     h.actor.as_str(),
@@ -135,7 +156,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
         Command::Schedule => {
             let cfg = load_config(flag)?;
             let s = runtime().block_on(campaign_pilot::schedule::schedule(cfg, Stop::default()))?;
-            println!("campaign-pilot: schedule stopped after {} runs ({} ticks skipped while a run was in flight)", s.runs, s.skipped);
+            say!("campaign-pilot: schedule stopped after {} runs ({} ticks skipped while a run was in flight)", s.runs, s.skipped);
             Ok(0)
         }
         Command::Backfill { from, to, restart } => {
@@ -147,13 +168,13 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                 let _signal = stop::listen(stop);
                 campaign_pilot::backfill::backfill(&cfg, &req).await
             })?;
-            println!(
+            say!(
                 "campaign-pilot: backfill {from}..{to}: {} days, {} already done, {} replayed in {:.1}s (dry run: nothing applied)",
                 s.days, s.skipped, s.replayed, s.seconds
             );
-            print!("{}", campaign_pilot::backfill::table(&s.weeks));
+            say_raw!("{}", campaign_pilot::backfill::table(&s.weeks));
             if s.interrupted {
-                println!("interrupted: {} days to go; run the same command again to resume", s.days - s.skipped - s.replayed);
+                say!("interrupted: {} days to go; run the same command again to resume", s.days - s.skipped - s.replayed);
                 Ok(3)
             } else {
                 Ok(0)
@@ -162,7 +183,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
         Command::Report { run_id, format } => {
             let cfg = load_config(flag)?;
             let text = runtime().block_on(review::stored_report(&cfg, run_id.as_deref(), format.format()))?;
-            print!("{text}");
+            say_raw!("{text}");
             Ok(0)
         }
         Command::Run(args) => {
@@ -221,7 +242,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             };
             let s = generate(&a.out, &opts).map_err(Error::Generate)?;
             let rows: Vec<String> = s.rows.iter().map(|(t, n)| format!("{t} {n}")).collect();
-            println!("wrote {} ({}; {} fault rows)", s.dir.display(), rows.join(", "), s.faults);
+            say!("wrote {} ({}; {} fault rows)", s.dir.display(), rows.join(", "), s.faults);
             Ok(0)
         }
     }
@@ -229,7 +250,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
 
 fn print_summary(s: &pipeline::RunSummary) {
     let r = &s.report;
-    println!(
+    say!(
         "campaign-pilot: run {} for {} {}{}{}",
         r.run_id,
         r.as_of,
@@ -238,12 +259,12 @@ fn print_summary(s: &pipeline::RunSummary) {
         r.shard.as_ref().map(|k| format!(" (shard {k})")).unwrap_or_default()
     );
     if s.demo_generated {
-        println!("  demo data generated (demo.enabled = true)");
+        say!("  demo data generated (demo.enabled = true)");
     }
     let counts: Vec<String> = Decision::ALL.iter().filter_map(|d| r.decision_counts.get(d).map(|n| format!("{n} {d}"))).collect();
-    println!("  {} campaigns: {}", r.campaigns.len(), counts.join(", "));
+    say!("  {} campaigns: {}", r.campaigns.len(), counts.join(", "));
     let count = |s: ActionStatus| r.actions.iter().filter(|a| a.status == s).count();
-    println!(
+    say!(
         "  {} actions: {} applied, {} proposed, {} skipped, {} failed; {} new campaigns",
         r.actions.len(),
         count(ActionStatus::Applied),
@@ -253,19 +274,19 @@ fn print_summary(s: &pipeline::RunSummary) {
         r.new_campaigns.len()
     );
     for h in &r.held_by {
-        println!("  HELD by {}: {} (limit {})", h.guardrail, h.value, h.limit);
+        say!("  HELD by {}: {} (limit {})", h.guardrail, h.value, h.limit);
     }
-    println!(
+    say!(
         "  daily budget {:.2} -> {:.2}, savings {:.2}",
         r.totals.budget_before, r.totals.budget_after, r.totals.savings
     );
     let q = &r.data_quality;
-    println!(
+    say!(
         "  rows read {}, quarantined {}, after as_of {}{}",
         q.rows_read.total(),
         q.rows_quarantined.total(),
         q.rows_after_as_of.total(),
         if q.stale { ", DATA IS STALE" } else { "" }
     );
-    println!("  report: {}", s.report_dir.join("report.md").display());
+    say!("  report: {}", s.report_dir.join("report.md").display());
 }

@@ -56,6 +56,7 @@ pub async fn send(settings: &NotifySettings, news: &RunNews) {
         return;
     }
     let url = SecretString::from(settings.webhook_url.clone());
+    crate::secrets::hold(&url);
     let budget = Duration::from_secs_f64(settings.budget_s.max(0.1));
     let attempts = settings.attempts.max(1);
     let body = serde_json::json!({ "text": news.text() });

@@ -161,9 +161,26 @@ pub fn stage_span(stage: &'static str, run_id: &str) -> tracing::Span {
     tracing::info_span!("stage", stage, run_id = %run_id)
 }
 
+/// Where the run's report goes: `--report-dir`, else `report.dir/<as_of>/`
+/// (and `shard-K-of-N/` for a shard).
+fn report_dir(cfg: &LoadedConfig, req: &RunRequest, as_of: Day) -> PathBuf {
+    req.report_dir.clone().unwrap_or_else(|| {
+        let day = cfg.resolve(&cfg.settings.report.dir).join(date_of(as_of).to_string());
+        match req.shard {
+            Some(k) => day.join(format!("shard-{}-of-{}", k.index, k.count)),
+            None => day,
+        }
+    })
+}
+
 async fn stages(cfg: &LoadedConfig, req: &RunRequest, db: &Db, run_id: &str, as_of: Day) -> Result<(Report, PathBuf)> {
     let s = &cfg.settings;
     let started = std::time::Instant::now();
+    // Everything that can fail for a configuration reason is checked before
+    // the first action: the database is open, the report directory must be
+    // writable, the platform's client is built below before acting.
+    let report_dir = report_dir(cfg, req, as_of);
+    report::prepare_dir(&report_dir).map_err(|source| Error::ReportDir { path: report_dir.display().to_string(), source })?;
     let (raw, read) = async {
         let (raw, fetch) = sync::read_batch(cfg, db, as_of).await?;
         if fetch.requests > 0 {
@@ -230,14 +247,7 @@ async fn stages(cfg: &LoadedConfig, req: &RunRequest, db: &Db, run_id: &str, as_
         report.narrative_source = NarrativeSource::Llm;
     }
     report.llm = llm.usage.clone();
-    let report_dir = req.report_dir.clone().unwrap_or_else(|| {
-        let day = cfg.resolve(&s.report.dir).join(date_of(as_of).to_string());
-        match req.shard {
-            Some(k) => day.join(format!("shard-{}-of-{}", k.index, k.count)),
-            None => day,
-        }
-    });
-    let rendered = report::render(&report)
+    let rendered = report::render(&report, std::time::Duration::from_secs_f64(s.report.chart_timeout_s))
         .and_then(|r| report::write(&r, &report_dir).map(|_| r))
         .map_err(|source| Error::Report { path: report_dir.display().to_string(), source })?;
     db.save_report(&report, &valid.quarantine, &rendered).await?;

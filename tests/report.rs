@@ -35,7 +35,9 @@ fn the_html_report_is_self_contained_has_four_charts_and_escapes_store_text() {
     // Store text is escaped wherever it appears.
     assert!(html.contains("C01&lt;b&gt;x&lt;/b&gt;"));
     assert!(!html.contains("C01<b>x</b>"));
-    assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"), "the new campaign's name is shown, escaped");
+    // A new campaign's copy is cleaned of markup before anything shows or sends it.
+    assert!(!html.contains("onerror"), "the new campaign's name holds no markup");
+    assert!(html.contains("P14 – Clothing"), "the new campaign is shown, named by its product id");
     // Every decision class of the golden portfolio has its table.
     for class in ["CONTINUE", "PAUSE", "EMERGENCY_PAUSE", "OPTIMIZE", "MONITOR", "LEARNING", "RESUME", "PAUSED"] {
         assert!(html.contains(&format!("{class}</span>")), "{class}");

@@ -517,11 +517,14 @@ impl Default for ActSettings {
 pub struct ReportSettings {
     /// Reports go to `DIR/<as_of>/` unless `--report-dir` is given.
     pub dir: PathBuf,
+    /// Seconds the HTML report's charts may take to draw; past it the page
+    /// is written without them (saying so), so drawing can never hold a run.
+    pub chart_timeout_s: f64,
 }
 
 impl Default for ReportSettings {
     fn default() -> Self {
-        ReportSettings { dir: PathBuf::from("reports") }
+        ReportSettings { dir: PathBuf::from("reports"), chart_timeout_s: 10.0 }
     }
 }
 

@@ -200,6 +200,9 @@ impl Settings {
         if w.baseline_days == 0 {
             p.push("windows.baseline_days: must be at least 1".into());
         }
+        if !(self.report.chart_timeout_s > 0.0 && self.report.chart_timeout_s.is_finite()) {
+            p.push(format!("report.chart_timeout_s: must be above 0, found {}", self.report.chart_timeout_s));
+        }
         if self.selection.campaign_days == 0 {
             p.push("selection.campaign_days: must be at least 1".into());
         }

@@ -127,7 +127,7 @@ impl AdPlatform for FilesAds {
 
     async fn apply(&self, as_of: Day, a: &Action) -> Result<(), PlatformError> {
         let (as_of, from, to, effective) = (date_of(as_of).to_string(), format!("{:.2}", a.from), format!("{:.2}", a.to), a.effective_date.to_string());
-        let copy = a.copy.clone().unwrap_or_default();
+        let copy = a.copy.as_ref().map(|c| c.cleaned(&a.product_id)).unwrap_or_default();
         let fields = [
             as_of.as_str(),
             &a.key,

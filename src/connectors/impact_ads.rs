@@ -136,6 +136,7 @@ impl AdPlatform for ImpactAds {
                 let Some(copy) = &a.copy else {
                     return Err(failed(format!("{}: a create without its ad copy", a.key)));
                 };
+                let copy = copy.cleaned(&a.product_id);
                 let labels = format!("product:{},cp:{}", a.product_id, create_label(&a.key));
                 let landing = format!("{}/?p={}", self.store_url, a.product_id);
                 let id = self.client.create_ad(&copy.name, &copy.description, &landing, &copy.name, &labels).await.map_err(failed)?;

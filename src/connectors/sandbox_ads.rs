@@ -201,6 +201,7 @@ impl AdPlatform for SandboxAds {
             let Some(copy) = &a.copy else {
                 return Err(failed(format!("{}: a create without its ad copy", a.key)));
             };
+            let copy = copy.cleaned(&a.product_id);
             let body = json!({"key": a.key, "product_id": a.product_id, "name": copy.name, "daily_budget": a.to});
             // The platform answers a repeated key with the same campaign: safe to resend.
             self.peer.send_json::<serde_json::Value>(Method::POST, "/_sandbox/campaigns", &body, Idempotent::Yes).await.map_err(failed)?;

@@ -67,6 +67,12 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// The password in a `scheme://user:password@host/…` URL.
+fn password_of(url: &str) -> Option<&str> {
+    let (s, at) = (url.find("://")?, url.rfind('@')?);
+    (at > s).then(|| url[s + 3..at].split_once(':').map(|(_, p)| p)).flatten().filter(|p| !p.is_empty())
+}
+
 /// A column of a row read back, or an error naming table and column.
 pub(crate) fn get<'r, T>(row: &'r AnyRow, table: &'static str, column: &'static str) -> Result<T, DbError>
 where
@@ -109,6 +115,9 @@ pub(crate) fn get_json<T: serde::de::DeserializeOwned>(row: &AnyRow, table: &'st
 impl Db {
     pub async fn connect(url: &str) -> Result<Db, DbError> {
         sqlx::any::install_default_drivers();
+        if let Some(password) = password_of(url) {
+            crate::secrets::hold_str(password);
+        }
         let sqlite = url.starts_with("sqlite:");
         let pool = AnyPoolOptions::new()
             .max_connections(if sqlite { 1 } else { 4 })

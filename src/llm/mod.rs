@@ -22,6 +22,7 @@ use crate::config::LlmSettings;
 use crate::db::Db;
 use crate::model::kinds::LlmProvider;
 use crate::model::plan::AdCopy;
+pub use crate::model::text::clean;
 use crate::model::run::LlmUsage;
 
 pub const UNTRUSTED_OPEN: &str = "<<<UNTRUSTED_STORE_DATA";
@@ -80,6 +81,7 @@ impl<'a> Llm<'a> {
         let client = (settings.provider == LlmProvider::Openai).then(|| {
             let mut config = OpenAIConfig::new().with_api_base(settings.base_url.trim_end_matches('/'));
             if let Some(k) = &key {
+                crate::secrets::hold(k);
                 // The only place the key is exposed: building the client's header.
                 config = config.with_api_key(k.expose_secret());
             }
@@ -129,7 +131,8 @@ impl<'a> Llm<'a> {
         }
         let request = args.build().map_err(|e| LlmError::Request(e.to_string()))?;
         self.usage.calls += 1;
-        let response = client.chat().create(request).await.map_err(|e| LlmError::Request(e.to_string()))?;
+        // The provider's error body may echo the key it was sent.
+        let response = client.chat().create(request).await.map_err(|e| LlmError::Request(crate::secrets::redact(&e.to_string())))?;
         if let Some(u) = &response.usage {
             self.usage.prompt_tokens += u.prompt_tokens as u64;
             self.usage.completion_tokens += u.completion_tokens as u64;
@@ -230,47 +233,6 @@ pub fn untrusted(text: &str) -> String {
     format!("{UNTRUSTED_OPEN}\n{inner}\n{UNTRUSTED_CLOSE}")
 }
 
-/// Removes markup tags, URLs and control characters, collapses white space,
-/// and cuts to `max` characters (at a word boundary when one is near).
-/// None when nothing is left.
-pub fn clean(text: &str, max: usize) -> Option<String> {
-    let mut no_tags = String::with_capacity(text.len());
-    let mut in_tag = false;
-    for c in text.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' if in_tag => in_tag = false,
-            _ if in_tag => {}
-            c if c.is_control() => no_tags.push(' '),
-            c => no_tags.push(c),
-        }
-    }
-    let words: Vec<&str> = no_tags
-        .split_whitespace()
-        .filter(|w| {
-            let l = w.to_ascii_lowercase();
-            !(l.contains("://") || l.starts_with("www.") || l.starts_with("javascript:") || l.starts_with("mailto:"))
-        })
-        .collect();
-    let joined = words.join(" ");
-    let joined = joined.trim_matches(|c: char| c == '"' || c.is_whitespace());
-    if joined.is_empty() {
-        return None;
-    }
-    if joined.chars().count() <= max {
-        return Some(joined.to_string());
-    }
-    let hard: String = joined.chars().take(max).collect();
-    // A word that ends exactly at the limit is whole; otherwise drop the torn one.
-    let ends_at_word = joined.chars().nth(max).is_some_and(char::is_whitespace);
-    let cut = match hard.rfind(' ') {
-        Some(i) if !ends_at_word && i > max / 2 => hard[..i].to_string(),
-        _ => hard,
-    };
-    let cut = cut.trim_end_matches([',', ';', ':', '-', ' ']).to_string();
-    (!cut.is_empty()).then_some(cut)
-}
-
 fn clean_narrative(text: &str) -> Option<String> {
     let paragraphs: Vec<String> =
         text.split("\n\n").filter_map(|p| clean(p, NARRATIVE_MAX)).collect();
@@ -285,21 +247,6 @@ fn clean_narrative(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn clean_strips_markup_links_and_control_characters() {
-        assert_eq!(clean("<b>Big</b> sale\u{7} at https://evil.example now", 90).unwrap(), "Big sale at now");
-        assert_eq!(clean("<script>x</script>", 90).as_deref(), Some("x"));
-        assert_eq!(clean("   ", 30), None);
-        assert_eq!(clean("www.spam.example", 30), None);
-    }
-
-    #[test]
-    fn clean_cuts_at_a_word_boundary_within_the_limit() {
-        let c = clean("Stay warm this winter with the coziest hoodie ever made", 30).unwrap();
-        assert!(c.chars().count() <= 30, "{c}");
-        assert_eq!(c, "Stay warm this winter with the");
-    }
 
     #[test]
     fn untrusted_text_cannot_close_its_block() {

@@ -26,3 +26,4 @@ pub mod plan;
 pub mod report;
 pub mod run;
 pub mod shard;
+pub mod text;

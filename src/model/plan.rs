@@ -41,6 +41,26 @@ pub struct AdCopy {
     pub description: String,
 }
 
+impl AdCopy {
+    pub const NAME_MAX: usize = 80;
+    pub const HEADLINE_MAX: usize = 30;
+    pub const DESCRIPTION_MAX: usize = 90;
+
+    /// The copy as it may reach a platform, whoever wrote it: each field
+    /// [`clean`](super::text::clean)ed and cut to its limit; a field left
+    /// empty falls back to one built from the cleaned name, or `subject`
+    /// (the product id) when nothing of the name is left.
+    pub fn cleaned(&self, subject: &str) -> AdCopy {
+        use super::text::clean;
+        let name = clean(&self.name, Self::NAME_MAX).unwrap_or_else(|| format!("Product {subject}"));
+        let headline = clean(&self.headline, Self::HEADLINE_MAX)
+            .or_else(|| clean(&format!("Shop {name}"), Self::HEADLINE_MAX))
+            .unwrap_or_default();
+        let description = clean(&self.description, Self::DESCRIPTION_MAX).unwrap_or_else(|| name.clone());
+        AdCopy { name, headline, description }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Action {
     pub key: String,
@@ -170,6 +190,7 @@ impl Plan {
     /// Gives the new campaign for `product_id` its copy, in the plan's list
     /// and in its create action alike.
     pub fn set_copy(&mut self, product_id: &str, copy: AdCopy) {
+        let copy = copy.cleaned(product_id);
         for a in self.actions.iter_mut().filter(|a| a.kind == ActionKind::Create && a.product_id == product_id) {
             a.copy = Some(copy.clone());
         }

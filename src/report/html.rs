@@ -51,8 +51,27 @@ fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
+/// What a chart with nothing to draw shows: its title and why it is empty.
+pub const NO_DATA: &str = "no campaign to chart";
+
+/// A chart frame with its title and a line of text instead of a plot
+/// (plotters is never asked to lay out an empty axis).
+fn empty(title: &str, why: &str) -> Svg {
+    let page = html! {
+        svg xmlns="http://www.w3.org/2000/svg" width="640" height="420" viewBox="0 0 640 420" {
+            rect width="640" height="420" fill="white" {}
+            text x="320" y="40" text-anchor="middle" font-family="sans-serif" font-size="24" { (title) }
+            text x="320" y="215" text-anchor="middle" font-family="sans-serif" font-size="18" fill="#777" { (why) }
+        }
+    };
+    Ok(page.into_string())
+}
+
 /// A scatter of campaigns, one colour per decision, with a legend.
 fn scatter(title: &str, x_desc: &str, y_desc: &str, points: &[(Decision, f64, f64)]) -> Svg {
+    if points.is_empty() {
+        return empty(title, NO_DATA);
+    }
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (640, 420)).into_drawing_area();
@@ -112,6 +131,10 @@ fn scatter(title: &str, x_desc: &str, y_desc: &str, points: &[(Decision, f64, f6
 
 /// Vertical bars over named segments, one colour per bar.
 fn bars(title: &str, y_desc: &str, bars: &[(String, f64, RGBColor)]) -> Svg {
+    // Zero bars would ask plotters for zero x labels: it never returns.
+    if bars.is_empty() || bars.iter().all(|b| b.1 == 0.0) {
+        return empty(title, NO_DATA);
+    }
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (640, 420)).into_drawing_area();
@@ -149,6 +172,23 @@ fn bars(title: &str, y_desc: &str, bars: &[(String, f64, RGBColor)]) -> Svg {
         root.present().map_err(err)?;
     }
     Ok(svg)
+}
+
+/// The four charts, drawn on a thread of their own for at most `timeout`:
+/// past it the page goes without them (and says so) and the run goes on.
+pub fn charts_within(r: &Report, timeout: std::time::Duration) -> Result<Vec<(String, String)>, String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let report = r.clone();
+    let spawned = std::thread::Builder::new().name("charts".into()).spawn(move || {
+        let _ = tx.send(charts(&report));
+    });
+    if let Err(e) = spawned {
+        return Err(format!("charts not drawn: {e}"));
+    }
+    rx.recv_timeout(timeout).map_err(|_| {
+        tracing::warn!(seconds = timeout.as_secs_f64(), "charts took too long to draw; the report goes without them");
+        format!("charts not drawn: drawing took longer than {:.0} s", timeout.as_secs_f64())
+    })
 }
 
 /// The four charts of the report.
@@ -261,7 +301,11 @@ r.sort(function(a,c){var x=v(a),y=v(c);return (x>y?1:x<y?-1:0)*d});r.forEach(fun
 
 /// The page. Every value is escaped by the template (maud) unless wrapped
 /// in `PreEscaped`, which only our own CSS, script and plotters' SVG are.
-pub fn render(r: &Report) -> String {
+pub fn render(r: &Report, chart_timeout: std::time::Duration) -> String {
+    let (charts, why) = match charts_within(r, chart_timeout) {
+        Ok(c) => (c, None),
+        Err(why) => (Vec::new(), Some(why)),
+    };
     let applied = r.actions.iter().filter(|a| a.status == ActionStatus::Applied).count();
     let q = &r.data_quality;
     let page = html! {
@@ -297,7 +341,8 @@ pub fn render(r: &Report) -> String {
                         div.card { "rows quarantined" b { (q.rows_quarantined.total()) } }
                     }
                     div.charts {
-                        @for (id, svg) in charts(r) { div.chart id=(format!("chart-{id}")) { (PreEscaped(svg)) } }
+                        @for (id, svg) in &charts { div.chart id=(format!("chart-{id}")) { (PreEscaped(svg)) } }
+                        @if let Some(why) = &why { p { (why) } }
                     }
                     @for &d in Decision::ALL {
                         @let rows: Vec<&CampaignEntry> = r.campaigns.iter().filter(|c| c.decision == d).collect();

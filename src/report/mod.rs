@@ -331,17 +331,26 @@ pub fn decisions_csv(r: &Report) -> Result<String, csv::Error> {
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
-
-pub fn render(r: &Report) -> std::io::Result<Rendered> {
+/// Every rendering of the report; the HTML's charts get at most
+/// `chart_timeout` to draw.
+pub fn render(r: &Report, chart_timeout: std::time::Duration) -> std::io::Result<Rendered> {
     Ok(Rendered {
         json: serde_json::to_string_pretty(r).map_err(std::io::Error::other)?,
         markdown: markdown(r),
         csv: decisions_csv(r).map_err(std::io::Error::other)?,
-        html: html::render(r),
+        html: html::render(r, chart_timeout),
     })
 }
 
-/// Writes the three files into `dir`.
+/// Makes `dir` and proves it writable, before a run acts on anything.
+pub fn prepare_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let probe = dir.join(".campaign-pilot-write-check");
+    std::fs::write(&probe, b"")?;
+    std::fs::remove_file(&probe)
+}
+
+/// Writes the four files into `dir`.
 pub fn write(rendered: &Rendered, dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     std::fs::write(dir.join("report.json"), &rendered.json)?;

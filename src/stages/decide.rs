@@ -43,27 +43,18 @@ fn active_inputs(r: &CampaignRow) -> ActiveInputs {
     }
 }
 
-/// Cuts text to at most `max` characters, at a word boundary when it can.
-fn cut(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
-    }
-    let hard: String = text.chars().take(max).collect();
-    match hard.rfind(' ') {
-        Some(i) if i > max / 2 => hard[..i].trim_end().to_string(),
-        _ => hard,
-    }
-}
-
 /// Template copy for a new campaign: what it keeps where the model writes none.
 pub fn template_copy(c: &Candidate) -> AdCopy {
-    let name = if c.name.trim().is_empty() { c.product_id.clone() } else { c.name.trim().to_string() };
+    // A name that is nothing but markup or links is no name: the product id stands in.
+    let name = crate::model::text::clean(&c.name, AdCopy::NAME_MAX).unwrap_or_else(|| c.product_id.clone());
     let category = if c.category.trim().is_empty() { "Store".to_string() } else { c.category.trim().to_string() };
+    // Store text is untrusted: the same cleaning (and cutting) as a model's copy.
     AdCopy {
-        name: cut(&format!("{name} – {category}"), 80),
-        headline: cut(&format!("Shop {name}"), 30),
-        description: cut(&format!("{name}: a {} favourite, in stock and ready to ship.", category.to_lowercase()), 90),
+        name: format!("{name} – {category}"),
+        headline: format!("Shop {name}"),
+        description: format!("{name}: a {} favourite, in stock and ready to ship.", category.to_lowercase()),
     }
+    .cleaned(&c.product_id)
 }
 
 #[derive(Debug, thiserror::Error)]

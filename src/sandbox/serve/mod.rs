@@ -75,9 +75,12 @@ pub async fn serve(opts: ServeOptions, port: u16) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let addr = listener.local_addr()?;
     let today = date_of(opts.world.today);
-    println!("sandbox listening on http://{addr} (today {today}; WooCommerce {WOO_KEY}/{WOO_SECRET}, Impact {IMPACT_SID}/{IMPACT_TOKEN} program {IMPACT_PROGRAM}, GA4 property {GA4_PROPERTY} token {GA4_TOKEN})");
     use std::io::Write;
-    let _ = std::io::stdout().flush();
+    let mut out = std::io::stdout().lock();
+    // A reader that went away is no reason to stop serving.
+    let _ = writeln!(out, "sandbox listening on http://{addr} (today {today}; WooCommerce {WOO_KEY}/{WOO_SECRET}, Impact {IMPACT_SID}/{IMPACT_TOKEN} program {IMPACT_PROGRAM}, GA4 property {GA4_PROPERTY} token {GA4_TOKEN})");
+    let _ = out.flush();
+    drop(out);
     axum::serve(listener, router(opts))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
