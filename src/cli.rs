@@ -96,6 +96,11 @@ pub struct RunArgs {
     /// `CAMPAIGN_PILOT_SHARDS` when both are set (a Kubernetes Indexed Job).
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
+    /// A rerun for an as_of already acted on: send the actions whose target
+    /// differs from what is in effect as corrections (without it they are
+    /// reported `skipped`: one applied plan per day).
+    #[arg(long)]
+    pub replan: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -197,6 +197,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                 kill_switch: std::env::var(KILL_SWITCH_ENV).is_ok_and(|v| v == "1"),
                 stop: Stop::default(),
                 crash_at: crash_at(),
+                replan: args.replan,
             };
             let summary = runtime().block_on(async {
                 let _signal = stop::listen(req.stop.clone());

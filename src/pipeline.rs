@@ -45,6 +45,9 @@ pub struct RunRequest {
     pub stop: Stop,
     /// The crash test's kill point; only a `test-hooks` build sets one.
     pub crash_at: Option<u64>,
+    /// `--replan`: a rerun for an as_of already acted on sends its different
+    /// targets as corrections instead of leaving them unsent.
+    pub replan: bool,
 }
 
 /// The finished run, for the terminal summary and tests.
@@ -223,6 +226,7 @@ async fn stages(cfg: &LoadedConfig, req: &RunRequest, db: &Db, run_id: &str, as_
         quality: &valid.quality,
         stop: &req.stop,
         crash: &crash,
+        replan: req.replan,
     };
     if req.stop.requested() {
         return Err(Error::Stopped);

@@ -220,3 +220,91 @@ async fn a_model_error_that_echoes_the_key_is_logged_without_it() {
         assert!(!std::fs::read_to_string(app.report_dir().join(f)).unwrap().contains(KEY), "{f}");
     }
 }
+
+/// Rows of `actions_applied.csv` as (key, subject, kind, from, to).
+fn applied_rows(dir: &Path) -> Vec<(String, String, String, f64, f64)> {
+    let Ok(mut r) = csv::Reader::from_path(dir.join("actions_applied.csv")) else { return Vec::new() };
+    r.records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            let subject = if &rec[4] == "create" { rec[3].to_string() } else { rec[2].to_string() };
+            (rec[1].to_string(), subject, rec[4].to_string(), rec[5].parse().unwrap(), rec[6].parse().unwrap())
+        })
+        .collect()
+}
+
+/// A portfolio acted on once for TODAY, and a way to run TODAY again with a
+/// smaller `budget.max_increase_pct` (so the budgets it would set differ).
+fn acted_once(extra_toml: &str) -> (tempfile::TempDir, App, Vec<(String, String, String, f64, f64)>) {
+    let d = tempfile::tempdir().unwrap();
+    generate(d.path(), &["--seed", "2", "--products", "200", "--campaigns", "60", "--days", "90", "--as-of", TODAY]);
+    let app = App::new(d.path(), extra_toml);
+    let out = app.command(TODAY).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let first = applied_rows(d.path());
+    assert!(first.iter().any(|r| r.2 == "set_budget"), "the first plan raises budgets: {first:?}");
+    (d, app, first)
+}
+
+fn again(app: &App, extra: &[&str]) -> Output {
+    let mut c = app.command(TODAY);
+    c.args(extra).env("CAMPAIGN_PILOT__BUDGET__MAX_INCREASE_PCT", "10");
+    c.output().unwrap()
+}
+
+/// The day's net change of daily budget from `actions_applied.csv`: each
+/// subject from its first budget before to its last budget after.
+fn day_net(rows: &[(String, String, String, f64, f64)]) -> f64 {
+    let mut first_before = std::collections::HashMap::new();
+    let mut last_after = std::collections::HashMap::new();
+    for (_, subject, kind, from, to) in rows {
+        let before = if kind == "create" || kind == "resume" { 0.0 } else { *from };
+        let after = if kind == "pause" { 0.0 } else { *to };
+        first_before.entry(subject.clone()).or_insert(before);
+        last_after.insert(subject.clone(), after);
+    }
+    first_before.iter().map(|(s, b)| last_after[s] - b).sum()
+}
+
+#[test]
+fn a_rerun_for_the_same_day_sends_no_second_plan_and_replan_corrects_it_deliberately() {
+    let (d, app, first) = acted_once("[selection]\nmax_new_per_run = 0\n");
+    let out = again(&app, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(applied_rows(d.path()), first, "nothing was applied on top of the first plan");
+    let report = app.report();
+    let refused: Vec<&serde_json::Value> =
+        report["actions"].as_array().unwrap().iter().filter(|a| a["reason"].as_str().unwrap().starts_with("one plan per day")).collect();
+    assert!(!refused.is_empty(), "the differing actions are reported, not sent");
+    assert!(refused.iter().all(|a| a["status"] == "skipped" && a["kind"] == "set_budget"), "{refused:?}");
+
+    // A deliberate correction: --replan sends the new targets.
+    let out = again(&app, &["--replan"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = app.report();
+    let corrected: Vec<&serde_json::Value> =
+        report["actions"].as_array().unwrap().iter().filter(|a| a["reason"].as_str().unwrap().starts_with("correction")).collect();
+    assert_eq!(corrected.len(), refused.len(), "{corrected:?}");
+    assert!(corrected.iter().all(|a| a["status"] == "applied"));
+    let rows = applied_rows(d.path());
+    assert_eq!(rows.len(), first.len() + corrected.len(), "the corrections, and nothing else, were added");
+    assert!(day_net(&rows) <= 0.005, "the day's total daily budget went up by {}", day_net(&rows));
+}
+
+#[test]
+fn a_rerun_whose_plan_would_raise_the_days_budget_past_the_pool_is_held() {
+    let (d, app, first) = acted_once("");
+    // The smaller raises leave money a second plan spends on other new
+    // campaigns, on top of the first plan's: the day would go over.
+    let out = again(&app, &[]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let report = app.report();
+    assert_eq!(report["held_by"][0]["guardrail"], "day_budget", "{}", report["held_by"]);
+    assert!(report["held_by"][0]["value"].as_f64().unwrap() > 0.0);
+    assert_eq!(applied_rows(d.path()), first, "nothing was applied");
+    let mut creates = std::collections::HashMap::new();
+    for r in first.iter().filter(|r| r.2 == "create") {
+        *creates.entry(r.1.clone()).or_insert(0) += 1;
+    }
+    assert!(creates.values().all(|n| *n == 1), "one create per product and day: {creates:?}");
+}

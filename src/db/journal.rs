@@ -8,8 +8,8 @@ use sqlx::any::AnyRow;
 
 use super::{get, get_json, get_name, placeholders, values_sql, Db, DbError};
 use crate::model::audit::AuditEntry;
-use crate::model::plan::{Action, ActionStatus};
-use crate::model::run::JournalState;
+use crate::model::plan::{Action, ActionKind, ActionStatus};
+use crate::model::run::{DayAction, JournalState};
 
 const TABLE: &str = "action_journal";
 
@@ -90,6 +90,35 @@ impl Db {
             out.insert(get(&r, TABLE, "action_key")?, (get_name(&r, TABLE, "state")?, get(&r, TABLE, "attempts")?));
         }
         Ok(out)
+    }
+
+    /// Every action the journal holds for `as_of`, in the order the runs
+    /// that planned them started.
+    pub async fn journal_day(&self, as_of: &str) -> Result<Vec<DayAction>, DbError> {
+        let rows = sqlx::query(
+            "SELECT j.action_key, j.campaign_id, j.product_id, j.kind, j.from_budget, j.to_budget, j.state \
+             FROM action_journal j LEFT JOIN runs r ON r.run_id = j.run_id WHERE j.as_of = $1 ORDER BY r.started_at, j.action_key",
+        )
+        .bind(as_of)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let kind: ActionKind = get_name(r, TABLE, "kind")?;
+                let subject = match kind {
+                    ActionKind::Create => get(r, TABLE, "product_id")?,
+                    ActionKind::Pause | ActionKind::Resume | ActionKind::SetBudget => get(r, TABLE, "campaign_id")?,
+                };
+                Ok(DayAction {
+                    key: get(r, TABLE, "action_key")?,
+                    subject,
+                    kind,
+                    from: get(r, TABLE, "from_budget")?,
+                    to: get(r, TABLE, "to_budget")?,
+                    state: get_name(r, TABLE, "state")?,
+                })
+            })
+            .collect()
     }
 
     /// Moves one action to `state` (a send counts as an attempt).

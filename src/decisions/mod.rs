@@ -3,6 +3,7 @@
 //! rule can be pinned by a unit test at its boundaries.
 
 pub mod budget;
+pub mod day;
 pub mod guardrails;
 pub mod matrix;
 pub mod risk;

@@ -48,6 +48,28 @@ pub enum JournalState {
 
 named!(JournalState, "journal state", Planned => "planned", Sent => "sent", Applied => "applied", Failed => "failed");
 
+/// An action of the day as the journal holds it, in the order it was planned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DayAction {
+    pub key: String,
+    pub subject: String,
+    pub kind: super::plan::ActionKind,
+    pub from: f64,
+    pub to: f64,
+    pub state: JournalState,
+}
+
+impl DayAction {
+    /// Whether it may be in effect on the platform (an unsent `planned` row
+    /// never took effect and binds nothing).
+    pub fn may_be_in_effect(&self) -> bool {
+        match self.state {
+            JournalState::Applied | JournalState::Sent | JournalState::Failed => true,
+            JournalState::Planned => false,
+        }
+    }
+}
+
 /// Where a waiting proposal stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

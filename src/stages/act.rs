@@ -16,6 +16,7 @@ use std::time::Instant;
 use crate::config::Settings;
 use crate::connectors::platform::AdPlatform;
 use crate::db::{Db, DbError};
+use crate::decisions::day;
 use crate::decisions::guardrails::{self, PlanShape};
 use crate::model::audit::{Actor, AuditEntry, AuditStatus};
 use crate::model::campaign::CampaignStatus;
@@ -39,6 +40,8 @@ pub struct ActContext<'a> {
     pub quality: &'a DataQuality,
     pub stop: &'a Stop,
     pub crash: &'a CrashHook,
+    /// `run --replan`: send a rerun's different targets as corrections.
+    pub replan: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -158,12 +161,53 @@ pub async fn act<P: AdPlatform>(
         ActMode::Auto => {}
     }
 
-    // Auto: through the journal, exactly once.
+    // Auto: one applied plan per as_of, then through the journal, exactly once.
     let as_of = date_of(plan.as_of).to_string();
-    let states = db.journal_plan(ctx.run_id, &as_of, &plan.actions).await?;
+    let day_journal = db.journal_day(&as_of).await?;
+    let verdicts = day::reconcile(&day_journal, &plan.actions, ctx.replan);
+    let mut send = Vec::new();
+    for (i, v) in verdicts.iter().enumerate() {
+        let a = &mut plan.actions[i];
+        match v {
+            day::Verdict::Send => send.push(i),
+            day::Verdict::Correction { replaces } => {
+                a.reason = format!("correction (--replan): replaces {replaces}; {}", a.reason);
+                send.push(i);
+            }
+            day::Verdict::Refused { in_effect } => {
+                a.status = ActionStatus::Skipped;
+                a.reason = format!(
+                    "one plan per day: {in_effect} is already in effect for this as_of (run --replan to correct it); {}",
+                    a.reason
+                );
+            }
+        }
+    }
+    let refused = plan.actions.len() - send.len();
+    if refused > 0 {
+        tracing::warn!(refused, replan = ctx.replan, "a rerun for this as_of differs from what is in effect; those actions were not sent");
+    }
+    let net = day::net_change(&day_journal, &send.iter().map(|&i| &plan.actions[i]).collect::<Vec<_>>());
+    let pool = ctx.settings.budget.new_campaign_pool;
+    if net > pool + 0.005 {
+        let held = vec![HeldBy { guardrail: "day_budget".into(), value: crate::model::day::from_cents(crate::model::day::to_cents_round(net)), limit: pool }];
+        tracing::warn!(net, pool, "the day's plans together would raise the daily budget past the pool; nothing applied");
+        let why = format!("held: day_budget={}>{} (the runs of this as_of together)", crate::decisions::num(net), crate::decisions::num(pool));
+        for &i in &send {
+            let a = &mut plan.actions[i];
+            a.status = ActionStatus::Proposed;
+            a.reason = format!("{why}; {}", a.reason);
+        }
+        return Ok(done(plan, RunStatus::Held, held));
+    }
+    let mut batch_actions: Vec<Action> = send.iter().map(|&i| plan.actions[i].clone()).collect();
+    let states = db.journal_plan(ctx.run_id, &as_of, &batch_actions).await?;
     ctx.crash.point();
     let batch = Batch { applied_by: ctx.run_id, actor: Actor::Run, stop: ctx.stop, crash: ctx.crash };
-    apply_batch(db, platform, plan.as_of, &mut plan.actions, &states, &batch).await?;
+    apply_batch(db, platform, plan.as_of, &mut batch_actions, &states, &batch).await?;
+    for (&i, a) in send.iter().zip(batch_actions) {
+        plan.actions[i] = a;
+    }
     let mut any_failed = plan.actions.iter().any(|a| a.status == ActionStatus::Failed || a.reason.starts_with(STOPPED));
     if let Err(e) = platform.flush().await {
         tracing::error!(error = %e, "could not make applied actions durable");
@@ -383,7 +427,7 @@ mod tests {
         let settings = Settings::default();
         let quality = DataQuality::default();
         let (stop, crash) = (Stop::default(), CrashHook::never());
-        let ctx = ActContext { run_id: "r1", dry_run: false, kill_switch: false, settings: &settings, quality: &quality, stop: &stop, crash: &crash };
+        let ctx = ActContext { run_id: "r1", dry_run: false, kill_switch: false, settings: &settings, quality: &quality, stop: &stop, crash: &crash, replan: false };
         act(plan(), &ctx, db, fake).await.unwrap().0
     }
 
