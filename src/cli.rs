@@ -34,6 +34,11 @@ pub enum Command {
     Approve {
         /// An action key (as in report.json) or a run id.
         id: String,
+        /// Apply even proposals older than `act.max_proposal_age_days` or than
+        /// an action applied since to the same campaign, and past the
+        /// guardrails re-checked against the newest run.
+        #[arg(long)]
+        force: bool,
     },
     /// Discards saved proposals: one action key, or every waiting one of a run.
     Reject {

@@ -57,6 +57,12 @@ pub enum Error {
     ReportDir { path: String, source: std::io::Error },
     #[error("scheduler: {0}")]
     Scheduler(String),
+    /// `approve` found proposals too old to apply without `--force`.
+    #[error("approve refused, nothing applied (approve --force to apply anyway):\n  - {}", .0.join("\n  - "))]
+    StaleProposals(Vec<String>),
+    /// `approve`'s batch trips a guardrail against the newest run's portfolio.
+    #[error("approve held by a guardrail, nothing applied (approve --force to apply anyway): {}", .0.iter().map(|h| format!("{} {} > {}", h.guardrail, h.value, h.limit)).collect::<Vec<_>>().join(", "))]
+    ApprovalHeld(Vec<crate::model::run::HeldBy>),
     #[error("sandbox serve: {0}")]
     Serve(std::io::Error),
 }
@@ -66,7 +72,8 @@ pub type Result<T> = std::result::Result<T, Error>;
 /// The exit code of a command that ended with `e`.
 pub fn exit_code(e: &Error) -> u8 {
     match e {
-        Error::Config(_) | Error::Shard(_) | Error::NotFound(_) | Error::Usage(_) | Error::ReportDir { .. } => 2,
+        Error::Config(_) | Error::Shard(_) | Error::NotFound(_) | Error::Usage(_) | Error::ReportDir { .. } | Error::StaleProposals(_) => 2,
+        Error::ApprovalHeld(_) => 4,
         Error::Connector(c) if c.is_configuration() => 2,
         Error::Db(DbError::Connect { .. }) => 2,
         Error::Demo(GenerateError::FaultsNeedCsv) | Error::Generate(GenerateError::FaultsNeedCsv) => 2,

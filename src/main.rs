@@ -93,7 +93,7 @@ fn print_review(verb: &str, r: &review::ReviewSummary) -> u8 {
 
 #[derive(Clone, Copy)]
 enum Review {
-    Approve,
+    Approve { force: bool },
     Reject,
     Rollback,
 }
@@ -107,7 +107,7 @@ fn review_command(flag: Option<PathBuf>, verb: Review, id: &str, clock: &dyn Clo
         let _signal = stop::listen(stop.clone());
         let ctx = ReviewContext { cfg: &cfg, clock, stop };
         let (name, r) = match verb {
-            Review::Approve => ("approve", review::approve(&ctx, id).await?),
+            Review::Approve { force } => ("approve", review::approve(&ctx, id, force).await?),
             Review::Reject => ("reject", review::reject(&ctx, id).await?),
             Review::Rollback => ("rollback", review::rollback(&ctx, id).await?),
         };
@@ -131,7 +131,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
     let Cli { config: flag, command, .. } = cli;
     let clock = SystemClock;
     match command {
-        Command::Approve { id } => review_command(flag, Review::Approve, &id, &clock),
+        Command::Approve { id, force } => review_command(flag, Review::Approve { force }, &id, &clock),
         Command::Reject { id } => review_command(flag, Review::Reject, &id, &clock),
         Command::Rollback { run_id } => review_command(flag, Review::Rollback, &run_id, &clock),
         Command::History { campaign } => {

@@ -19,9 +19,11 @@ use crate::error::{Error, Result};
 use crate::model::audit::{Actor, AuditEntry, AuditStatus, HistoryRow};
 use crate::model::campaign::PausedBy;
 use crate::model::day::{date_of, day_of, Day};
-use crate::model::plan::{Action, ActionKey, ActionKind, ActionStatus};
+use crate::decisions::guardrails;
+use crate::model::decision::Decision;
+use crate::model::plan::{Action, ActionKey, ActionKind, ActionStatus, Proposal};
 use crate::model::report::ReportFormat;
-use crate::model::run::{ProposalStatus, RunMode, RunStatus};
+use crate::model::run::{DataQuality, ProposalStatus, RunMode, RunStatus};
 use crate::stages::act::{apply_batch, Batch, CrashHook};
 use crate::stop::Stop;
 
@@ -83,7 +85,7 @@ async fn apply_all<P: AdPlatform>(db: &Db, platform: &P, batch: &Batch<'_>, acti
 
 /// The database, the run lock, and the proposals waiting under `id`
 /// (an action key or a run id); not found is bad usage.
-async fn waiting(cfg: &LoadedConfig, id: &str) -> Result<(Db, RunLock, Vec<(String, Action)>)> {
+async fn waiting(cfg: &LoadedConfig, id: &str) -> Result<(Db, RunLock, Vec<Proposal>)> {
     let (db, lock) = open(cfg).await?;
     let found = db.proposals(id).await?;
     if found.is_empty() {
@@ -93,34 +95,86 @@ async fn waiting(cfg: &LoadedConfig, id: &str) -> Result<(Db, RunLock, Vec<(Stri
     Ok((db, lock, found))
 }
 
-/// `approve PROPOSAL_ID|RUN_ID`: applies waiting proposals, each as of the
-/// day it was decided for.
-pub async fn approve(ctx: &ReviewContext<'_>, id: &str) -> Result<ReviewSummary> {
-    let (db, _lock, found) = waiting(ctx.cfg, id).await?;
-    let invocation_id = uuid::Uuid::now_v7().to_string();
-    let mut days = Vec::with_capacity(found.len());
-    for (_, a) in &found {
-        let key = ActionKey::parse(&a.key)
-            .map_err(|e| DbError::Decode { table: "proposed_actions", column: "action_key", message: e.to_string() })?;
-        days.push(key.as_of);
+/// The portfolio as the newest run saw it: what approve's guardrails judge.
+#[derive(serde::Deserialize)]
+struct Today {
+    campaigns: Vec<TodayCampaign>,
+    data_quality: DataQuality,
+}
+
+#[derive(serde::Deserialize)]
+struct TodayCampaign {
+    decision: Decision,
+}
+
+/// Why a proposal is stale: made too long ago, or older than an action
+/// applied since to the same campaign (or product).
+async fn stale(db: &Db, p: &Proposal, as_of: Day, now: chrono::DateTime<chrono::Utc>, max_age_days: u32) -> Result<Option<String>> {
+    let a = &p.action;
+    let age = (now - p.proposed_at).num_days();
+    if age > i64::from(max_age_days) {
+        return Ok(Some(format!("{}: proposed {age} days ago (act.max_proposal_age_days = {max_age_days})", a.key)));
     }
-    let (runs, mut actions): (Vec<String>, Vec<Action>) = found.into_iter().unzip();
-    let day_by_key: BTreeMap<String, Day> = actions.iter().map(|a| a.key.clone()).zip(days).collect();
+    let create = a.kind == ActionKind::Create;
+    let subject = if create { &a.product_id } else { &a.campaign_id };
+    Ok(db
+        .applied_since(subject, create, &date_of(as_of).to_string())
+        .await?
+        .map(|(key, later)| format!("{}: {key} was applied since (as of {later}); this proposal would undo it", a.key)))
+}
+
+/// `approve PROPOSAL_ID|RUN_ID [--force]`: applies waiting proposals, each
+/// as of the day it was decided for. Without `--force` it refuses stale
+/// proposals (exit 2) and a batch the guardrails hold against the newest
+/// run's portfolio (exit 4), applying nothing.
+pub async fn approve(ctx: &ReviewContext<'_>, id: &str, force: bool) -> Result<ReviewSummary> {
+    let (db, _lock, found) = waiting(ctx.cfg, id).await?;
+    let s = &ctx.cfg.settings;
+    let invocation_id = uuid::Uuid::now_v7().to_string();
+    let now = ctx.clock.now();
+    let mut day_by_key: BTreeMap<String, Day> = BTreeMap::new();
+    let mut refused = Vec::new();
+    for p in &found {
+        let key = ActionKey::parse(&p.action.key)
+            .map_err(|e| DbError::Decode { table: "proposed_actions", column: "action_key", message: e.to_string() })?;
+        if let Some(why) = stale(&db, p, key.as_of, now, s.act.max_proposal_age_days).await? {
+            refused.push(why);
+        }
+        day_by_key.insert(p.action.key.clone(), key.as_of);
+    }
+    let mut actions: Vec<Action> = found.iter().map(|p| p.action.clone()).collect();
+    let held = match db.newest_run_report().await? {
+        Some(json) => {
+            let today: Today = serde_json::from_str(&json)?;
+            let active = today.campaigns.iter().filter(|c| !matches!(c.decision, Decision::Paused | Decision::Resume)).count();
+            guardrails::check(&guardrails::shape(&actions, active, &today.data_quality), &s.act, &s.budget)
+        }
+        None => Vec::new(),
+    };
+    if !force && !refused.is_empty() {
+        db.close().await;
+        return Err(Error::StaleProposals(refused));
+    }
+    if !force && !held.is_empty() {
+        db.close().await;
+        return Err(Error::ApprovalHeld(held));
+    }
+    let why = if force && !(refused.is_empty() && held.is_empty()) { format!("approved with --force ({id})") } else { format!("approved ({id})") };
     for a in &mut actions {
-        a.reason = format!("approved ({id})");
+        a.reason = why.clone();
     }
     let platform = Platform::build(ctx.cfg, &db)?;
     let (stop, crash) = (ctx.stop.clone(), CrashHook::never());
     let batch = Batch { applied_by: &invocation_id, actor: Actor::Approve, stop: &stop, crash: &crash };
     apply_all(&db, &platform, &batch, &mut actions, |a| day_by_key[&a.key]).await?;
-    for (run, a) in runs.iter().zip(&actions) {
+    for (p, a) in found.iter().zip(&actions) {
         let status = match a.status {
             ActionStatus::Applied => ProposalStatus::Applied,
             ActionStatus::Proposed => ProposalStatus::Proposed,
             ActionStatus::Skipped => ProposalStatus::Skipped,
             ActionStatus::Failed => ProposalStatus::Failed,
         };
-        db.set_proposal_status(run, &a.key, status, &a.reason).await?;
+        db.set_proposal_status(&p.run_id, &a.key, status, &a.reason).await?;
         if a.status == ActionStatus::Applied {
             db.close_proposals(&a.key, ProposalStatus::Applied).await?;
         }
@@ -136,7 +190,8 @@ pub async fn reject(ctx: &ReviewContext<'_>, id: &str) -> Result<ReviewSummary> 
     let (db, _lock, found) = waiting(ctx.cfg, id).await?;
     let invocation_id = uuid::Uuid::now_v7().to_string();
     let mut actions = Vec::new();
-    for (run, mut a) in found {
+    for p in found {
+        let (run, mut a) = (p.run_id, p.action);
         db.set_proposal_status(&run, &a.key, ProposalStatus::Rejected, &format!("rejected ({id})")).await?;
         db.close_proposals(&a.key, ProposalStatus::Rejected).await?;
         db.audit(&AuditEntry {

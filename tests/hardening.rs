@@ -308,3 +308,46 @@ fn a_rerun_whose_plan_would_raise_the_days_budget_past_the_pool_is_held() {
     }
     assert!(creates.values().all(|n| *n == 1), "one create per product and day: {creates:?}");
 }
+
+fn cli(app: &App, args: &[&str]) -> Output {
+    Command::new(BIN).arg("--config").arg(app.config()).args(args).env_remove("CAMPAIGN_PILOT_CONFIG").output().unwrap()
+}
+
+async fn exec(url: &str, sql: &str) {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(url).await.unwrap();
+    sqlx::query(sql).execute(&pool).await.unwrap();
+    pool.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_old_proposal_is_not_applied_over_what_a_newer_run_did() {
+    let d = tempfile::tempdir().unwrap();
+    generate(d.path(), &["--seed", "2", "--products", "200", "--campaigns", "60", "--days", "90", "--as-of", TODAY]);
+    // Day 1 saved as proposals; day 8 acted on by an automatic run.
+    let app = App::new(d.path(), "[act]\nmode = \"manual\"\n");
+    let out = app.command("2026-03-24").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let day1 = app.report()["run_id"].as_str().unwrap().to_string();
+    let out = app.command(TODAY).env("CAMPAIGN_PILOT__ACT__MODE", "auto").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let before = applied_rows(d.path());
+    assert!(!before.is_empty());
+
+    // Approving day 1 now would undo day 8 with older budgets: refused.
+    let out = cli(&app, &["approve", &day1]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("was applied since"), "{}", stderr(&out));
+    assert_eq!(applied_rows(d.path()), before, "nothing was applied");
+
+    // A proposal made long ago is refused for its age alone.
+    let (d2, app2) = (d.path(), App::new(d.path(), "[act]\nmode = \"manual\"\n"));
+    let out = app2.command(TODAY).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let fresh = app2.report()["run_id"].as_str().unwrap().to_string();
+    exec(&app2.db_url(), &format!("UPDATE runs SET started_at = '2026-03-25T06:00:00+00:00' WHERE run_id = '{fresh}'")).await;
+    let out = cli(&app2, &["approve", &fresh]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("act.max_proposal_age_days"), "{}", stderr(&out));
+    let _ = d2;
+}

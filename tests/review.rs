@@ -75,7 +75,12 @@ fn a_held_run_can_be_approved_by_a_person() {
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     let r = app.report();
     let n = r["actions"].as_array().unwrap().len();
+    // The guardrail holds the approval too, until a person insists.
     let out = cli(&app, &["approve", r["run_id"].as_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(stderr(&out).contains("max_actions"), "{}", stderr(&out));
+    assert!(applied_keys(d.path()).is_empty());
+    let out = cli(&app, &["approve", "--force", r["run_id"].as_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(applied_keys(d.path()).len(), n);
 }

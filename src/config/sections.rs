@@ -496,6 +496,9 @@ pub struct ActSettings {
     pub max_pause_fraction: f64,
     pub max_quarantine_fraction: f64,
     pub locked_campaigns: Vec<String>,
+    /// `approve` refuses (without `--force`) a proposal made more than this
+    /// many days ago.
+    pub max_proposal_age_days: u32,
 }
 
 impl Default for ActSettings {
@@ -508,6 +511,7 @@ impl Default for ActSettings {
             max_pause_fraction: 0.3,
             max_quarantine_fraction: 0.05,
             locked_campaigns: Vec::new(),
+            max_proposal_age_days: 3,
         }
     }
 }

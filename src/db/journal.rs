@@ -163,6 +163,22 @@ impl Db {
         Ok(())
     }
 
+    /// The newest action applied to `subject` (a campaign, or for a create
+    /// the product) for an as_of after `as_of`: what makes an older proposal
+    /// for it stale.
+    pub async fn applied_since(&self, subject: &str, create: bool, as_of: &str) -> Result<Option<(String, String)>, DbError> {
+        let column = if create { "product_id" } else { "campaign_id" };
+        let row = sqlx::query(&format!(
+            "SELECT action_key, as_of FROM action_journal WHERE state = $1 AND as_of > $2 AND {column} = $3 ORDER BY as_of DESC, action_key LIMIT 1"
+        ))
+        .bind(JournalState::Applied.as_str())
+        .bind(as_of)
+        .bind(subject)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| Ok((get(&r, TABLE, "action_key")?, get(&r, TABLE, "as_of")?))).transpose()
+    }
+
     /// The actions a run (or an approve / rollback) applied, from the journal.
     pub async fn applied_by(&self, run_id: &str) -> Result<Vec<Action>, DbError> {
         let rows = sqlx::query(

@@ -4,17 +4,17 @@
 
 use super::journal::action_from_row;
 use super::{get, Db, DbError};
-use crate::model::plan::{Action, ActionStatus};
+use crate::model::plan::{ActionStatus, Proposal};
 use crate::model::run::ProposalStatus;
 
 const TABLE: &str = "proposed_actions";
 
 impl Db {
     /// Proposals still waiting, by action key or by run id, oldest run first,
-    /// each with the run that proposed it.
-    pub async fn proposals(&self, id: &str) -> Result<Vec<(String, Action)>, DbError> {
+    /// each with the run that proposed it and when.
+    pub async fn proposals(&self, id: &str) -> Result<Vec<Proposal>, DbError> {
         let rows = sqlx::query(
-            "SELECT p.run_id, p.action_key, p.campaign_id, p.product_id, p.kind, p.from_budget, p.to_budget, p.paused_by, p.effective_date, p.reason, p.copy, r.as_of \
+            "SELECT p.run_id, p.action_key, p.campaign_id, p.product_id, p.kind, p.from_budget, p.to_budget, p.paused_by, p.effective_date, p.reason, p.copy, r.as_of, r.started_at \
              FROM proposed_actions p JOIN runs r ON r.run_id = p.run_id \
              WHERE (p.run_id = $1 OR p.action_key = $2) AND p.status = $3 ORDER BY r.started_at, p.action_key",
         )
@@ -29,7 +29,11 @@ impl Db {
             // The same key proposed by several runs: the newest proposal stands.
             let key: String = get(r, TABLE, "action_key")?;
             if seen.insert(key) {
-                out.push((get::<String>(r, TABLE, "run_id")?, action_from_row(r, TABLE, ActionStatus::Proposed)?));
+                let started: String = get(r, "runs", "started_at")?;
+                let proposed_at = chrono::DateTime::parse_from_rfc3339(&started)
+                    .map_err(|e| DbError::Decode { table: "runs", column: "started_at", message: format!("{started:?}: {e}") })?
+                    .with_timezone(&chrono::Utc);
+                out.push(Proposal { run_id: get(r, TABLE, "run_id")?, proposed_at, action: action_from_row(r, TABLE, ActionStatus::Proposed)? });
             }
         }
         out.reverse();

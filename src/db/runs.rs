@@ -152,6 +152,19 @@ impl Db {
         row.map(|r| Ok((get(&r, "reports", "run_id")?, get(&r, "reports", "body")?))).transpose()
     }
 
+    /// report.json of the newest run that decided on the live portfolio (a
+    /// run in auto or manual mode, not a backfill day).
+    pub async fn newest_run_report(&self) -> Result<Option<String>, DbError> {
+        let row = sqlx::query(
+            "SELECT r.report_json AS body FROM reports r JOIN runs u ON u.run_id = r.run_id WHERE u.mode IN ($1, $2) ORDER BY u.started_at DESC, r.run_id DESC LIMIT 1",
+        )
+        .bind(RunMode::Auto.as_str())
+        .bind(RunMode::Manual.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| get(&r, "reports", "body")).transpose()
+    }
+
     /// Runs recorded, and how many are still `running` (unfinished).
     pub async fn run_counts(&self) -> Result<(i64, i64), DbError> {
         let row = sqlx::query("SELECT COUNT(*) AS n, COUNT(CASE WHEN status = $1 THEN 1 END) AS running FROM runs").bind(RUNNING).fetch_one(&self.pool).await?;

@@ -3,7 +3,8 @@
 //! truncated plan could keep the increases and drop the pauses that pay for them.
 
 use crate::config::{ActSettings, BudgetSettings};
-use crate::model::run::HeldBy;
+use crate::model::plan::{Action, ActionKind};
+use crate::model::run::{DataQuality, HeldBy};
 
 /// What the guardrails look at.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -19,6 +20,27 @@ pub struct PlanShape {
     /// Largest budget increase and decrease set by the plan, in percent.
     pub max_increase_pct: f64,
     pub max_decrease_pct: f64,
+}
+
+/// The shape of `actions` against a portfolio of `active` campaigns and the
+/// data quality they were decided on.
+pub fn shape(actions: &[Action], active: usize, quality: &DataQuality) -> PlanShape {
+    let (mut inc, mut dec) = (0.0f64, 0.0f64);
+    for a in actions.iter().filter(|a| a.kind == ActionKind::SetBudget && a.from > 0.0) {
+        let pct = (a.to - a.from) / a.from * 100.0;
+        inc = inc.max(pct);
+        dec = dec.max(-pct);
+    }
+    PlanShape {
+        active,
+        actions: actions.len(),
+        campaign_actions: actions.iter().filter(|a| a.kind != ActionKind::Create).count(),
+        pauses: actions.iter().filter(|a| a.kind == ActionKind::Pause).count(),
+        stale: quality.stale,
+        quarantine_fraction: quality.quarantine_fraction(),
+        max_increase_pct: inc,
+        max_decrease_pct: dec,
+    }
 }
 
 fn frac(n: usize, d: usize) -> f64 {

@@ -136,6 +136,15 @@ impl ActionKey {
     }
 }
 
+/// A saved action waiting for `approve` or `reject`: the run that proposed
+/// it and when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Proposal {
+    pub run_id: String,
+    pub proposed_at: chrono::DateTime<chrono::Utc>,
+    pub action: Action,
+}
+
 /// A campaign to create for a product, with its budget and copy.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct NewCampaign {

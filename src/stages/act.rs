@@ -22,7 +22,7 @@ use crate::model::audit::{Actor, AuditEntry, AuditStatus};
 use crate::model::campaign::CampaignStatus;
 use crate::model::day::{date_of, Day};
 use crate::model::kinds::ActMode;
-use crate::model::plan::{Action, ActionKind, ActionStatus, Plan};
+use crate::model::plan::{Action, ActionStatus, Plan};
 use crate::model::run::{DataQuality, HeldBy, JournalState, Outcome, RunStatus, StageReport};
 use crate::stop::Stop;
 
@@ -51,22 +51,7 @@ pub struct ActError(#[from] DbError);
 /// The numbers the guardrails judge.
 pub fn plan_shape(plan: &Plan, quality: &DataQuality) -> PlanShape {
     let active = plan.campaigns.iter().filter(|c| c.row.status == CampaignStatus::Active).count();
-    let (mut inc, mut dec) = (0.0f64, 0.0f64);
-    for a in plan.actions.iter().filter(|a| a.kind == ActionKind::SetBudget && a.from > 0.0) {
-        let pct = (a.to - a.from) / a.from * 100.0;
-        inc = inc.max(pct);
-        dec = dec.max(-pct);
-    }
-    PlanShape {
-        active,
-        actions: plan.actions.len(),
-        campaign_actions: plan.actions.iter().filter(|a| a.kind != ActionKind::Create).count(),
-        pauses: plan.actions.iter().filter(|a| a.kind == ActionKind::Pause).count(),
-        stale: quality.stale,
-        quarantine_fraction: quality.quarantine_fraction(),
-        max_increase_pct: inc,
-        max_decrease_pct: dec,
-    }
+    guardrails::shape(&plan.actions, active, quality)
 }
 
 /// Where the crash test kills the process: after this many journal
@@ -358,7 +343,7 @@ mod tests {
     use crate::connectors::platform::{Capabilities, PlatformError};
     use crate::model::campaign::CampaignRow;
     use crate::model::decision::{Decision, Verdict};
-    use crate::model::plan::{CampaignDecision, Totals};
+    use crate::model::plan::{ActionKind, CampaignDecision, Totals};
 
     /// A platform that cannot create, and fails the keys it is told to.
     struct Fake {
