@@ -166,10 +166,13 @@ pub async fn backfill(cfg: &LoadedConfig, req: &BackfillRequest) -> Result<Backf
     }
     let s = &cfg.settings;
     let db = Db::connect(&cfg.database_url()).await?;
-    let Some(_lock) = db.try_lock("backfill").await? else {
+    // The run lock itself: a backfill stores history and runs rows as a run
+    // does, so the two never interleave (a run meanwhile exits 75).
+    let Some(_lock) = db.try_lock("run").await? else {
         db.close().await;
         return Err(Error::Locked);
     };
+    tracing::info!("backfill holds the run lock until it is done");
     let (from, to) = (req.from.to_string(), req.to.to_string());
     if req.restart {
         let n = db.forget_backfill(&from, &to).await?;

@@ -5,6 +5,18 @@ use std::path::PathBuf;
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand, ValueEnum};
 
+/// A `YYYY-MM-DD` between 1900 and 2200: a date far outside that is a typo,
+/// and the day arithmetic must never overflow on one.
+pub fn date_arg(text: &str) -> Result<NaiveDate, String> {
+    let d = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|e| format!("{text:?} is not a YYYY-MM-DD date ({e})"))?;
+    let range = NaiveDate::from_ymd_opt(1900, 1, 1).expect("a date")..=NaiveDate::from_ymd_opt(2200, 12, 31).expect("a date");
+    if range.contains(&d) {
+        Ok(d)
+    } else {
+        Err(format!("{d} is outside 1900-01-01..2200-12-31"))
+    }
+}
+
 /// Runs an online store's ad campaigns like a careful performance marketer.
 ///
 /// Exit codes: 0 success, 1 run failed, 2 bad usage or configuration,
@@ -55,9 +67,9 @@ pub enum Command {
     /// stores each day's decisions, and prints a weekly summary. Resumable:
     /// days already done are skipped.
     Backfill {
-        #[arg(long, value_name = "YYYY-MM-DD")]
+        #[arg(long, value_name = "YYYY-MM-DD", value_parser = date_arg)]
         from: NaiveDate,
-        #[arg(long, value_name = "YYYY-MM-DD")]
+        #[arg(long, value_name = "YYYY-MM-DD", value_parser = date_arg)]
         to: NaiveDate,
         /// Replay the days of the range already done, too.
         #[arg(long)]
@@ -86,7 +98,7 @@ pub enum Command {
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     /// Last day of data (default: yesterday in schedule.timezone).
-    #[arg(long, value_name = "YYYY-MM-DD")]
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = date_arg)]
     pub as_of: Option<NaiveDate>,
     /// Decide and report, but apply nothing.
     #[arg(long)]
@@ -138,7 +150,7 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 60)]
     pub history_days: u32,
     /// The simulated "today" at start: the last complete day (default: yesterday, UTC).
-    #[arg(long, value_name = "YYYY-MM-DD")]
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = date_arg)]
     pub today: Option<NaiveDate>,
     /// Requests per window the Impact-shaped routes allow before answering 429.
     #[arg(long, default_value_t = 1000)]
@@ -166,7 +178,7 @@ pub struct GenerateArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// Last day of the data (default: yesterday, UTC).
-    #[arg(long, value_name = "YYYY-MM-DD")]
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = date_arg)]
     pub as_of: Option<NaiveDate>,
     #[arg(long, value_enum, default_value_t = FormatArg::Csv)]
     pub format: FormatArg,

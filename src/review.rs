@@ -77,9 +77,6 @@ async fn apply_all<P: AdPlatform>(db: &Db, platform: &P, batch: &Batch<'_>, acti
             actions[i] = a;
         }
     }
-    if let Err(e) = platform.flush().await {
-        tracing::error!(error = %e, "could not make applied actions durable");
-    }
     Ok(())
 }
 

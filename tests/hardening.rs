@@ -351,3 +351,96 @@ async fn an_old_proposal_is_not_applied_over_what_a_newer_run_did() {
     assert!(stderr(&out).contains("act.max_proposal_age_days"), "{}", stderr(&out));
     let _ = d2;
 }
+
+#[test]
+fn two_runs_on_a_brand_new_database_end_75_or_0_never_1() {
+    for round in 0..6 {
+        let d = small_data();
+        let app = App::new(d.path(), "");
+        let (a, b) = (spawn(dry_run(&app, TODAY)), spawn(dry_run(&app, TODAY)));
+        let (a, b) = (finish(a, 120, "first"), finish(b, 120, "second"));
+        let mut codes = [a.status.code(), b.status.code()];
+        codes.sort();
+        assert!(codes == [Some(0), Some(0)] || codes == [Some(0), Some(75)], "round {round}: {codes:?}: {}{}", stderr(&a), stderr(&b));
+    }
+}
+
+#[test]
+fn a_budget_too_large_to_be_real_is_quarantined_not_summed() {
+    let d = small_data();
+    let path = d.path().join("campaigns.csv");
+    let mut rd = csv::Reader::from_path(&path).unwrap();
+    let header = rd.headers().unwrap().clone();
+    let bi = header.iter().position(|h| h == "daily_budget").unwrap();
+    let mut rows: Vec<Vec<String>> = rd.records().map(|r| r.unwrap().iter().map(str::to_string).collect()).collect();
+    rows[0][bi] = "1e308".into();
+    let mut w = csv::Writer::from_path(&path).unwrap();
+    w.write_record(&header).unwrap();
+    for r in &rows {
+        w.write_record(r).unwrap();
+    }
+    w.flush().unwrap();
+    let app = App::new(d.path(), "");
+    let out = dry_run(&app, TODAY).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let r = app.report();
+    assert_eq!(r["data_quality"]["rows_quarantined"]["campaigns"], 1, "{}", r["data_quality"]);
+    let q = r["quarantine_sample"].as_array().unwrap().iter().find(|q| q["table"] == "campaigns").unwrap().clone();
+    assert_eq!((q["column"].as_str().unwrap(), q["line"].as_u64().unwrap()), ("daily_budget", 2), "{q}");
+    let before = r["totals"]["budget_before"].as_f64().unwrap();
+    assert!(before > 0.0 && before < 1e7, "budget_before {before}");
+}
+
+#[test]
+fn dates_outside_1900_to_2200_are_bad_usage_not_a_panic() {
+    let d = small_data();
+    let app = App::new(d.path(), "");
+    for date in ["+262142-12-31", "1899-12-31", "2201-01-01"] {
+        let out = dry_run(&app, date).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{date}: {}", stderr(&out));
+        assert!(!stderr(&out).contains("panicked"), "{date}");
+    }
+}
+
+#[test]
+fn a_column_named_twice_is_a_configuration_error_naming_it() {
+    let d = small_data();
+    let path = d.path().join("products.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<String> = text.lines().map(|l| format!("{l},{}", l.split(',').nth(4).unwrap())).collect();
+    lines[0] = text.lines().next().unwrap().to_string() + ",price";
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let app = App::new(d.path(), "");
+    let out = dry_run(&app, TODAY).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("`price` twice"), "{}", stderr(&out));
+}
+
+#[test]
+fn documented_bounds_are_validated_like_every_other_key() {
+    let d = small_data();
+    let app = App::new(d.path(), "[windows]\ncurrent_days = 100000\n[report]\ndir = \"\"\n");
+    let out = dry_run(&app, TODAY).env("CAMPAIGN_PILOT__ADS__PAGE_SIZE", "5").output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let e = stderr(&out);
+    for key in ["windows.current_days", "ads.page_size", "report.dir"] {
+        assert!(e.contains(key), "{key}: {e}");
+    }
+}
+
+#[test]
+fn backfill_takes_the_run_lock() {
+    let d = small_data();
+    let app = App::new(d.path(), "");
+    // A run holding the lock (SQLite: the OS lock on the file).
+    let lock = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(format!("{}.run.lock", app.db_path().display())).unwrap();
+    if app.postgres.is_none() {
+        lock.try_lock().unwrap();
+        let out = Command::new(BIN).arg("--config").arg(app.config()).args(["backfill", "--from", "2026-03-29", "--to", TODAY]).output().unwrap();
+        assert_eq!(out.status.code(), Some(75), "{}", stderr(&out));
+        lock.unlock().unwrap();
+    }
+    let out = Command::new(BIN).arg("--config").arg(app.config()).args(["backfill", "--from", "2026-03-29", "--to", TODAY]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("backfill holds the run lock"), "it says so: {}", stderr(&out));
+}

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::loaded::LoadedConfig;
 use super::sections::Settings;
-use super::shape::{check_kinds, check_shape, normalize_numbers};
+use super::shape::{check_kinds, check_shape, normalize_numbers, overlay};
 
 /// Environment variable naming the configuration file.
 pub const CONFIG_ENV: &str = "CAMPAIGN_PILOT_CONFIG";
@@ -33,10 +33,8 @@ pub fn load(
     file: Option<&Path>,
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<LoadedConfig, ConfigError> {
-    let env_map: config::Map<String, String> = env
-        .into_iter()
-        .filter(|(k, _)| k.starts_with(&format!("{ENV_PREFIX}__")))
-        .collect();
+    let prefix = format!("{ENV_PREFIX}__");
+    let overrides: Vec<(String, String)> = env.into_iter().filter(|(k, _)| k.starts_with(&prefix)).collect();
 
     let mut builder = config::Config::builder();
     let (base_dir, used_file) = match file {
@@ -54,27 +52,22 @@ pub fn load(
         }
         None => (PathBuf::from("."), None),
     };
-    builder = builder.add_source(
-        config::Environment::with_prefix(ENV_PREFIX)
-            .prefix_separator("__")
-            .separator("__")
-            .try_parsing(true)
-            .list_separator(",")
-            .with_list_parse_key("selection.categories")
-            .with_list_parse_key("act.locked_campaigns")
-            .with_list_parse_key("schedule.cron")
-            .source(Some(env_map)),
-    );
     let raw = builder
         .build()
         .map_err(|e| ConfigError::one(format!("reading configuration: {e}")))?;
-    let raw_json: serde_json::Value = raw
+    let mut raw_json: serde_json::Value = raw
         .clone()
         .try_deserialize()
         .map_err(|e| ConfigError::one(format!("reading configuration: {e}")))?;
+    let defaults = serde_json::to_value(Settings::default()).expect("defaults serialize");
+    // Overrides are read as the key's type says, not as the value looks:
+    // `…__ADS__PROGRAM_ID=24811` is the string "24811".
+    for (k, v) in &overrides {
+        let path: Vec<String> = k[prefix.len()..].split("__").map(str::to_lowercase).collect();
+        overlay(&mut raw_json, &defaults, &path, v);
+    }
 
     let mut problems = Vec::new();
-    let defaults = serde_json::to_value(Settings::default()).expect("defaults serialize");
     check_shape("", &raw_json, &defaults, &mut problems);
     check_kinds(&raw_json, &mut problems);
     if !problems.is_empty() {
@@ -141,6 +134,26 @@ mod tests {
         assert_eq!(cfg.settings.decisions.min_days, 6);
         assert_eq!(cfg.settings.budget.min_daily, 20.0);
         assert_eq!(cfg.settings.selection.categories, vec!["Toys", "Books"]);
+    }
+
+    #[test]
+    fn a_numeric_looking_value_for_a_string_key_is_a_string() {
+        let env = vec![
+            ("CAMPAIGN_PILOT__ADS__PROGRAM_ID".to_string(), "24811".to_string()),
+            ("CAMPAIGN_PILOT__VIEWS__PROPERTY_ID".to_string(), "0312345678".to_string()),
+            ("CAMPAIGN_PILOT__ACT__LOCKED_CAMPAIGNS".to_string(), "12345".to_string()),
+            ("CAMPAIGN_PILOT__ACT__ENABLED".to_string(), "false".to_string()),
+            ("CAMPAIGN_PILOT__RISK__COMPETITION__TOYS".to_string(), "0.7".to_string()),
+        ];
+        let cfg = load(None, env).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(cfg.settings.ads.program_id, "24811");
+        assert_eq!(cfg.settings.views.property_id, "0312345678", "leading zeros kept");
+        assert_eq!(cfg.settings.act.locked_campaigns, vec!["12345"]);
+        assert!(!cfg.settings.act.enabled);
+        assert_eq!(cfg.settings.risk.competition["toys"], 0.7);
+        // A number key still refuses text, naming the key.
+        let err = load(None, vec![("CAMPAIGN_PILOT__DECISIONS__MIN_DAYS".to_string(), "three".to_string())]).unwrap_err();
+        assert!(err.problems.iter().any(|p| p.starts_with("decisions.min_days")), "{:?}", err.problems);
     }
 
     #[test]

@@ -34,6 +34,7 @@ pub struct Settings {
     pub llm: LlmSettings,
     pub notify: NotifySettings,
     pub metrics: MetricsSettings,
+    pub validate: ValidateSettings,
 }
 
 impl Default for Settings {
@@ -59,6 +60,7 @@ impl Default for Settings {
             llm: LlmSettings::default(),
             notify: NotifySettings::default(),
             metrics: MetricsSettings::default(),
+            validate: ValidateSettings::default(),
         }
     }
 }
@@ -559,6 +561,22 @@ impl Default for LlmSettings {
             temperature: 0.3,
             api_key_env: "OPENAI_API_KEY".into(),
         }
+    }
+}
+
+/// Bounds the validator puts on values beyond the contract's types.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ValidateSettings {
+    /// A money value (price, budget, spend, revenue) above this is not a
+    /// real value but a broken export: the row is quarantined (a bound that
+    /// also keeps the cents arithmetic far from overflowing).
+    pub max_money: f64,
+}
+
+impl Default for ValidateSettings {
+    fn default() -> Self {
+        ValidateSettings { max_money: 1e9 }
     }
 }
 

@@ -116,6 +116,46 @@ fn describe_type(v: &serde_json::Value) -> &'static str {
     }
 }
 
+/// Puts one environment override at `path` of the user's tree, typed by the
+/// default at that path: a string key takes the text as it is, a number or
+/// boolean key the parsed value (the text as is when it does not parse, for
+/// the shape pass to name), a list key the comma-separated items. A path the
+/// defaults lack goes in as text, for the shape pass to call unknown.
+pub(super) fn overlay(raw: &mut J, defaults: &J, path: &[String], text: &str) {
+    let mut default = Some(defaults);
+    for seg in path {
+        default = default.and_then(|d| d.get(seg));
+    }
+    let free = path.len() > 1 && FREE_MAPS.contains(&path[..path.len() - 1].join(".").as_str());
+    let value = match default {
+        Some(J::String(_)) | None if !free => J::String(text.to_string()),
+        Some(J::Bool(_)) => match text.trim() {
+            "true" | "1" => J::Bool(true),
+            "false" | "0" => J::Bool(false),
+            _ => J::String(text.to_string()),
+        },
+        Some(J::Array(_)) => J::Array(text.split(',').map(|x| x.trim()).filter(|x| !x.is_empty()).map(|x| J::String(x.to_string())).collect()),
+        Some(J::Number(_)) | None => match text.trim().parse::<i64>() {
+            Ok(i) => J::from(i),
+            Err(_) => match text.trim().parse::<f64>() {
+                Ok(f) => serde_json::Number::from_f64(f).map(J::Number).unwrap_or_else(|| J::String(text.to_string())),
+                Err(_) => J::String(text.to_string()),
+            },
+        },
+        Some(J::String(_)) | Some(J::Null) | Some(J::Object(_)) => J::String(text.to_string()),
+    };
+    let mut node = raw;
+    for seg in &path[..path.len().saturating_sub(1)] {
+        if !node.is_object() {
+            *node = J::Object(Default::default());
+        }
+        node = node.as_object_mut().expect("an object").entry(seg.clone()).or_insert_with(|| J::Object(Default::default()));
+    }
+    if let (Some(last), Some(obj)) = (path.last(), node.as_object_mut()) {
+        obj.insert(last.clone(), value);
+    }
+}
+
 /// Whether `v` is one of `T`'s names; the serde message lists them.
 fn kind<T: DeserializeOwned>(v: &J) -> Option<String> {
     serde_json::from_value::<T>(v.clone()).err().map(|e| e.to_string())

@@ -41,10 +41,10 @@ impl Settings {
                 if ad.program_id.trim().is_empty() {
                     p.push("ads.program_id: required with ads.kind = \"impact\" (the program whose ads are the campaigns)".into());
                 }
-                if !(2_000..=20_000).contains(&ad.page_size) {
-                    p.push(format!("ads.page_size: Impact accepts 2000 to 20000, found {}", ad.page_size));
-                }
             }
+        }
+        if !(2_000..=20_000).contains(&ad.page_size) {
+            p.push(format!("ads.page_size: Impact accepts 2000 to 20000, found {}", ad.page_size));
         }
         if !(ad.ledger_overspend_pct.is_finite() && ad.ledger_overspend_pct >= 0.0) {
             p.push(format!("ads.ledger_overspend_pct: must be a number ≥ 0, found {}", ad.ledger_overspend_pct));
@@ -84,8 +84,8 @@ impl Settings {
         if !(h.breaker_cooldown_s >= 0.0 && h.breaker_cooldown_s.is_finite()) {
             p.push(format!("http.breaker_cooldown_s: must be a number ≥ 0, found {}", h.breaker_cooldown_s));
         }
-        if self.history.days == 0 {
-            p.push("history.days: must be at least 1".into());
+        if !(1..=3650).contains(&self.history.days) {
+            p.push(format!("history.days: must be between 1 and 3650, found {}", self.history.days));
         }
     }
 
@@ -194,11 +194,19 @@ impl Settings {
             p.push("decisions.optimize_view_min: must not exceed decisions.optimize_view_max".into());
         }
         let w = &self.windows;
-        if w.current_days == 0 {
-            p.push("windows.current_days: must be at least 1".into());
+        for (key, v) in [("windows.current_days", w.current_days), ("windows.baseline_days", w.baseline_days)] {
+            if !(1..=365).contains(&v) {
+                p.push(format!("{key}: must be between 1 and 365, found {v}"));
+            }
         }
-        if w.baseline_days == 0 {
-            p.push("windows.baseline_days: must be at least 1".into());
+        if w.lift_max_age_days > 365 {
+            p.push(format!("windows.lift_max_age_days: must be at most 365, found {}", w.lift_max_age_days));
+        }
+        if !(self.validate.max_money > 0.0 && self.validate.max_money.is_finite() && self.validate.max_money <= 1e12) {
+            p.push(format!("validate.max_money: must be above 0 and at most 1e12, found {}", self.validate.max_money));
+        }
+        if self.report.dir.as_os_str().is_empty() {
+            p.push("report.dir: must not be empty".into());
         }
         if !(self.report.chart_timeout_s > 0.0 && self.report.chart_timeout_s.is_finite()) {
             p.push(format!("report.chart_timeout_s: must be above 0, found {}", self.report.chart_timeout_s));

@@ -57,6 +57,13 @@ fn check_columns(
 }
 
 fn read_csv(path: &Path, table: Table, key: &'static str) -> Result<RawTable, ConnectorError> {
+    // A column named twice would be read from its first occurrence alone.
+    let mut first = csv::Reader::from_path(path).map_err(|e| ConnectorError::Read { path: path.display().to_string(), message: e.to_string() })?;
+    let names = first.headers().map_err(|e| ConnectorError::Read { path: path.display().to_string(), message: e.to_string() })?.clone();
+    let mut seen = HashSet::new();
+    if let Some(twice) = names.iter().map(str::trim).find(|n| !seen.insert(*n)) {
+        return Err(ConnectorError::DuplicateColumn { key, path: path.display().to_string(), column: twice.to_string() });
+    }
     let header = CsvReadOptions::default()
         .with_has_header(true)
         .with_n_rows(Some(0))

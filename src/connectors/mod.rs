@@ -26,6 +26,8 @@ pub enum ConnectorError {
     MissingTable { key: &'static str, dir: String, table: &'static str },
     #[error("{key}: {path} has no column `{column}` (required by the {table} table)")]
     MissingColumn { key: &'static str, path: String, table: &'static str, column: &'static str },
+    #[error("{key}: {path} names the column `{column}` twice")]
+    DuplicateColumn { key: &'static str, path: String, column: String },
     #[error("reading {path}: {message}")]
     Read { path: String, message: String },
     #[error(transparent)]
@@ -42,7 +44,10 @@ impl ConnectorError {
     pub fn is_configuration(&self) -> bool {
         matches!(
             self,
-            ConnectorError::MissingTable { .. } | ConnectorError::MissingColumn { .. } | ConnectorError::Setup(_)
+            ConnectorError::MissingTable { .. }
+                | ConnectorError::MissingColumn { .. }
+                | ConnectorError::DuplicateColumn { .. }
+                | ConnectorError::Setup(_)
         ) || matches!(self, ConnectorError::Http(crate::http::HttpError::Unauthorized { .. }))
     }
 }

@@ -67,6 +67,24 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// The file `<database>.<name>.lock` beside a SQLite database, opened (not
+/// locked); none for an in-memory one.
+fn lock_file(url: &str, name: &str) -> Result<Option<std::fs::File>, DbError> {
+    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let file = rest.split('?').next().unwrap_or(rest);
+    if file == ":memory:" || file.is_empty() {
+        return Ok(None);
+    }
+    let path = format!("{file}.{name}.lock");
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map(Some)
+        .map_err(|e| DbError::Lock(format!("{path}: {e}")))
+}
+
 /// The password in a `scheme://user:password@host/…` URL.
 fn password_of(url: &str) -> Option<&str> {
     let (s, at) = (url.find("://")?, url.rfind('@')?);
@@ -140,7 +158,14 @@ impl Db {
             .connect(url)
             .await
             .map_err(|source| DbError::Connect { url: redact(url), source })?;
+        // Two processes meeting a brand-new SQLite file would both try to
+        // create its tables: they take turns (PostgreSQL's migrator locks).
+        let migrating = if sqlite { lock_file(url, "migrate")? } else { None };
+        if let Some(f) = &migrating {
+            f.lock().map_err(|e| DbError::Lock(format!("migration lock: {e}")))?;
+        }
         MIGRATOR.run(&pool).await?;
+        drop(migrating);
         Ok(Db { pool, url: url.to_string() })
     }
 
@@ -148,22 +173,12 @@ impl Db {
     /// SQLite: an OS lock on `<database>.lock` (freed by the OS if the process
     /// dies). PostgreSQL: a session advisory lock on a connection of its own.
     pub async fn try_lock(&self, name: &str) -> Result<Option<RunLock>, DbError> {
-        if let Some(rest) = self.url.strip_prefix("sqlite://") {
-            let file = rest.split('?').next().unwrap_or(rest);
-            if file == ":memory:" || file.is_empty() {
-                return Ok(Some(RunLock::None));
-            }
-            let path = format!("{file}.{name}.lock");
-            let f = std::fs::OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(&path)
-                .map_err(|e| DbError::Lock(format!("{path}: {e}")))?;
+        if self.url.starts_with("sqlite:") {
+            let Some(f) = lock_file(&self.url, name)? else { return Ok(Some(RunLock::None)) };
             return match f.try_lock() {
                 Ok(()) => Ok(Some(RunLock::File(f))),
                 Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-                Err(std::fs::TryLockError::Error(e)) => Err(DbError::Lock(format!("{path}: {e}"))),
+                Err(std::fs::TryLockError::Error(e)) => Err(DbError::Lock(format!("{name} lock: {e}"))),
             };
         }
         let mut conn = self.pool.acquire().await?.detach();

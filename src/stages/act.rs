@@ -193,11 +193,7 @@ pub async fn act<P: AdPlatform>(
     for (&i, a) in send.iter().zip(batch_actions) {
         plan.actions[i] = a;
     }
-    let mut any_failed = plan.actions.iter().any(|a| a.status == ActionStatus::Failed || a.reason.starts_with(STOPPED));
-    if let Err(e) = platform.flush().await {
-        tracing::error!(error = %e, "could not make applied actions durable");
-        any_failed = true;
-    }
+    let any_failed = plan.actions.iter().any(|a| a.status == ActionStatus::Failed || a.reason.starts_with(STOPPED));
     let status = if any_failed { RunStatus::Partial } else { RunStatus::Succeeded };
     Ok(done(plan, status, Vec::new()))
 }
@@ -296,6 +292,20 @@ pub async fn apply_batch<P: AdPlatform>(
             }
         }
     }
+    // The platform's record of what was applied is made durable before the
+    // journal says `applied` (files: one fsync for the batch); if it cannot
+    // be, they stay `sent` and the next run asks the platform about each.
+    if !applied.is_empty() {
+        if let Err(e) = platform.flush().await {
+            tracing::error!(error = %e, "could not make applied actions durable; they stay sent for the next run to reconcile");
+            for &i in &applied {
+                let a = &mut actions[i];
+                a.status = ActionStatus::Failed;
+                a.reason = format!("not made durable: {e}; {}", a.reason);
+            }
+            applied.clear();
+        }
+    }
     if let Some(n) = stopped_at {
         // Never sent: back to planned, for the next run for this as_of.
         let rest = &to_send[n..];
@@ -345,10 +355,12 @@ mod tests {
     use crate::model::decision::{Decision, Verdict};
     use crate::model::plan::{ActionKind, CampaignDecision, Totals};
 
-    /// A platform that cannot create, and fails the keys it is told to.
+    /// A platform that cannot create, fails the keys it is told to, and
+    /// (when asked) cannot make what it applied durable.
     struct Fake {
         fail: HashSet<String>,
         applied: Mutex<Vec<String>>,
+        flush_fails: bool,
     }
 
     impl AdPlatform for Fake {
@@ -368,6 +380,12 @@ mod tests {
             self.applied.lock().unwrap().push(a.key.clone());
             Ok(())
         }
+        async fn flush(&self) -> Result<(), PlatformError> {
+            if self.flush_fails {
+                return Err(PlatformError::Failed { platform: "fake", message: "fsync: disk gone".into() });
+            }
+            Ok(())
+        }
     }
 
     fn action(key: &str, kind: ActionKind) -> Action {
@@ -377,7 +395,12 @@ mod tests {
             product_id: "P1".into(),
             kind,
             from: 20.0,
-            to: if kind == ActionKind::Pause { 0.0 } else { 22.0 },
+            // A plan within the budget invariant: the pause pays for the rest.
+            to: match kind {
+                ActionKind::Pause => 0.0,
+                ActionKind::Create => 10.0,
+                ActionKind::Resume | ActionKind::SetBudget => 22.0,
+            },
             paused_by: None,
             effective_date: date_of(20001),
             status: ActionStatus::Proposed,
@@ -420,7 +443,7 @@ mod tests {
     async fn unsupported_actions_are_skipped_and_failed_ones_retried_on_the_next_attempt() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::connect(&format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display())).await.unwrap();
-        let mut fake = Fake { fail: HashSet::from(["k2".to_string()]), applied: Mutex::new(vec![]) };
+        let mut fake = Fake { fail: HashSet::from(["k2".to_string()]), applied: Mutex::new(vec![]), flush_fails: false };
 
         let out = run_once(&db, &fake).await;
         assert_eq!(out.status, RunStatus::Partial);
@@ -435,5 +458,18 @@ mod tests {
         assert_eq!(out.status, RunStatus::Succeeded);
         assert_eq!(*fake.applied.lock().unwrap(), vec!["k1".to_string(), "k2".to_string()]);
         assert!(out.plan.actions[0].reason.starts_with("already applied"));
+    }
+
+    #[tokio::test]
+    async fn the_journal_says_applied_only_once_the_platform_made_it_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display())).await.unwrap();
+        let fake = Fake { fail: HashSet::new(), applied: Mutex::new(vec![]), flush_fails: true };
+        let out = run_once(&db, &fake).await;
+        assert_eq!(out.status, RunStatus::Partial);
+        assert!(out.plan.actions[0].reason.starts_with("not made durable"), "{}", out.plan.actions[0].reason);
+        // Still `sent`: the next run asks the platform before sending again.
+        let states = db.journal_plan("r2", "2024-10-04", &[]).await.unwrap();
+        assert_eq!(states["k1"].0, JournalState::Sent);
     }
 }

@@ -14,6 +14,7 @@ use std::time::Instant;
 use polars::prelude::*;
 
 use super::left_ordered;
+use crate::config::ValidateSettings;
 use crate::connectors::files::raw_lines;
 use crate::model::batch::{RawBatch, RawTable, Source};
 use crate::model::campaign::{CampaignStatus, PausedBy};
@@ -93,7 +94,7 @@ fn date_options() -> StrptimeOptions {
 }
 
 /// The rules every contract column brings (missing values, negatives, NaN).
-fn column_rules(table: Table) -> Vec<Rule> {
+fn column_rules(table: Table, limits: &ValidateSettings) -> Vec<Rule> {
     let mut rules = Vec::new();
     for c in table.columns() {
         let e = col(c.name);
@@ -113,6 +114,11 @@ fn column_rules(table: Table) -> Vec<Rule> {
                 }
                 if kind == Kind::Money {
                     rules.push(rule(c.name, "not a finite number", e.clone().is_finite().not()));
+                    rules.push(rule(
+                        c.name,
+                        format!("above validate.max_money ({})", crate::decisions::num(limits.max_money)),
+                        e.clone().gt(lit(limits.max_money)),
+                    ));
                 }
                 let may_be_negative = c.name == col::STOCK;
                 if matches!(kind, Kind::Int | Kind::Money) && !may_be_negative {
@@ -237,7 +243,7 @@ fn join_ids(lf: LazyFrame, ids: &DataFrame, id: &str) -> LazyFrame {
 }
 
 /// Validates the batch as of `as_of`.
-pub fn validate(raw: RawBatch, as_of: Day) -> Result<(ValidBatch, StageReport), ValidateError> {
+pub fn validate(raw: RawBatch, as_of: Day, limits: &ValidateSettings) -> Result<(ValidBatch, StageReport), ValidateError> {
     let started = Instant::now();
     let rows_in = (raw.products.df.height()
         + raw.product_daily.df.height()
@@ -250,7 +256,7 @@ pub fn validate(raw: RawBatch, as_of: Day) -> Result<(ValidBatch, StageReport), 
 
     // products
     let t = Table::Products;
-    let mut rules = column_rules(t);
+    let mut rules = column_rules(t, limits);
     rules.push(rule(col::PRICE, "must be above 0", col(col::PRICE).lt_eq(lit(0.0))));
     let checked = check_table(
         raw.products.df.clone().lazy(),
@@ -275,7 +281,7 @@ pub fn validate(raw: RawBatch, as_of: Day) -> Result<(ValidBatch, StageReport), 
 
     // campaigns
     let t = Table::Campaigns;
-    let mut rules = column_rules(t);
+    let mut rules = column_rules(t, limits);
     let status = col(col::STATUS);
     // The states' names come from the enums: one list, in one place.
     let names = |all: &[&str]| match all.split_last() {
@@ -347,8 +353,8 @@ pub fn validate(raw: RawBatch, as_of: Day) -> Result<(ValidBatch, StageReport), 
 
     // The two daily tables are independent of each other: check them side by side.
     let (pd, cd) = std::thread::scope(|s| {
-        let pd = s.spawn(|| check_daily(&raw.product_daily, &product_ids, col::PRODUCT_ID, col::PIDX, as_of));
-        let cd = s.spawn(|| check_daily(&raw.campaign_daily, &campaign_ids, col::CAMPAIGN_ID, CIDX, as_of));
+        let pd = s.spawn(|| check_daily(&raw.product_daily, &product_ids, col::PRODUCT_ID, col::PIDX, as_of, limits));
+        let cd = s.spawn(|| check_daily(&raw.campaign_daily, &campaign_ids, col::CAMPAIGN_ID, CIDX, as_of, limits));
         (pd.join().expect("validator panicked"), cd.join().expect("validator panicked"))
     });
     let (pd_checked, product_daily) = pd.map_err(err(Table::ProductDaily))?;
@@ -399,9 +405,10 @@ fn check_daily(
     id: &'static str,
     idx: &'static str,
     as_of: Day,
+    limits: &ValidateSettings,
 ) -> Result<(Checked, DataFrame), PolarsError> {
     let t = raw.table;
-    let mut rules = column_rules(t);
+    let mut rules = column_rules(t, limits);
     let what = if id == col::PRODUCT_ID { "unknown product" } else { "unknown campaign" };
     rules.push(rule(id, what, col("__id_future").is_null()));
     let lf = join_ids(raw.df.clone().lazy(), ids, id).rename([FUTURE], ["__id_future"], true);
