@@ -139,7 +139,7 @@ pub async fn run(cfg: &LoadedConfig, req: &RunRequest, clock: &dyn Clock) -> Res
 pub fn plan_day(s: &Settings, raw: RawBatch, as_of: Day, shard: Option<&Shard>, run_id: &str) -> Result<(ValidBatch, Plan, Vec<StageReport>)> {
     let views_available = raw.views_available;
     let observed = raw.observed_budgets.clone();
-    let (valid, r_validate) = stage_span("validate", run_id).in_scope(|| validate(raw, as_of, &s.validate))?;
+    let (valid, r_validate) = stage_span("validate", run_id).in_scope(|| validate(raw, as_of, &s.validate, s.act.min_day_fraction))?;
     let (frames, r_transform) = stage_span("transform", run_id).in_scope(|| transform(&valid, &s.windows))?;
     let (analysis, r_analyze) = stage_span("analyze", run_id).in_scope(|| -> Result<_> {
         let (mut analysis, r) = analyze(&frames, &valid, s)?;

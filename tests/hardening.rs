@@ -444,3 +444,115 @@ fn backfill_takes_the_run_lock() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stderr(&out).contains("backfill holds the run lock"), "it says so: {}", stderr(&out));
 }
+
+#[test]
+fn a_bad_row_after_a_field_with_a_line_break_is_quarantined_at_its_own_line() {
+    let d = small_data();
+    // Record 3 holds a quoted name over three lines; record 5 is bad.
+    let path = d.path().join("products.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let mut f: Vec<String> = lines[2].split(',').map(str::to_string).collect();
+    f[2] = "\"Trail\nShoe,\nDeluxe\"".into();
+    lines[2] = f.join(",");
+    let mut bad: Vec<String> = lines[4].split(',').map(str::to_string).collect();
+    bad[4] = "-3.00".into(); // a negative price
+    lines[4] = bad.join(",");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let app = App::new(d.path(), "");
+    let out = dry_run(&app, TODAY).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let r = app.report();
+    let q: Vec<&serde_json::Value> = r["quarantine_sample"].as_array().unwrap().iter().filter(|q| q["table"] == "products").collect();
+    assert_eq!(q.len(), 1, "{q:?}");
+    assert_eq!((q[0]["line"].as_u64().unwrap(), q[0]["column"].as_str().unwrap()), (7, "price"), "{q:?}");
+    assert_eq!(q[0]["raw"].as_str().unwrap(), bad.join(","), "the bad row's own text");
+}
+
+#[test]
+fn a_byte_that_is_not_utf8_quarantines_its_row_not_the_run() {
+    let d = small_data();
+    let path = d.path().join("products.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut bytes = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if i == 3 {
+            let mut f: Vec<String> = line.split(',').map(str::to_string).collect();
+            f[2] = "Caf@".into();
+            bytes.extend(f.join(",").replace('@', "\u{0}").into_bytes().into_iter().map(|b| if b == 0 { 0xE9 } else { b }));
+        } else {
+            bytes.extend(line.as_bytes());
+        }
+        bytes.push(b'\n');
+    }
+    std::fs::write(&path, bytes).unwrap();
+    let app = App::new(d.path(), "");
+    let out = dry_run(&app, TODAY).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let r = app.report();
+    let q: Vec<&serde_json::Value> = r["quarantine_sample"].as_array().unwrap().iter().filter(|q| q["table"] == "products").collect();
+    assert_eq!(q.len(), 1, "{q:?}");
+    assert_eq!((q[0]["line"].as_u64().unwrap(), q[0]["column"].as_str().unwrap(), q[0]["reason"].as_str().unwrap()), (4, "name", "not valid UTF-8"));
+}
+
+#[test]
+fn an_all_zero_last_day_is_a_data_outage_not_a_day_to_act_on() {
+    let d = tempfile::tempdir().unwrap();
+    generate(d.path(), &["--seed", "2", "--products", "200", "--campaigns", "60", "--days", "90", "--as-of", TODAY]);
+    // A broken export: every campaign row of as_of written as zeros.
+    let path = d.path().join("campaign_daily.csv");
+    let mut rd = csv::Reader::from_path(&path).unwrap();
+    let header = rd.headers().unwrap().clone();
+    let rows: Vec<Vec<String>> = rd
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            if &r[0] == TODAY {
+                r.iter().enumerate().map(|(i, f)| if i < 2 { f.to_string() } else { "0".to_string() }).collect()
+            } else {
+                r.iter().map(str::to_string).collect()
+            }
+        })
+        .collect();
+    let mut w = csv::Writer::from_path(&path).unwrap();
+    w.write_record(&header).unwrap();
+    for r in &rows {
+        w.write_record(r).unwrap();
+    }
+    w.flush().unwrap();
+    let app = App::new(d.path(), OPEN);
+    let out = app.command(TODAY).output().unwrap();
+    assert_eq!(out.status.code(), Some(4), "held: {}", stderr(&out));
+    let r = app.report();
+    assert_eq!(r["held_by"][0]["guardrail"], "stale_data", "{}", r["held_by"]);
+    let reasons = r["data_quality"]["stale_reasons"].to_string();
+    assert!(reasons.contains("spend on as_of = 0"), "{reasons}");
+    assert!(!d.path().join("actions_applied.csv").exists(), "nothing was applied");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sandbox_serve_bounds_what_it_is_asked_and_stops_on_sigterm() {
+    let mut child = Command::new(BIN)
+        .args(["sandbox", "serve", "--port", "0", "--products", "40", "--campaigns", "8", "--today", TODAY])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+    let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_string();
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    let r = http.post(format!("{url}/_sandbox/advance?days=30000")).send().await.unwrap();
+    assert_eq!(r.status(), 400, "thirty thousand days are refused, not simulated");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let campaigns: serde_json::Value = http.get(format!("{url}/_sandbox/campaigns")).send().await.unwrap().json().await.unwrap();
+    let id = campaigns["campaigns"][0]["campaign_id"].as_str().unwrap().to_string();
+    let r = http.post(format!("{url}/_sandbox/campaigns/{id}/budget")).json(&serde_json::json!({"daily_budget": 1e308})).send().await.unwrap();
+    assert_eq!(r.status(), 400, "a budget of 1e308 is refused");
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let out = finish(child, 10, "sandbox serve after SIGTERM");
+    assert!(out.status.success(), "a clean stop: {:?}", out.status);
+}

@@ -501,6 +501,10 @@ pub struct ActSettings {
     /// `approve` refuses (without `--force`) a proposal made more than this
     /// many days ago.
     pub max_proposal_age_days: u32,
+    /// The as_of day's total spend, views or units below this fraction of
+    /// its trailing 28-day median is a broken export, not a real day: the
+    /// data is stale for the guardrails.
+    pub min_day_fraction: f64,
 }
 
 impl Default for ActSettings {
@@ -514,6 +518,7 @@ impl Default for ActSettings {
             max_quarantine_fraction: 0.05,
             locked_campaigns: Vec::new(),
             max_proposal_age_days: 3,
+            min_day_fraction: 0.2,
         }
     }
 }

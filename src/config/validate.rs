@@ -131,6 +131,7 @@ impl Settings {
         unit("act.max_action_fraction", self.act.max_action_fraction);
         unit("act.max_pause_fraction", self.act.max_pause_fraction);
         unit("act.max_quarantine_fraction", self.act.max_quarantine_fraction);
+        unit("act.min_day_fraction", self.act.min_day_fraction);
         for (cat, v) in &self.risk.competition {
             unit(&format!("risk.competition.{cat}"), *v);
         }

@@ -3,11 +3,10 @@
 //!
 //! Reads each table once with the contract's types; a value that does not
 //! parse becomes null here and is quarantined by the validate stage (which
-//! can fetch the raw line back with [`raw_lines`]). Extra columns are not read.
+//! can fetch a record's line and text back with [`raw_records`]). Extra columns are not read.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -64,14 +63,7 @@ fn read_csv(path: &Path, table: Table, key: &'static str) -> Result<RawTable, Co
     if let Some(twice) = names.iter().map(str::trim).find(|n| !seen.insert(*n)) {
         return Err(ConnectorError::DuplicateColumn { key, path: path.display().to_string(), column: twice.to_string() });
     }
-    let header = CsvReadOptions::default()
-        .with_has_header(true)
-        .with_n_rows(Some(0))
-        .with_infer_schema_length(Some(0))
-        .try_into_reader_with_file_path(Some(path.to_path_buf()))
-        .and_then(|r| r.finish())
-        .map_err(read_err(path))?;
-    let names: Vec<&str> = header.get_column_names().iter().map(|s| s.as_str()).collect();
+    let names: Vec<&str> = names.iter().collect();
     check_columns(&names, table, path, key)?;
 
     let schema: Schema = table
@@ -87,7 +79,9 @@ fn read_csv(path: &Path, table: Table, key: &'static str) -> Result<RawTable, Co
         .with_infer_schema_length(Some(0))
         .with_ignore_errors(true)
         .with_row_index(Some(RowIndex { name: col::LINE.into(), offset: 2 }))
-        .map_parse_options(|o| o.with_truncate_ragged_lines(true).with_missing_is_null(true))
+        // A byte that is not UTF-8 becomes U+FFFD here, and its row is
+        // quarantined by the validator, instead of failing the whole file.
+        .map_parse_options(|o| o.with_truncate_ragged_lines(true).with_missing_is_null(true).with_encoding(CsvEncoding::LossyUtf8))
         .try_into_reader_with_file_path(Some(path.to_path_buf()))
         .and_then(|r| r.finish())
         .map_err(read_err(path))?;
@@ -127,29 +121,54 @@ fn read_parquet(path: &Path, table: Table, key: &'static str) -> Result<RawTable
     Ok(RawTable { table, df, source: Source::Parquet(path.to_path_buf()) })
 }
 
-/// The raw text of the given CSV lines (1-based, header = 1), for the
-/// quarantine. Only called when some rows are bad, so it reads the file once
-/// more instead of keeping every line's text in memory.
-pub fn raw_lines(path: &Path, lines: &[u64]) -> HashMap<u64, String> {
-    let mut wanted: Vec<u64> = lines.to_vec();
+/// Where the given CSV records stand in their file and what they say: for
+/// each record number as the readers count it (the header is 1, the first
+/// record 2), its first physical line and its text as written (a quoted field
+/// may hold line breaks, so record and line numbers part ways after one).
+/// Only called when some rows are bad: it reads the file once more, with a
+/// CSV parser, then seeks to each bad record's bytes.
+pub fn raw_records(path: &Path, records: &[u64]) -> HashMap<u64, (u64, String)> {
+    let mut wanted: Vec<u64> = records.to_vec();
     wanted.sort_unstable();
     wanted.dedup();
     let mut out = HashMap::with_capacity(wanted.len());
-    let Ok(file) = File::open(path) else { return out };
-    let mut reader = BufReader::with_capacity(1 << 20, file);
-    let mut buf = Vec::new();
-    let mut line_no = 0u64;
+    let Ok(mut reader) = csv::ReaderBuilder::new().flexible(true).from_path(path) else { return out };
+    // (record number, first line, byte start, byte end) of each wanted record.
+    let mut spans: Vec<(u64, u64, u64, u64)> = Vec::with_capacity(wanted.len());
     let mut next = wanted.iter().peekable();
-    while let Some(&&target) = next.peek() {
-        buf.clear();
-        match reader.read_until(b'\n', &mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => line_no += 1,
+    let mut rec = csv::ByteRecord::new();
+    let mut number = 1u64;
+    let mut open: Option<(u64, u64, u64)> = None;
+    loop {
+        let here = reader.position().clone();
+        let more = reader.read_byte_record(&mut rec).unwrap_or(false);
+        if let Some((n, line, start)) = open.take() {
+            spans.push((n, line, start, here.byte()));
         }
-        if line_no == target {
-            let text = String::from_utf8_lossy(&buf).trim_end_matches(['\n', '\r']).to_string();
-            out.insert(target, text);
+        if !more {
+            break;
+        }
+        number += 1;
+        let start = rec.position().map_or(here.byte(), |p| p.byte());
+        let line = rec.position().map_or(number, |p| p.line());
+        while next.peek().is_some_and(|&&w| w < number) {
             next.next();
+        }
+        if next.peek().is_some_and(|&&w| w == number) {
+            open = Some((number, line, start));
+            next.next();
+        }
+        if next.peek().is_none() && open.is_none() {
+            break;
+        }
+    }
+    let Ok(mut file) = File::open(path) else { return out };
+    for (n, line, start, end) in spans {
+        let mut buf = vec![0u8; end.saturating_sub(start) as usize];
+        use std::io::{Read, Seek, SeekFrom};
+        if file.seek(SeekFrom::Start(start)).is_ok() && file.read_exact(&mut buf).is_ok() {
+            let text = String::from_utf8_lossy(&buf).trim_end_matches(['\n', '\r']).to_string();
+            out.insert(n, (line, text));
         }
     }
     out
@@ -179,7 +198,8 @@ pub fn read_views_csv(path: &Path, products: &HashSet<&str>, as_of: Day) -> Resu
     for rec in r.records() {
         let rec = rec.map_err(read_err)?;
         feed.rows_read += 1;
-        let line = rec.position().map_or(feed.rows_read + 1, |p| p.line());
+        // The record number, as the other tables count them (header = 1).
+        let line = feed.rows_read + 1;
         let field = |i: usize| rec.get(i).unwrap_or("").trim();
         let day = parse_day(field(di));
         let views = field(vi).parse::<i64>();
@@ -207,15 +227,12 @@ pub fn read_views_csv(path: &Path, products: &HashSet<&str>, as_of: Day) -> Resu
         }
         rows.push(ViewsRow { day, product_id, views });
     }
-    let texts = raw_lines(path, &bad.iter().map(|b| b.0).collect::<Vec<_>>());
+    let texts = raw_records(path, &bad.iter().map(|b| b.0).collect::<Vec<_>>());
     feed.quarantine = bad
         .into_iter()
-        .map(|(line, column, reason)| QuarantinedRow {
-            table: Table::Views,
-            line,
-            column: column.to_string(),
-            reason: reason.to_string(),
-            raw: texts.get(&line).cloned().unwrap_or_default(),
+        .map(|(record, column, reason)| {
+            let (line, raw) = texts.get(&record).cloned().unwrap_or((record, String::new()));
+            QuarantinedRow { table: Table::Views, line, column: column.to_string(), reason: reason.to_string(), raw }
         })
         .collect();
     Ok((rows, feed))

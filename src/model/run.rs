@@ -101,6 +101,9 @@ pub struct DataQuality {
     pub rows_quarantined: TableCounts,
     pub rows_after_as_of: TableCounts,
     pub stale: bool,
+    /// Why the data is stale, when it is.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stale_reasons: Vec<String>,
     /// First day of any valid `product_daily` row: where windows start being covered.
     #[serde(skip)]
     pub data_start: Option<Day>,

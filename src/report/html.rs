@@ -378,7 +378,7 @@ pub fn render(r: &Report, chart_timeout: std::time::Duration) -> String {
                             }
                         }
                     } }
-                    p { "Stale data: " @if q.stale { b { "yes" } } @else { "no" } }
+                    p { "Stale data: " @if q.stale { b { "yes" } " — " (q.stale_reasons.join("; ")) } @else { "no" } }
                 }
                 script { (PreEscaped(SORT)) }
             }

@@ -177,7 +177,7 @@ fn template_narrative(
         let _ = write!(s, " {} bad row(s) were quarantined.", q.rows_quarantined.total());
     }
     if q.stale {
-        s.push_str(" Warning: the data is stale (no rows for the last day).");
+        let _ = write!(s, " Warning: the data is stale ({}).", q.stale_reasons.join("; "));
     }
     s
 }
@@ -236,7 +236,7 @@ pub fn markdown(r: &Report) -> String {
             q.rows_after_as_of.get(t)
         );
     }
-    let _ = writeln!(s, "\nStale data: {}\n", if q.stale { "**yes**" } else { "no" });
+    let _ = writeln!(s, "\nStale data: {}\n", if q.stale { format!("**yes** — {}", q.stale_reasons.join("; ")) } else { "no".to_string() });
     for &d in Decision::ALL {
         let rows: Vec<&CampaignEntry> = r.campaigns.iter().filter(|c| c.decision == d).collect();
         if rows.is_empty() {

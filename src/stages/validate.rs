@@ -15,7 +15,7 @@ use polars::prelude::*;
 
 use super::left_ordered;
 use crate::config::ValidateSettings;
-use crate::connectors::files::raw_lines;
+use crate::connectors::files::raw_records;
 use crate::model::batch::{RawBatch, RawTable, Source};
 use crate::model::campaign::{CampaignStatus, PausedBy};
 use crate::model::contract::{col, Kind, Table};
@@ -107,6 +107,12 @@ fn column_rules(table: Table, limits: &ValidateSettings) -> Vec<Rule> {
                     .and(e.str().to_date(date_options()).is_null()),
             )),
             kind => {
+                // What the reader made of bytes that are not UTF-8, in the
+                // tables that carry store text (a daily table's bad id fails
+                // its foreign key anyway); flagged by `with_utf8_flags`.
+                if kind == Kind::Text && matches!(table, Table::Products | Table::Campaigns) {
+                    rules.push(rule(c.name, "not valid UTF-8", col(utf8_flag(c.name).as_str())));
+                }
                 if c.required && kind == Kind::Text {
                     rules.push(rule(c.name, "missing", e.clone().is_null().or(e.clone().str().len_bytes().eq(lit(0u32)))));
                 } else if c.required {
@@ -242,8 +248,32 @@ fn join_ids(lf: LazyFrame, ids: &DataFrame, id: &str) -> LazyFrame {
     )
 }
 
+/// The flag column of a text column that holds U+FFFD (the CSV reader's
+/// stand-in for bytes that are not UTF-8).
+fn utf8_flag(column: &str) -> String {
+    format!("__utf8_{column}")
+}
+
+/// Adds a flag per text column of `table`: does the value hold U+FFFD? The
+/// store-text tables are small (products, campaigns), so a pass in Rust.
+fn with_utf8_flags(df: &DataFrame, table: Table) -> PolarsResult<DataFrame> {
+    let mut out = df.clone();
+    for c in table.columns().iter().filter(|c| c.kind == Kind::Text) {
+        let Ok(values) = df.column(c.name).and_then(|s| s.str().cloned()) else { continue };
+        let flags: Vec<bool> = values.iter().map(|v| v.is_some_and(|v| v.contains('\u{FFFD}'))).collect();
+        out.with_column(Column::new(utf8_flag(c.name).into(), flags))?;
+    }
+    Ok(out)
+}
+
+/// Drops the flag columns `with_utf8_flags` added.
+fn without_utf8_flags(lf: LazyFrame, table: Table) -> LazyFrame {
+    let flags: Vec<String> = table.columns().iter().filter(|c| c.kind == Kind::Text).map(|c| utf8_flag(c.name)).collect();
+    lf.drop(cols(flags))
+}
+
 /// Validates the batch as of `as_of`.
-pub fn validate(raw: RawBatch, as_of: Day, limits: &ValidateSettings) -> Result<(ValidBatch, StageReport), ValidateError> {
+pub fn validate(raw: RawBatch, as_of: Day, limits: &ValidateSettings, min_day_fraction: f64) -> Result<(ValidBatch, StageReport), ValidateError> {
     let started = Instant::now();
     let rows_in = (raw.products.df.height()
         + raw.product_daily.df.height()
@@ -259,7 +289,7 @@ pub fn validate(raw: RawBatch, as_of: Day, limits: &ValidateSettings) -> Result<
     let mut rules = column_rules(t, limits);
     rules.push(rule(col::PRICE, "must be above 0", col(col::PRICE).lt_eq(lit(0.0))));
     let checked = check_table(
-        raw.products.df.clone().lazy(),
+        with_utf8_flags(&raw.products.df, t).map_err(err(t))?.lazy(),
         t,
         as_day(col(col::CREATED_AT)).gt(as_of_lit.clone()),
         rules,
@@ -268,10 +298,7 @@ pub fn validate(raw: RawBatch, as_of: Day, limits: &ValidateSettings) -> Result<
     )
     .map_err(err(t))?;
     let future_products = checked.future_ids.clone();
-    let products = checked
-        .valid
-        .clone()
-        .lazy()
+    let products = without_utf8_flags(checked.valid.clone().lazy(), t)
         .with_column(as_day(col(col::CREATED_AT)).alias(col::CREATED_AT))
         .with_row_index(col::PIDX, None)
         .collect()
@@ -302,7 +329,7 @@ pub fn validate(raw: RawBatch, as_of: Day, limits: &ValidateSettings) -> Result<
         pausers.iter().fold(by.clone().is_not_null().and(by.clone().neq(lit(""))), |bad, name| bad.and(by.clone().neq(lit(*name)))),
     ));
     rules.push(rule(col::PRODUCT_ID, "unknown product", col("__product_future").is_null()));
-    let lf = join_ids(raw.campaigns.df.clone().lazy(), &product_ids, col::PRODUCT_ID)
+    let lf = join_ids(with_utf8_flags(&raw.campaigns.df, t).map_err(err(t))?.lazy(), &product_ids, col::PRODUCT_ID)
         .rename([FUTURE], ["__product_future"], true);
     let checked = check_table(
         lf,
@@ -340,6 +367,7 @@ pub fn validate(raw: RawBatch, as_of: Day, limits: &ValidateSettings) -> Result<
         .clone()
         .lazy()
         .drop(cols(["__product_future"]))
+        .drop(cols(Table::Campaigns.columns().iter().filter(|c| c.kind == Kind::Text).map(|c| utf8_flag(c.name)).collect::<Vec<_>>()))
         .with_columns([
             as_day(col(col::START_DATE)).alias(col::START_DATE),
             as_day(col(col::PAUSED_AT).str().to_date(date_options())).alias(col::PAUSED_AT),
@@ -378,7 +406,13 @@ pub fn validate(raw: RawBatch, as_of: Day, limits: &ValidateSettings) -> Result<
     quality.data_start = data_start;
     quality.newest_product_day = newest_pd;
     quality.newest_campaign_day = newest_cd;
-    quality.stale = newest_pd.is_none_or(|d| d < as_of) || newest_cd.is_none_or(|d| d < as_of);
+    for (table, newest) in [(Table::ProductDaily, newest_pd), (Table::CampaignDaily, newest_cd)] {
+        if newest.is_none_or(|d| d < as_of) {
+            quality.stale_reasons.push(format!("{}: no rows for as_of", table.name()));
+        }
+    }
+    quality.stale_reasons.extend(collapsed(&product_daily, &campaign_daily, as_of, min_day_fraction).map_err(err(Table::ProductDaily))?);
+    quality.stale = !quality.stale_reasons.is_empty();
 
     let rows_out = (products.height() + product_daily.height() + campaigns.height() + campaign_daily.height()) as u64;
     quarantine.sort_by(|a, b| (a.table, a.line).cmp(&(b.table, b.line)));
@@ -396,6 +430,46 @@ pub fn validate(raw: RawBatch, as_of: Day, limits: &ValidateSettings) -> Result<
         },
         report,
     ))
+}
+
+/// Trailing days the as_of day's totals are compared with.
+const TRAILING_DAYS: Day = 28;
+
+/// The as_of day's totals (spend, views, units) that fell below
+/// `fraction` × their trailing 28-day median (missing days count as zero;
+/// fewer than 7 days with data before as_of: no verdict): a broken export.
+fn collapsed(product_daily: &DataFrame, campaign_daily: &DataFrame, as_of: Day, fraction: f64) -> PolarsResult<Vec<String>> {
+    let mut out = Vec::new();
+    let totals = |df: &DataFrame, column: &str| -> PolarsResult<std::collections::HashMap<Day, f64>> {
+        let t = df
+            .clone()
+            .lazy()
+            .filter(col(col::DATE).gt_eq(lit(as_of - TRAILING_DAYS)).and(col(col::DATE).lt_eq(lit(as_of))))
+            .group_by([col(col::DATE)])
+            .agg([col(column).cast(DataType::Float64).sum().alias("t")])
+            .collect()?;
+        let days = t.column(col::DATE)?.i32()?.clone();
+        let sums = t.column("t")?.f64()?.clone();
+        Ok(days.iter().zip(sums.iter()).filter_map(|(d, s)| Some((d?, s.unwrap_or(0.0)))).collect())
+    };
+    for (what, df, column) in [("spend", campaign_daily, col::SPEND), ("views", product_daily, col::VIEWS), ("units", product_daily, col::UNITS)] {
+        let by_day = totals(df, column)?;
+        let first = by_day.keys().copied().min();
+        let Some(first) = first.filter(|f| as_of - *f >= 7) else { continue };
+        let mut trailing: Vec<f64> = (first.max(as_of - TRAILING_DAYS)..as_of).map(|d| by_day.get(&d).copied().unwrap_or(0.0)).collect();
+        trailing.sort_by(f64::total_cmp);
+        let median = trailing[trailing.len() / 2];
+        let today = by_day.get(&as_of).copied().unwrap_or(0.0);
+        if median > 0.0 && today < fraction * median {
+            out.push(format!(
+                "{what} on as_of = {} < {} × trailing median {}: a broken export, not a real day",
+                crate::decisions::num(today),
+                crate::decisions::num(fraction),
+                crate::decisions::num(median)
+            ));
+        }
+    }
+    Ok(out)
 }
 
 /// A daily table: rules, foreign key, after-as-of, and the (id, date) key.
@@ -440,24 +514,20 @@ fn record(raw: &RawTable, checked: Checked, quality: &mut DataQuality, quarantin
     if checked.bad.is_empty() {
         return;
     }
-    let texts = match &raw.source {
-        Source::Csv(path) => raw_lines(path, &checked.bad.iter().map(|b| b.0).collect::<Vec<_>>()),
+    // Each bad row's place (a CSV's physical line) and text as it came.
+    let places: std::collections::HashMap<u64, (u64, String)> = match &raw.source {
+        Source::Csv(path) => raw_records(path, &checked.bad.iter().map(|b| b.0).collect::<Vec<_>>()),
         Source::Parquet(_) => Default::default(),
         Source::Api { raw, .. } => checked
             .bad
             .iter()
-            .filter_map(|b| raw.get((b.0 as usize).checked_sub(1)?).map(|t| (b.0, t.clone())))
+            .filter_map(|b| raw.get((b.0 as usize).checked_sub(1)?).map(|t| (b.0, (b.0, t.clone()))))
             .collect(),
     };
-    for (line, reason, column) in checked.bad {
+    for (record, reason, column) in checked.bad {
+        let (line, raw) = places.get(&record).cloned().unwrap_or((record, String::new()));
         tracing::debug!(table = t.name(), line, column, reason = %reason, "row quarantined");
-        quarantine.push(QuarantinedRow {
-            table: t,
-            line,
-            column: column.to_string(),
-            reason,
-            raw: texts.get(&line).cloned().unwrap_or_default(),
-        });
+        quarantine.push(QuarantinedRow { table: t, line, column: column.to_string(), reason, raw });
     }
 }
 

@@ -83,7 +83,18 @@ pub async fn serve(opts: ServeOptions, port: u16) -> std::io::Result<()> {
     drop(out);
     axum::serve(listener, router(opts))
         .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
+            // SIGTERM (a CI runner, Kubernetes) or Ctrl-C: finish the answers in flight, then stop.
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut term) => {
+                    tokio::select! {
+                        _ = term.recv() => {},
+                        _ = tokio::signal::ctrl_c() => {},
+                    }
+                }
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
         })
         .await
 }

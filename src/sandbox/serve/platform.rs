@@ -25,9 +25,18 @@ pub(super) struct AdvanceQuery {
     days: Option<u32>,
 }
 
+/// The most days one `advance` may simulate (the world is locked meanwhile).
+pub const MAX_ADVANCE_DAYS: u32 = 366;
+/// The largest daily budget the platform takes.
+pub const MAX_BUDGET: f64 = 1e9;
+
 pub(super) async fn sb_advance(State(st): State<St>, Query(q): Query<AdvanceQuery>) -> Response {
+    let days = q.days.unwrap_or(1).max(1);
+    if days > MAX_ADVANCE_DAYS {
+        return json_response(StatusCode::BAD_REQUEST, json!({"error": format!("days must be between 1 and {MAX_ADVANCE_DAYS}, found {days}")}));
+    }
     let mut w = st.world.lock().unwrap();
-    for _ in 0..q.days.unwrap_or(1).max(1) {
+    for _ in 0..days {
         w.advance();
     }
     json_response(StatusCode::OK, json!({"today": date_of(w.today).to_string()}))
@@ -89,8 +98,8 @@ pub(super) async fn sb_create(State(st): State<St>, body: Result<Json<CreateBody
     let Some(p) = b.product_id.parse::<u64>().ok().and_then(|id| w.product_index(id)) else {
         return json_response(StatusCode::BAD_REQUEST, json!({"error": format!("unknown product_id {}", b.product_id)}));
     };
-    if !(b.daily_budget.is_finite() && b.daily_budget >= 0.0) {
-        return json_response(StatusCode::BAD_REQUEST, json!({"error": "daily_budget must be ≥ 0"}));
+    if !(b.daily_budget.is_finite() && (0.0..=MAX_BUDGET).contains(&b.daily_budget)) {
+        return json_response(StatusCode::BAD_REQUEST, json!({"error": format!("daily_budget must be a number between 0 and {MAX_BUDGET}")}));
     }
     let labels = format!("product:{}", w.products[p].id);
     let i = w.create_campaign(p, &b.name, b.daily_budget, labels, &b.key);
@@ -138,8 +147,8 @@ pub(super) async fn sb_change(State(st): State<St>, Path((id, op)): Path<(String
             (changed, "resume".to_string())
         }
         "budget" => {
-            let Some(v) = b.daily_budget.filter(|v| v.is_finite() && *v >= 0.0) else {
-                return json_response(StatusCode::BAD_REQUEST, json!({"error": "daily_budget must be a number ≥ 0"}));
+            let Some(v) = b.daily_budget.filter(|v| v.is_finite() && (0.0..=MAX_BUDGET).contains(v)) else {
+                return json_response(StatusCode::BAD_REQUEST, json!({"error": format!("daily_budget must be a number between 0 and {MAX_BUDGET}")}));
             };
             let changed = (c.daily_budget - v).abs() > 0.004;
             c.daily_budget = (v * 100.0).round() / 100.0;
