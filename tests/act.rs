@@ -47,9 +47,10 @@ fn auto_mode_applies_every_action_once_and_a_rerun_applies_nothing_new() {
         .starts_with("already applied")));
 }
 
-#[test]
-fn a_crash_at_any_point_of_the_act_stage_still_applies_each_action_exactly_once() {
-    let source = data();
+/// Kills the act stage at every journal transition of the plan of `source`,
+/// then a second time in the rerun, then reruns cleanly: every planned key
+/// ends up applied exactly once.
+fn crash_at_every_point(source: &tempfile::TempDir) {
     // The full plan, from a dry run: the keys that must end up applied.
     let probe = App::new(source.path(), "");
     assert!(probe.run(AS_OF).status.success());
@@ -80,6 +81,34 @@ fn a_crash_at_any_point_of_the_act_stage_still_applies_each_action_exactly_once(
         assert_eq!(unique, planned, "point {point}: applied set differs from the plan");
     }
     assert_eq!(crashed, points, "every point should have killed the process");
+}
+
+#[test]
+fn a_crash_at_any_point_of_the_act_stage_still_applies_each_action_exactly_once() {
+    crash_at_every_point(&data());
+}
+
+#[test]
+fn a_crash_at_any_point_applies_each_action_once_even_with_commas_quotes_and_line_breaks_in_ids() {
+    let source = data();
+    let probe = App::new(source.path(), "");
+    assert!(probe.run(AS_OF).status.success());
+    let actions = probe.report()["actions"].as_array().unwrap().clone();
+    // Every campaign acted on and every product to be given a campaign.
+    let mut rename = std::collections::BTreeMap::new();
+    for a in &actions {
+        for id in [a["campaign_id"].as_str().unwrap(), a["product_id"].as_str().unwrap()] {
+            if !id.is_empty() {
+                rename.insert(id.to_string(), format!("{id},\"q\nx"));
+            }
+        }
+    }
+    common::rename_ids(source.path(), &rename);
+    let probe = App::new(source.path(), "");
+    assert!(probe.run(AS_OF).status.success());
+    let keys = planned_keys(&probe);
+    assert!(keys.iter().filter(|k| k.contains(",\"q\nx")).count() >= keys.len() / 2, "{keys:?}");
+    crash_at_every_point(&source);
 }
 
 #[test]

@@ -73,8 +73,12 @@ pub fn load(
     if !problems.is_empty() {
         return Err(ConfigError { problems });
     }
-    let settings: Settings = serde_json::from_value(normalize_numbers(raw_json, &defaults))
-        .map_err(|e| ConfigError::one(format!("configuration: {e}")))?;
+    // What the shape pass cannot see (a whole number too large for its
+    // type) still names its key.
+    let settings: Settings = serde_path_to_error::deserialize(normalize_numbers(raw_json, &defaults)).map_err(|e| {
+        let key = e.path().to_string();
+        ConfigError::one(format!("{key}: {}", e.into_inner()))
+    })?;
     let problems = settings.validate();
     if !problems.is_empty() {
         return Err(ConfigError { problems });

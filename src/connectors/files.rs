@@ -24,12 +24,23 @@ pub fn read_table(dir: &Path, table: Table, key: &'static str) -> Result<RawTabl
     let csv = dir.join(format!("{}.csv", table.name()));
     let parquet = dir.join(format!("{}.parquet", table.name()));
     if csv.exists() {
-        read_csv(&csv, table, key)
+        guarded(&csv, || read_csv(&csv, table, key))
     } else if parquet.exists() {
-        read_parquet(&parquet, table, key)
+        guarded(&parquet, || read_parquet(&parquet, table, key))
     } else {
         Err(ConnectorError::MissingTable { key, dir: dir.display().to_string(), table: table.name() })
     }
+}
+
+/// Runs a reader, turning a panic inside it into an error naming the file:
+/// the fuzz harness found polars' parquet reader panicking on a corrupt
+/// file's metadata ("thrift bool field"); a hostile file must fail the read,
+/// not the process.
+fn guarded(path: &Path, read: impl FnOnce() -> Result<RawTable, ConnectorError>) -> Result<RawTable, ConnectorError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)).unwrap_or_else(|panic| {
+        let why = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_default();
+        Err(ConnectorError::Read { path: path.display().to_string(), message: format!("the reader failed on this file ({why})") })
+    })
 }
 
 fn read_err(path: &Path) -> impl Fn(PolarsError) -> ConnectorError + '_ {
@@ -109,10 +120,14 @@ fn read_parquet(path: &Path, table: Table, key: &'static str) -> Result<RawTable
         let target = c.kind.read_dtype();
         let s = df.column(c.name).map_err(read_err(path))?;
         if s.dtype() != &target {
-            let cast = if c.kind == Kind::OptionalDate {
-                s.cast(&DataType::String)
-            } else {
-                s.cast(&target)
+            let cast = match (c.kind, s.dtype()) {
+                (Kind::OptionalDate, _) => s.cast(&DataType::String),
+                // Text to a date parses it (a value that does not becomes null).
+                (Kind::Date, DataType::String) => s
+                    .str()
+                    .and_then(|t| t.as_date(Some("%Y-%m-%d"), false))
+                    .map(|d| d.into_series().with_name(c.name.into()).into_column()),
+                _ => s.cast(&target),
             }
             .map_err(read_err(path))?;
             df.with_column(cast).map_err(read_err(path))?;

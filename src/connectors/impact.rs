@@ -103,6 +103,41 @@ fn day_part(v: &Option<String>) -> Option<Day> {
     NaiveDate::parse_from_str(v.get(..10)?, "%Y-%m-%d").ok().map(day_of)
 }
 
+/// One ad record of the API (a list item or `GET /Ads/{id}`); `id` is the
+/// id asked for, when the record lacks one. Pure: the fuzz harness drives it.
+pub fn decode_ad(raw: Value, id: Option<&str>) -> Result<Ad, String> {
+    let text = raw.to_string();
+    let a: AdJson = serde_json::from_value(raw).map_err(|e| format!("an ad: {e}"))?;
+    Ok(Ad {
+        id: a.id.or_else(|| id.map(str::to_string)).unwrap_or_default(),
+        name: a.name,
+        labels: a.labels.unwrap_or_default(),
+        description: a.description.unwrap_or_default(),
+        end: day_part(&a.end),
+        created: day_part(&a.created),
+        raw: text,
+    })
+}
+
+/// One action record; `None` for one that cannot be counted anywhere
+/// (without an id, an ad or an event day).
+pub fn decode_action(raw: Value) -> Result<Option<ImpactAction>, String> {
+    let a: ActionJson = serde_json::from_value(raw).map_err(|e| format!("an action: {e}"))?;
+    let (Some(id), Some(ad_id), Some(day)) = (a.id, a.ad_id, day_part(&a.event)) else {
+        tracing::warn!("an action without Id, AdId or EventDate was skipped");
+        return Ok(None);
+    };
+    Ok(Some(ImpactAction {
+        id,
+        ad_id,
+        day,
+        state: a.state.unwrap_or_default().to_ascii_uppercase(),
+        amount: a.amount,
+        cost: a.client_cost.or(a.payout),
+        new_customer: a.customer.is_some_and(|c| c.eq_ignore_ascii_case("new")),
+    }))
+}
+
 pub struct Impact {
     peer: Peer,
     sid: String,
@@ -186,17 +221,7 @@ impl Impact {
     }
 
     fn decode_ad(&self, path: &str, raw: Value, id: Option<&str>) -> Result<Ad, HttpError> {
-        let text = raw.to_string();
-        let a: AdJson = serde_json::from_value(raw).map_err(|e| self.malformed(path, format!("an ad: {e}")))?;
-        Ok(Ad {
-            id: a.id.or_else(|| id.map(str::to_string)).unwrap_or_default(),
-            name: a.name,
-            labels: a.labels.unwrap_or_default(),
-            description: a.description.unwrap_or_default(),
-            end: day_part(&a.end),
-            created: day_part(&a.created),
-            raw: text,
-        })
+        decode_ad(raw, id).map_err(|m| self.malformed(path, m))
     }
 
     /// Actions with an event day in `from..=to`, de-duplicated by id.
@@ -242,21 +267,7 @@ impl Impact {
     }
 
     fn action(&self, path: &str, raw: Value) -> Result<Option<ImpactAction>, HttpError> {
-        let a: ActionJson = serde_json::from_value(raw).map_err(|e| self.malformed(path, format!("an action: {e}")))?;
-        let (Some(id), Some(ad_id), Some(day)) = (a.id, a.ad_id, day_part(&a.event)) else {
-            // Without an id, an ad or an event day an action cannot be counted anywhere.
-            tracing::warn!("an action without Id, AdId or EventDate was skipped");
-            return Ok(None);
-        };
-        Ok(Some(ImpactAction {
-            id,
-            ad_id,
-            day,
-            state: a.state.unwrap_or_default().to_ascii_uppercase(),
-            amount: a.amount,
-            cost: a.client_cost.or(a.payout),
-            new_customer: a.customer.is_some_and(|c| c.eq_ignore_ascii_case("new")),
-        }))
+        decode_action(raw).map_err(|m| self.malformed(path, m))
     }
 
     /// `POST /Ads`: a text link in the program; returns the new ad's id.

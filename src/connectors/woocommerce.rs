@@ -73,6 +73,64 @@ fn date_part(v: &Option<String>) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(v.get(..10)?, "%Y-%m-%d").ok()
 }
 
+/// One product record of `wc/v3/products`; `None` for a record without an
+/// id. Pure: the fuzz harness drives it.
+pub fn decode_product(raw: Value, unmanaged_stock: i64) -> Result<Option<StoreProduct>, String> {
+    let text = raw.to_string();
+    let p: ProductJson = serde_json::from_value(raw).map_err(|e| format!("a product record: {e}"))?;
+    let Some(id) = p.id else { return Ok(None) };
+    Ok(Some(StoreProduct {
+        product_id: id,
+        sku: p.sku.unwrap_or_default(),
+        name: p.name,
+        category: p.categories.first().map(|c| c.name.clone()).unwrap_or_default(),
+        price: p.price.or(p.regular_price),
+        stock: match (p.stock_quantity, p.manage_stock, p.stock_status.as_deref()) {
+            (Some(q), _, _) => Some(q),
+            // Stock not managed: WooCommerce says only in or out of stock.
+            (None, Some(false), Some("instock")) => Some(unmanaged_stock),
+            (None, Some(false), Some("outofstock" | "onbackorder")) => Some(0),
+            // Anything else is unknown: the validator quarantines it.
+            _ => None,
+        },
+        created: date_part(&p.date_created_gmt).or_else(|| date_part(&p.date_created)),
+        raw: text,
+    }))
+}
+
+/// One page of Analytics' products/stats by day and product: the non-zero
+/// sales rows, and how many intervals the page held. Pure, for the fuzz harness.
+pub fn decode_stats_page(body: &Value) -> Result<(Vec<SalesRow>, usize), String> {
+    let intervals = body["intervals"].as_array().ok_or("no `intervals` array")?;
+    let mut out = Vec::new();
+    for iv in intervals {
+        let label = iv["interval"].as_str().ok_or("an interval without its `interval` label")?;
+        let day = NaiveDate::parse_from_str(label, "%Y-%m-%d").map_err(|_| format!("interval label {label:?} is not a day (interval=day was asked)"))?;
+        let Some(segments) = iv["subtotals"]["segments"].as_array() else { continue };
+        for s in segments {
+            let num = |v: &Value| -> Option<f64> {
+                match v {
+                    Value::Number(n) => n.as_f64(),
+                    Value::String(s) => s.trim().parse().ok(),
+                    _ => None,
+                }
+            };
+            let id = match &s["segment_id"] {
+                Value::Number(n) => n.to_string(),
+                Value::String(s) => s.clone(),
+                _ => continue,
+            };
+            let units = num(&s["subtotals"]["items_sold"]).filter(|u| u.fract() == 0.0).map(|u| u as i64);
+            let revenue = num(&s["subtotals"]["net_revenue"]);
+            if units == Some(0) && revenue.is_some_and(|r| r == 0.0) {
+                continue;
+            }
+            out.push(SalesRow { day: day_of(day), product_id: id, units, revenue });
+        }
+    }
+    Ok((out, intervals.len()))
+}
+
 pub struct WooCommerce {
     peer: Peer,
     products_per_request: usize,
@@ -124,33 +182,13 @@ impl WooCommerce {
         let mut out = Vec::with_capacity(records.len());
         let mut seen = std::collections::HashSet::new();
         for raw in records {
-            let text = raw.to_string();
-            let p: ProductJson = serde_json::from_value(raw).map_err(|e| HttpError::Malformed {
-                peer: self.peer.name(),
-                endpoint: path.into(),
-                message: format!("a product record: {e}"),
-            })?;
-            let Some(id) = p.id else { continue };
-            if !seen.insert(id.clone()) {
+            let p = decode_product(raw, self.unmanaged_stock)
+                .map_err(|message| HttpError::Malformed { peer: self.peer.name(), endpoint: path.into(), message })?;
+            let Some(p) = p else { continue };
+            if !seen.insert(p.product_id.clone()) {
                 continue;
             }
-            out.push(StoreProduct {
-                product_id: id,
-                sku: p.sku.unwrap_or_default(),
-                name: p.name,
-                category: p.categories.first().map(|c| c.name.clone()).unwrap_or_default(),
-                price: p.price.or(p.regular_price),
-                stock: match (p.stock_quantity, p.manage_stock, p.stock_status.as_deref()) {
-                    (Some(q), _, _) => Some(q),
-                    // Stock not managed: WooCommerce says only in or out of stock.
-                    (None, Some(false), Some("instock")) => Some(self.unmanaged_stock),
-                    (None, Some(false), Some("outofstock" | "onbackorder")) => Some(0),
-                    // Anything else is unknown: the validator quarantines it.
-                    _ => None,
-                },
-                created: date_part(&p.date_created_gmt).or_else(|| date_part(&p.date_created)),
-                raw: text,
-            });
+            out.push(p);
         }
         out.sort_by(|a, b| natural(&a.product_id).cmp(&natural(&b.product_id)));
         Ok(out)
@@ -198,36 +236,11 @@ impl WooCommerce {
                 ("force_cache_refresh", "true".to_string()),
             ];
             let f = self.peer.get::<Value>(path, &q).await?;
-            let malformed = |m: &str| HttpError::Malformed { peer: self.peer.name(), endpoint: path.into(), message: m.to_string() };
-            let intervals = f.body["intervals"].as_array().ok_or_else(|| malformed("no `intervals` array"))?;
-            for iv in intervals {
-                let label = iv["interval"].as_str().ok_or_else(|| malformed("an interval without its `interval` label"))?;
-                let day = NaiveDate::parse_from_str(label, "%Y-%m-%d")
-                    .map_err(|_| malformed(&format!("interval label {label:?} is not a day (interval=day was asked)")))?;
-                let Some(segments) = iv["subtotals"]["segments"].as_array() else { continue };
-                for s in segments {
-                    let num = |v: &Value| -> Option<f64> {
-                        match v {
-                            Value::Number(n) => n.as_f64(),
-                            Value::String(s) => s.trim().parse().ok(),
-                            _ => None,
-                        }
-                    };
-                    let id = match &s["segment_id"] {
-                        Value::Number(n) => n.to_string(),
-                        Value::String(s) => s.clone(),
-                        _ => continue,
-                    };
-                    let units = num(&s["subtotals"]["items_sold"]).filter(|u| u.fract() == 0.0).map(|u| u as i64);
-                    let revenue = num(&s["subtotals"]["net_revenue"]);
-                    if units == Some(0) && revenue.is_some_and(|r| r == 0.0) {
-                        continue;
-                    }
-                    out.push(SalesRow { day: day_of(day), product_id: id, units, revenue });
-                }
-            }
+            let (rows, intervals) = decode_stats_page(&f.body)
+                .map_err(|message| HttpError::Malformed { peer: self.peer.name(), endpoint: path.into(), message })?;
+            out.extend(rows);
             let pages: usize = f.header("x-wp-totalpages").and_then(|v| v.trim().parse().ok()).unwrap_or(1);
-            if page >= pages || intervals.is_empty() {
+            if page >= pages || intervals == 0 {
                 break;
             }
             page += 1;

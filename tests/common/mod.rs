@@ -254,3 +254,21 @@ max_actions = 1000
 "#
     )
 }
+
+/// Rewrites every field equal to a key of `rename` in the four tables of a
+/// data directory (CSV), quoting what needs it.
+pub fn rename_ids(dir: &Path, rename: &std::collections::BTreeMap<String, String>) {
+    for table in ["products", "product_daily", "campaigns", "campaign_daily"] {
+        let path = dir.join(format!("{table}.csv"));
+        let mut r = csv::Reader::from_path(&path).unwrap();
+        let header = r.headers().unwrap().clone();
+        let rows: Vec<Vec<String>> =
+            r.records().map(|rec| rec.unwrap().iter().map(|f| rename.get(f).cloned().unwrap_or_else(|| f.to_string())).collect()).collect();
+        let mut w = csv::Writer::from_path(&path).unwrap();
+        w.write_record(&header).unwrap();
+        for row in rows {
+            w.write_record(&row).unwrap();
+        }
+        w.flush().unwrap();
+    }
+}
