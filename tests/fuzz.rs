@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -31,6 +32,8 @@ fn fuzz<S: Strategy>(name: &str, strategy: S, target: impl Fn(&S::Value)) {
     let mut runner = TestRunner::default();
     let deadline = Instant::now() + budget();
     let mut n = 0u64;
+    let caught_before = CAUGHT.load(Ordering::Relaxed);
+    count_panics();
     while Instant::now() < deadline {
         let value = strategy.new_tree(&mut runner).expect("a value").current();
         if catch_unwind(AssertUnwindSafe(|| target(&value))).is_err() {
@@ -38,7 +41,25 @@ fn fuzz<S: Strategy>(name: &str, strategy: S, target: impl Fn(&S::Value)) {
         }
         n += 1;
     }
-    println!("fuzz {name}: {n} inputs in {:.1} s, no panic", budget().as_secs_f64());
+    let caught = CAUGHT.load(Ordering::Relaxed) - caught_before;
+    println!("fuzz {name}: {n} inputs in {:.1} s, no panic escaped ({caught} panics inside a reader were turned into read errors)", budget().as_secs_f64());
+}
+
+/// Panics seen by the hook: those a reader's guard turned into an error
+/// count here too (the suite runs tests side by side: a rough count there).
+static CAUGHT: AtomicU64 = AtomicU64::new(0);
+
+fn count_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            CAUGHT.fetch_add(1, Ordering::Relaxed);
+            if std::env::var("FUZZ_VERBOSE").is_ok() {
+                default(info);
+            }
+        }));
+    });
 }
 
 const OTHER_HEADERS: [(&str, &str); 3] = [
