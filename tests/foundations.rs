@@ -9,9 +9,8 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::{Command, Output};
 
-use common::{generate, stderr, App, Sandbox, BIN};
+use common::{cli, exec, generate, stderr, App, Sandbox};
 use serde_json::Value;
 
 const TODAY: &str = "2026-03-31";
@@ -22,10 +21,6 @@ use common::IMPACT_ENV;
 /// A store and an ad platform on the sandbox, with guardrails opened wide.
 fn sandbox_config(url: &str, ads: &str, act: &str) -> String {
     common::sandbox_config(url, ads, act, "")
-}
-
-fn cli(app: &App, args: &[&str]) -> Output {
-    Command::new(BIN).arg("--config").arg(app.config()).args(args).env_remove("CAMPAIGN_PILOT_CONFIG").output().unwrap()
 }
 
 fn actions(r: &Value) -> Vec<Value> {
@@ -100,21 +95,6 @@ async fn an_approved_create_reaches_the_platform_with_its_copy() {
     }
 }
 
-/// Rewrites every field equal to a key of `rename` in a CSV file.
-fn rename_fields(path: &Path, rename: &BTreeMap<String, String>) {
-    let mut r = csv::Reader::from_path(path).unwrap();
-    let header = r.headers().unwrap().clone();
-    let mut w = csv::Writer::from_path(path.with_extension("tmp")).unwrap();
-    w.write_record(&header).unwrap();
-    for rec in r.records() {
-        let rec = rec.unwrap();
-        let out: Vec<String> = rec.iter().map(|f| rename.get(f).cloned().unwrap_or_else(|| f.to_string())).collect();
-        w.write_record(&out).unwrap();
-    }
-    w.flush().unwrap();
-    std::fs::rename(path.with_extension("tmp"), path).unwrap();
-}
-
 /// Keys of `actions_applied.csv`, read as CSV.
 fn applied_keys_csv(dir: &Path) -> Vec<String> {
     let Ok(mut r) = csv::Reader::from_path(dir.join("actions_applied.csv")) else { return Vec::new() };
@@ -133,9 +113,7 @@ fn ids_with_commas_and_quotes_are_found_again_after_a_crash_between_sent_and_app
     let campaign = first.iter().find(|a| a["campaign_id"] != "").expect("a campaign action")["campaign_id"].as_str().unwrap().to_string();
     let product = first.iter().find(|a| a["kind"] == "create").expect("a create")["product_id"].as_str().unwrap().to_string();
     let rename = BTreeMap::from([(campaign.clone(), format!("{campaign},\"x")), (product.clone(), format!("{product},\"y"))]);
-    for table in ["products", "product_daily", "campaigns", "campaign_daily"] {
-        rename_fields(&d.path().join(format!("{table}.csv")), &rename);
-    }
+    common::rename_ids(d.path(), &rename);
     assert!(app.run(TODAY).status.success());
     let planned: BTreeSet<String> = actions(&app.report()).iter().map(|a| a["key"].as_str().unwrap().to_string()).collect();
     assert!(planned.iter().any(|k| k.contains(&format!("{campaign},\"x"))), "{planned:?}");
@@ -221,13 +199,6 @@ async fn a_first_impact_run_takes_each_ads_budget_from_its_own_recent_spend() {
         checked += 1;
     }
     assert!(checked >= 30, "{checked} ads checked");
-}
-
-async fn exec(url: &str, sql: &str) {
-    sqlx::any::install_default_drivers();
-    let pool = sqlx::AnyPool::connect(url).await.unwrap();
-    sqlx::query(sql).execute(&pool).await.unwrap();
-    pool.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

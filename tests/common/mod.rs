@@ -255,20 +255,37 @@ max_actions = 1000
     )
 }
 
+/// Rewrites a CSV file row by row: `f` gets the header and each record's
+/// fields and returns the fields to write (the csv crate quotes them).
+pub fn map_csv(path: &Path, mut f: impl FnMut(&csv::StringRecord, Vec<String>) -> Vec<String>) {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    let header = r.headers().unwrap().clone();
+    let rows: Vec<Vec<String>> = r.records().map(|rec| f(&header, rec.unwrap().iter().map(str::to_string).collect())).collect();
+    let mut w = csv::Writer::from_path(path).unwrap();
+    w.write_record(&header).unwrap();
+    for row in rows {
+        w.write_record(&row).unwrap();
+    }
+    w.flush().unwrap();
+}
+
 /// Rewrites every field equal to a key of `rename` in the four tables of a
 /// data directory (CSV), quoting what needs it.
 pub fn rename_ids(dir: &Path, rename: &std::collections::BTreeMap<String, String>) {
     for table in ["products", "product_daily", "campaigns", "campaign_daily"] {
-        let path = dir.join(format!("{table}.csv"));
-        let mut r = csv::Reader::from_path(&path).unwrap();
-        let header = r.headers().unwrap().clone();
-        let rows: Vec<Vec<String>> =
-            r.records().map(|rec| rec.unwrap().iter().map(|f| rename.get(f).cloned().unwrap_or_else(|| f.to_string())).collect()).collect();
-        let mut w = csv::Writer::from_path(&path).unwrap();
-        w.write_record(&header).unwrap();
-        for row in rows {
-            w.write_record(&row).unwrap();
-        }
-        w.flush().unwrap();
+        map_csv(&dir.join(format!("{table}.csv")), |_, row| row.into_iter().map(|f| rename.get(&f).cloned().unwrap_or(f)).collect());
     }
+}
+
+/// `campaign-pilot ARGS…` with the app's config.
+pub fn cli(app: &App, args: &[&str]) -> Output {
+    Command::new(BIN).arg("--config").arg(app.config()).args(args).env_remove("CAMPAIGN_PILOT_CONFIG").output().unwrap()
+}
+
+/// Runs one SQL statement on the app's database (SQLite or PostgreSQL).
+pub async fn exec(url: &str, sql: &str) {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(url).await.unwrap();
+    sqlx::query(sql).execute(&pool).await.unwrap();
+    pool.close().await;
 }
