@@ -424,14 +424,20 @@ fn a_bad_row_after_a_field_with_a_line_break_is_quarantined_at_its_own_line() {
     bad[4] = "-3.00".into(); // a negative price
     lines[4] = bad.join(",");
     std::fs::write(&path, lines.join("\n") + "\n").unwrap();
-    let app = App::new(d.path(), "");
-    let out = dry_run(&app, TODAY).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let r = app.report();
-    let q: Vec<&serde_json::Value> = r["quarantine_sample"].as_array().unwrap().iter().filter(|q| q["table"] == "products").collect();
+    let q = products_quarantined(d.path());
     assert_eq!(q.len(), 1, "{q:?}");
     assert_eq!((q[0]["line"].as_u64().unwrap(), q[0]["column"].as_str().unwrap()), (7, "price"), "{q:?}");
     assert_eq!(q[0]["raw"].as_str().unwrap(), bad.join(","), "the bad row's own text");
+}
+
+/// Dry-runs the data in `dir` (exit 0 expected) and returns the products
+/// table's quarantine sample.
+fn products_quarantined(dir: &Path) -> Vec<serde_json::Value> {
+    let app = App::new(dir, "");
+    let out = dry_run(&app, TODAY).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let r = app.report();
+    r["quarantine_sample"].as_array().unwrap().iter().filter(|q| q["table"] == "products").cloned().collect()
 }
 
 #[test]
@@ -451,11 +457,7 @@ fn a_byte_that_is_not_utf8_quarantines_its_row_not_the_run() {
         bytes.push(b'\n');
     }
     std::fs::write(&path, bytes).unwrap();
-    let app = App::new(d.path(), "");
-    let out = dry_run(&app, TODAY).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let r = app.report();
-    let q: Vec<&serde_json::Value> = r["quarantine_sample"].as_array().unwrap().iter().filter(|q| q["table"] == "products").collect();
+    let q = products_quarantined(d.path());
     assert_eq!(q.len(), 1, "{q:?}");
     assert_eq!((q[0]["line"].as_u64().unwrap(), q[0]["column"].as_str().unwrap(), q[0]["reason"].as_str().unwrap()), (4, "name", "not valid UTF-8"));
 }
