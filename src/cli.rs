@@ -127,6 +127,39 @@ pub enum SandboxCommand {
     /// Serves a simulated WooCommerce store, GA4 property, Impact.com account and
     /// budgeted ad platform over HTTP (one process; Ctrl-C stops it).
     Serve(ServeArgs),
+    /// The closed loop (SPEC §13): runs the real pipeline on the sandbox world
+    /// day after day, applies what it applied, and scores each policy against
+    /// doing nothing and an oracle that knows the true response curves.
+    Simulate(SimulateArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SimulateArgs {
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Days acted on.
+    #[arg(long, default_value_t = 30)]
+    pub days: u32,
+    /// Days of history before the first acting day.
+    #[arg(long, default_value_t = 60)]
+    pub warmup: u32,
+    #[arg(long, default_value_t = 200)]
+    pub products: u32,
+    #[arg(long, default_value_t = 60)]
+    pub campaigns: u32,
+    /// Policies to score (repeat the flag); `none` and `oracle` always run as the baselines.
+    #[arg(long = "policy", value_enum, default_values_t = [PolicyArg::Seed])]
+    pub policies: Vec<PolicyArg>,
+    /// Also write the scores as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PolicyArg {
+    None,
+    Seed,
+    Oracle,
 }
 
 #[derive(Debug, clap::Args)]

@@ -65,6 +65,8 @@ pub enum Error {
     ApprovalHeld(Vec<crate::model::run::HeldBy>),
     #[error("sandbox serve: {0}")]
     Serve(std::io::Error),
+    #[error(transparent)]
+    Simulate(#[from] crate::sandbox::simulate::SimulateError),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -91,7 +93,8 @@ pub fn exit_code(e: &Error) -> u8 {
         | Error::Generate(_)
         | Error::Report { .. }
         | Error::Scheduler(_)
-        | Error::Serve(_) => 1,
+        | Error::Serve(_)
+        | Error::Simulate(_) => 1,
     }
 }
 

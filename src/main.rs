@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use campaign_pilot::cli::{Cli, Command, FormatArg, LogFormat, SandboxCommand};
+use campaign_pilot::cli::{Cli, Command, FormatArg, LogFormat, PolicyArg, SandboxCommand};
 use campaign_pilot::clock::{Clock, SystemClock};
 use campaign_pilot::config;
 use campaign_pilot::error::{exit_code, status_code, Error};
@@ -16,6 +16,7 @@ use campaign_pilot::pipeline::{self, RunRequest};
 use campaign_pilot::review::{self, ReviewContext};
 use campaign_pilot::sandbox::generate::{generate, Format, GenerateOptions};
 use campaign_pilot::sandbox::serve::{serve, ServeOptions};
+use campaign_pilot::sandbox::simulate::{self, Policy, SimulateOptions};
 use campaign_pilot::sandbox::world::WorldOptions;
 use campaign_pilot::stages::act::KILL_SWITCH_ENV;
 use campaign_pilot::stop::{self, Stop};
@@ -45,7 +46,12 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_env("CAMPAIGN_PILOT_LOG")
-        .unwrap_or_else(|_| "warn,campaign_pilot=info".into());
+        .unwrap_or_else(|_| {
+            // The closed loop runs the pipeline hundreds of times: its lines
+            // would drown the progress bar and the table.
+            let quiet = matches!(cli.command, Command::Sandbox { command: SandboxCommand::Simulate(_) });
+            if quiet { "warn,campaign_pilot=warn" } else { "warn,campaign_pilot=info" }.into()
+        });
     let json = match cli.log_format {
         Some(f) => f == LogFormat::Json,
         None => !std::io::IsTerminal::is_terminal(&std::io::stdout()),
@@ -225,6 +231,40 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                 analytics: !a.no_analytics,
             };
             runtime().block_on(serve(opts, a.port)).map_err(Error::Serve)?;
+            Ok(0)
+        }
+        Command::Sandbox { command: SandboxCommand::Simulate(a) } => {
+            let cfg = load_config(flag)?;
+            if a.days == 0 || a.days > 366 || a.warmup < 28 || a.warmup > 730 {
+                return Err(Error::Usage(format!(
+                    "--days must be 1..=366 and --warmup 28..=730 (found {} and {})",
+                    a.days, a.warmup
+                )));
+            }
+            let opts = SimulateOptions {
+                seed: a.seed,
+                days: a.days,
+                warmup: a.warmup,
+                products: a.products.max(1),
+                campaigns: a.campaigns,
+                policies: a
+                    .policies
+                    .iter()
+                    .map(|p| match p {
+                        PolicyArg::None => Policy::None,
+                        PolicyArg::Seed => Policy::Seed,
+                        PolicyArg::Oracle => Policy::Oracle,
+                    })
+                    .collect(),
+                start: simulate::default_start(a.warmup),
+                progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            };
+            let result = runtime().block_on(simulate::simulate(&cfg, &opts))?;
+            say!("{}", simulate::table(&result));
+            if let Some(path) = &a.json {
+                std::fs::write(path, serde_json::to_string_pretty(&result)?)
+                    .map_err(|e| Error::Usage(format!("--json {}: {e}", path.display())))?;
+            }
             Ok(0)
         }
         Command::Sandbox { command: SandboxCommand::Generate(a) } => {

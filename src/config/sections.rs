@@ -24,6 +24,7 @@ pub struct Settings {
     pub schedule: ScheduleSettings,
     pub windows: WindowSettings,
     pub decisions: DecisionSettings,
+    pub objective: ObjectiveSettings,
     pub significance: SignificanceSettings,
     pub risk: RiskSettings,
     pub resume: ResumeSettings,
@@ -50,6 +51,7 @@ impl Default for Settings {
             schedule: ScheduleSettings::default(),
             windows: WindowSettings::default(),
             decisions: DecisionSettings::default(),
+            objective: ObjectiveSettings::default(),
             significance: SignificanceSettings::default(),
             risk: RiskSettings::default(),
             resume: ResumeSettings::default(),
@@ -352,6 +354,22 @@ impl Default for DecisionSettings {
             efficiency_sales_weight: 0.6,
             efficiency_view_weight: 0.4,
         }
+    }
+}
+
+/// What the decisions maximise (SPEC §13): profit = margin × attributed
+/// revenue − spend.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ObjectiveSettings {
+    /// Share of attributed revenue that is profit before ad spend (1.0: the
+    /// original design's ROI; a store with 40 % gross margin sets 0.4).
+    pub margin: f64,
+}
+
+impl Default for ObjectiveSettings {
+    fn default() -> Self {
+        ObjectiveSettings { margin: 1.0 }
     }
 }
 

@@ -267,6 +267,10 @@ impl Settings {
         if self.demo.enabled && (self.demo.products == 0 || self.demo.days == 0) {
             p.push("demo.products and demo.days: must be at least 1 when demo.enabled".into());
         }
+        let margin = self.objective.margin;
+        if !(margin.is_finite() && margin > 0.0 && margin <= 1.0) {
+            p.push(format!("objective.margin: must be in (0, 1] (a share of revenue), found {margin}"));
+        }
         p
     }
 }

@@ -403,13 +403,13 @@ pub fn generate(dir: &Path, o: &GenerateOptions) -> Result<GenerateSummary, Gene
     Ok(GenerateSummary { rows, faults: n_faults, dir: dir.to_path_buf() })
 }
 
-fn to_date(df: &mut DataFrame, name: &str) -> PolarsResult<()> {
+pub(crate) fn to_date(df: &mut DataFrame, name: &str) -> PolarsResult<()> {
     let c = df.column(name)?.cast(&DataType::Int32)?.cast(&DataType::Date)?;
     df.with_column(c)?;
     Ok(())
 }
 
-fn write_table(dir: &Path, table: Table, df: &mut DataFrame, format: Format) -> Result<(), GenerateError> {
+pub(crate) fn write_table(dir: &Path, table: Table, df: &mut DataFrame, format: Format) -> Result<(), GenerateError> {
     let path = match format {
         Format::Csv => dir.join(format!("{}.csv", table.name())),
         Format::Parquet => dir.join(format!("{}.parquet", table.name())),
@@ -425,7 +425,7 @@ fn write_table(dir: &Path, table: Table, df: &mut DataFrame, format: Format) -> 
 }
 
 #[derive(Default)]
-struct ProductDailyCols {
+pub(crate) struct ProductDailyCols {
     date: Vec<i32>,
     product_id: Vec<String>,
     views: Vec<i64>,
@@ -434,7 +434,7 @@ struct ProductDailyCols {
 }
 
 impl ProductDailyCols {
-    fn with_capacity(n: usize) -> Self {
+    pub(crate) fn with_capacity(n: usize) -> Self {
         ProductDailyCols {
             date: Vec::with_capacity(n),
             product_id: Vec::with_capacity(n),
@@ -443,14 +443,14 @@ impl ProductDailyCols {
             revenue: Vec::with_capacity(n),
         }
     }
-    fn push(&mut self, d: i32, pid: &str, views: i64, units: i64, revenue: f64) {
+    pub(crate) fn push(&mut self, d: i32, pid: &str, views: i64, units: i64, revenue: f64) {
         self.date.push(d);
         self.product_id.push(pid.to_string());
         self.views.push(views);
         self.units.push(units);
         self.revenue.push(revenue);
     }
-    fn into_frame(self) -> PolarsResult<DataFrame> {
+    pub(crate) fn into_frame(self) -> PolarsResult<DataFrame> {
         let mut df = df!(
             col::DATE => self.date,
             col::PRODUCT_ID => self.product_id,
@@ -464,7 +464,7 @@ impl ProductDailyCols {
 }
 
 #[derive(Default)]
-struct CampaignDailyCols {
+pub(crate) struct CampaignDailyCols {
     date: Vec<i32>,
     campaign_id: Vec<String>,
     impressions: Vec<i64>,
@@ -477,7 +477,7 @@ struct CampaignDailyCols {
 
 impl CampaignDailyCols {
     #[allow(clippy::too_many_arguments)]
-    fn push(&mut self, d: i32, id: String, imp: i64, clicks: i64, spend: f64, conv: i64, revenue: f64, newc: i64) {
+    pub(crate) fn push(&mut self, d: i32, id: String, imp: i64, clicks: i64, spend: f64, conv: i64, revenue: f64, newc: i64) {
         self.date.push(d);
         self.campaign_id.push(id);
         self.impressions.push(imp);
@@ -487,7 +487,7 @@ impl CampaignDailyCols {
         self.revenue.push(revenue);
         self.new_customers.push(newc);
     }
-    fn into_frame(self) -> PolarsResult<DataFrame> {
+    pub(crate) fn into_frame(self) -> PolarsResult<DataFrame> {
         let mut df = df!(
             col::DATE => self.date,
             col::CAMPAIGN_ID => self.campaign_id,

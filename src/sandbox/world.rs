@@ -8,6 +8,14 @@
 //! the next day's numbers: a paused campaign spends nothing and its product
 //! loses the sales it brought; a bigger budget buys more clicks at a rising
 //! cost per click.
+//!
+//! The hidden truth (what `sandbox simulate` scores policies with): each
+//! campaign spends `budget × burn × u` (u uniform around 1, never above the
+//! budget) and buys clicks at a cost that rises with spend, so its expected
+//! revenue is a saturating curve `roas0 · s / (1 + s / half)` — `roas0` the
+//! return of the first dollar, `half` the spend at which a dollar buys half
+//! as much — scaled by the weekday and, mildly, by its product's own trend.
+//! [`World::expected_day`] integrates that over the spend noise.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -69,12 +77,17 @@ pub struct Campaign {
     pub labels: String,
     /// The request key that created it (`/_sandbox/` creates), for reconciliation.
     pub created_by_key: String,
+    /// Revenue per dollar of the first dollars (weekday and trend factor 1).
     #[serde(skip)]
-    cost_ratio: f64,
+    pub roas0: f64,
+    /// Daily spend at which a dollar buys half as much as the first.
+    #[serde(skip)]
+    pub half: f64,
     #[serde(skip)]
     cvr: f64,
+    /// Share of the budget it spends (before the day's noise).
     #[serde(skip)]
-    burn: f64,
+    pub burn: f64,
 }
 
 impl Campaign {
@@ -130,20 +143,55 @@ const NOUNS: [&str; 10] =
     ["Tent", "Yoga Mat", "Rain Jacket", "Lamp", "Face Serum", "Pruner", "Backpack", "Kettlebell", "Beanie", "Planter"];
 const ADJECTIVES: [&str; 8] = ["Trailhead", "Nordic", "Urban", "Eco", "Compact", "Prime", "Classic", "Summit"];
 
-/// Campaign kinds in a typical account, cycled: (cost ratio range, product growth range).
-/// Cost ratio = spend per conversion ÷ price (ROI ≈ 1.15 / ratio − 1).
-const KINDS: [(f64, f64, f64, f64); 10] = [
-    (0.20, 0.35, 0.020, 0.030),  // winner on a growing product
-    (1.80, 3.50, 0.000, 0.000),  // loser: spends more than it brings
-    (0.45, 0.55, -0.004, 0.003), // marginal
-    (0.30, 0.45, 0.006, 0.011),  // mild grower
-    (0.30, 0.45, -0.035, -0.020), // declining product
-    (0.20, 0.35, 0.020, 0.030),
-    (0.45, 0.55, -0.004, 0.003),
-    (0.30, 0.40, 0.000, 0.000),  // recently launched
-    (0.30, 0.45, 0.006, 0.011),
-    (1.80, 3.50, 0.000, 0.000),
+/// One kind of campaign a real account has: its first-dollar return
+/// `roas0`, its half-saturation spend as a multiple of its budget, and its
+/// product's organic growth per day.
+struct Kind {
+    roas0: (f64, f64),
+    half: (f64, f64),
+    growth: (f64, f64),
+}
+
+/// Campaign kinds, cycled. Average ROAS at budget b is roas0 / (1 + b/half),
+/// marginal ROAS roas0 / (1 + b/half)².
+const KINDS: [Kind; 10] = [
+    Kind { roas0: (3.0, 5.0), half: (2.0, 5.0), growth: (0.020, 0.030) },    // winner, budget-limited, growing product
+    Kind { roas0: (0.5, 0.95), half: (1.0, 3.0), growth: (0.0, 0.0) },      // loser: unprofitable at any budget
+    Kind { roas0: (1.3, 2.0), half: (0.8, 2.0), growth: (-0.004, 0.003) },  // marginal
+    Kind { roas0: (2.0, 3.0), half: (1.0, 3.0), growth: (0.006, 0.011) },   // mild grower
+    Kind { roas0: (2.5, 4.0), half: (1.5, 4.0), growth: (-0.035, -0.020) }, // good campaign on a declining product
+    Kind { roas0: (4.0, 7.0), half: (0.15, 0.35), growth: (0.020, 0.030) }, // saturated: high average, marginal below 1
+    Kind { roas0: (1.5, 2.5), half: (0.3, 0.6), growth: (-0.004, 0.003) },  // saturated marginal: too much budget
+    Kind { roas0: (1.5, 4.0), half: (1.0, 3.0), growth: (0.0, 0.0) },       // recently launched
+    Kind { roas0: (2.5, 4.0), half: (3.0, 6.0), growth: (0.006, 0.011) },   // good, budget-limited, flat-ish
+    Kind { roas0: (0.6, 0.95), half: (1.0, 3.0), growth: (0.0, 0.0) },      // loser
 ];
+
+/// Mean of the order value over the price (orders are 1.0–1.3 × price).
+const AOV_FACTOR: f64 = 1.15;
+/// The day's spend noise: `u` uniform on `1 ± SPEND_NOISE`.
+const SPEND_NOISE: f64 = 0.12;
+/// How much of its product's organic trend a campaign's conversion rate follows.
+const TREND_SHARE: f64 = 0.3;
+/// Points of the midpoint rule over the spend noise in [`World::expected_day`].
+const NOISE_POINTS: usize = 24;
+
+/// The weekday factor on organic demand and conversion rates (0 = Monday).
+fn weekly(d: Day) -> f64 {
+    let weekday = (d + 3).rem_euclid(7); // 1970-01-01 was a Thursday
+    if weekday >= 5 {
+        1.25
+    } else {
+        0.95
+    }
+}
+
+/// What one campaign-day is expected to bring (the truth a policy is scored by).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Expected {
+    pub spend: f64,
+    pub revenue: f64,
+}
 
 fn rng_for(seed: u64, day: Day, stream: u64, id: u64) -> ChaCha8Rng {
     let mix = seed
@@ -151,6 +199,30 @@ fn rng_for(seed: u64, day: Day, stream: u64, id: u64) -> ChaCha8Rng {
         ^ stream.wrapping_mul(0xBF58_476D_1CE4_E5B9)
         ^ id.wrapping_mul(0x94D0_49BB_1331_11EB);
     ChaCha8Rng::seed_from_u64(mix)
+}
+
+fn draw(rng: &mut ChaCha8Rng, (lo, hi): (f64, f64)) -> f64 {
+    if lo == hi {
+        lo
+    } else {
+        rng.random_range(lo..hi)
+    }
+}
+
+/// Organic growth at `growth` per day, `t` days after the trend started
+/// (capped at e³).
+fn trend(growth: f64, t: i32) -> f64 {
+    (growth * t.max(0) as f64).min(3.0).exp()
+}
+
+/// How well a new campaign in a category tends to do (what a pooled prior
+/// by category can learn).
+fn category_factor(category: &str) -> f64 {
+    match category {
+        "Fitness" | "Camping" => 1.2,
+        "Beauty" => 0.8,
+        _ => 1.0,
+    }
 }
 
 impl World {
@@ -183,13 +255,13 @@ impl World {
         for i in 0..o.campaigns as usize {
             // Campaigns on distinct products (wrapping when there are more campaigns).
             let product = (i * 7919) % n;
-            let (c_lo, c_hi, g_lo, g_hi) = KINDS[i % KINDS.len()];
+            let kind = &KINDS[i % KINDS.len()];
             let p = &mut products[product];
             p.unpriced = false;
             p.manage_stock = true;
             p.stock = p.stock.max(rng.random_range(500..3000));
             p.base = p.base.max(2.0);
-            p.growth = if g_lo == g_hi { g_lo } else { rng.random_range(g_lo..g_hi) };
+            p.growth = draw(&mut rng, kind.growth);
             let created = if i % KINDS.len() == 7 {
                 o.today - rng.random_range(8..20)
             } else {
@@ -197,12 +269,13 @@ impl World {
             };
             p.created = p.created.min(created - 60);
             let cvr = rng.random_range(0.02..0.05);
+            let daily_budget = cents(rng.random_range(20.0..120.0f64).max(p.price * 0.6));
             campaigns.push(Campaign {
                 id: 600_001 + i as u64,
                 name: format!("{} – text link", p.name),
                 product,
                 created,
-                daily_budget: cents(rng.random_range(20.0..120.0f64).max(p.price * 0.6)),
+                daily_budget,
                 status: CampaignStatus::Active,
                 paused_by: None,
                 paused_at: None,
@@ -210,7 +283,8 @@ impl World {
                 description: format!("{} for {}", p.name, p.category.to_lowercase()),
                 labels: format!("product:{}", p.id),
                 created_by_key: String::new(),
-                cost_ratio: rng.random_range(c_lo..c_hi),
+                roas0: draw(&mut rng, kind.roas0),
+                half: daily_budget * draw(&mut rng, kind.half),
                 cvr,
                 burn: rng.random_range(0.6..0.95),
             });
@@ -243,12 +317,13 @@ impl World {
             }
             let mut rng = rng_for(self.seed, d, 1, c.id);
             let p = &self.products[c.product];
-            let spend = cents((c.daily_budget * c.burn * rng.random_range(0.85..1.15)).min(c.daily_budget));
+            let u = rng.random_range(1.0 - SPEND_NOISE..1.0 + SPEND_NOISE);
+            let spend = cents((c.daily_budget * c.burn * u).min(c.daily_budget));
             // Diminishing returns: each extra dollar buys dearer clicks.
-            let reference = (p.price * 0.6).max(20.0);
-            let cpc = c.cost_ratio * p.price * c.cvr * (1.0 + 0.25 * (spend / reference - 1.0).max(0.0));
-            let clicks = if cpc > 0.0 { (spend / cpc).round() as i64 } else { 0 };
-            let conversions = binomial(&mut rng, clicks, c.cvr);
+            let cpc = self.first_click_cost(ci) * (1.0 + spend / c.half);
+            let clicks = if cpc > 0.0 { poisson(&mut rng, spend / cpc) } else { 0 };
+            let cvr = (c.cvr * self.conversion_factor(ci, d)).min(1.0);
+            let conversions = binomial(&mut rng, clicks, cvr);
             let revenue = cents(conversions as f64 * p.price * rng.random_range(1.0..1.3));
             let new_customers = binomial(&mut rng, conversions, 0.6);
             let impressions = clicks * rng.random_range(30..90);
@@ -263,10 +338,7 @@ impl World {
                 continue;
             }
             let mut rng = rng_for(self.seed, d, 2, p.id);
-            let t = (d - (self.first_day + 20)).max(0) as f64;
-            let weekday = (d + 3).rem_euclid(7); // 1970-01-01 was a Thursday; 0 = Monday
-            let weekly = if weekday >= 5 { 1.25 } else { 0.95 };
-            let lambda = p.base * (p.growth * t).min(3.0).exp() * weekly;
+            let lambda = p.base * trend(p.growth, d - (self.first_day + 20)) * weekly(d);
             let units = poisson(&mut rng, lambda) + extra_units[pi];
             let views = poisson(&mut rng, lambda * p.views_per_unit) + extra_views[pi];
             p.stock -= units;
@@ -278,6 +350,37 @@ impl World {
         self.product_days.push(days);
         self.campaign_days.push(ran);
         self.today = d;
+    }
+
+    /// Cost of the first click: what makes the first dollar return `roas0`.
+    fn first_click_cost(&self, ci: usize) -> f64 {
+        let c = &self.campaigns[ci];
+        c.cvr * self.products[c.product].price * AOV_FACTOR / c.roas0.max(1e-9)
+    }
+
+    /// The weekday and (a share of) the product's trend on conversion rates.
+    fn conversion_factor(&self, ci: usize, d: Day) -> f64 {
+        let p = &self.products[self.campaigns[ci].product];
+        weekly(d) * trend(p.growth * TREND_SHARE, d - (self.first_day + 20))
+    }
+
+    /// The expected spend and attributed revenue of campaign `ci` on day `d`
+    /// at `budget`, over the day's spend noise (the hidden truth).
+    pub fn expected_day(&self, ci: usize, budget: f64, d: Day) -> Expected {
+        let c = &self.campaigns[ci];
+        let price = self.products[c.product].price;
+        let per_click = (c.cvr * self.conversion_factor(ci, d)).min(1.0) * price * AOV_FACTOR;
+        let cpc0 = self.first_click_cost(ci);
+        let mut e = Expected::default();
+        for j in 0..NOISE_POINTS {
+            let u = 1.0 - SPEND_NOISE + 2.0 * SPEND_NOISE * (j as f64 + 0.5) / NOISE_POINTS as f64;
+            let s = (budget * c.burn * u).min(budget);
+            e.spend += s;
+            e.revenue += s / (cpc0 * (1.0 + s / c.half)) * per_click;
+        }
+        e.spend /= NOISE_POINTS as f64;
+        e.revenue /= NOISE_POINTS as f64;
+        e
     }
 
     /// The index of day `d` in the day vectors, when simulated.
@@ -311,7 +414,8 @@ impl World {
             description: format!("{} for {}", p.name, p.category.to_lowercase()),
             labels,
             created_by_key: key.to_string(),
-            cost_ratio: rng.random_range(0.3..0.6),
+            roas0: rng.random_range(1.0..3.5) * category_factor(&p.category),
+            half: daily_budget.max(15.0) * rng.random_range(0.5..4.0),
             cvr: rng.random_range(0.02..0.05),
             burn: rng.random_range(0.6..0.95),
         });
@@ -439,6 +543,55 @@ mod tests {
         let (x, y) = (day(&a), day(&b));
         assert!(y.spend > 2.5 * x.spend);
         assert!(y.spend / y.clicks as f64 > x.spend / x.clicks as f64);
+    }
+
+    #[test]
+    fn the_expected_day_is_what_the_days_bring_on_average() {
+        // 400 days of one world: realised spend and revenue per campaign
+        // against the truth function, summed over the days it ran.
+        let w = World::new(&WorldOptions { seed: 11, products: 30, campaigns: 10, history_days: 400, today: 20_000 });
+        for ci in 0..10 {
+            let (mut real, mut exp, mut days) = (Expected::default(), Expected::default(), 0);
+            for (k, day) in w.campaign_days.iter().enumerate() {
+                if let Some((_, cd)) = day.iter().find(|(i, _)| *i == ci) {
+                    let e = w.expected_day(ci, w.campaigns[ci].daily_budget, w.first_day + k as i32);
+                    real.spend += cd.spend;
+                    real.revenue += cd.revenue;
+                    exp.spend += e.spend;
+                    exp.revenue += e.revenue;
+                    days += 1;
+                }
+            }
+            if days < 100 {
+                continue; // recently launched: too few days to average
+            }
+            assert!((real.spend / exp.spend - 1.0).abs() < 0.015, "campaign {ci}: spend {real:?} vs {exp:?}");
+            // Revenue comes in whole conversions: allow three standard errors.
+            let conversions = exp.revenue / (w.products[w.campaigns[ci].product].price * AOV_FACTOR);
+            let tolerance = 3.0 / conversions.sqrt() + 0.01;
+            assert!((real.revenue / exp.revenue - 1.0).abs() < tolerance, "campaign {ci}: revenue {real:?} vs {exp:?} (±{tolerance:.3})");
+        }
+    }
+
+    #[test]
+    fn the_kinds_cover_saturated_and_budget_limited_campaigns() {
+        let w = World::new(&WorldOptions { seed: 4, products: 60, campaigns: 20, history_days: 30, today: 20_000 });
+        let d = w.today;
+        let marginal = |ci: usize| {
+            let b = w.campaigns[ci].daily_budget;
+            let (lo, hi) = (w.expected_day(ci, b * 0.99, d), w.expected_day(ci, b * 1.01, d));
+            (hi.revenue - lo.revenue) / (hi.spend - lo.spend)
+        };
+        let average = |ci: usize| {
+            let e = w.expected_day(ci, w.campaigns[ci].daily_budget, d);
+            e.revenue / e.spend
+        };
+        // Kind 5: profitable on average, losing money on its last dollar.
+        assert!(average(5) > 1.0 && marginal(5) < 1.0, "saturated: {} / {}", average(5), marginal(5));
+        // Kind 0: its last dollar still returns well above break-even.
+        assert!(marginal(0) > 1.5, "budget-limited: {}", marginal(0));
+        // Kind 1: unprofitable even for its first dollar.
+        assert!(w.campaigns[1].roas0 * 1.25 < 1.2 && average(1) < 1.0);
     }
 
     #[test]

@@ -1,0 +1,559 @@
+//! `sandbox simulate`: the closed loop that measures whether decisions make
+//! money (SPEC §13).
+//!
+//! Each policy gets its own copy of the same sandbox world (same seed, same
+//! warm-up history). Every acting day the world's data is written in the
+//! SPEC §3 contract, the real pipeline runs on it (`pipeline::run` on the
+//! files connectors, auto mode, its own database), what it applied is
+//! applied to the world, and the world advances a day. Because the world
+//! knows its hidden truth ([`World::expected_day`]), each day is scored by
+//! its realised and its expected profit, and each pause by whether the
+//! campaign was truly profitable at its budget that day.
+//!
+//! Two baselines always run: `none` (nothing is changed) and `oracle`
+//! (knows the true curves; each day re-splits the same total budget to
+//! equal marginal profit inside the same caps; never creates). Capture is
+//! (policy − none) / (oracle − none) of expected profit.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use polars::prelude::*;
+use serde::Serialize;
+
+use super::generate::{to_date, write_table, CampaignDailyCols, Format, GenerateError, ProductDailyCols};
+use super::world::{World, WorldOptions};
+use crate::clock::FixedClock;
+use crate::config::{BudgetSettings, LoadedConfig};
+use crate::model::campaign::{CampaignStatus, PausedBy};
+use crate::model::contract::{col, Table};
+use crate::model::day::{date_of, day_of, Day};
+use crate::model::kinds::{ActMode, AdsKind, LlmProvider, StoreKind};
+use crate::model::plan::{Action, ActionKind, ActionStatus};
+use crate::model::run::RunStatus;
+use crate::pipeline::{self, RunRequest};
+
+/// Who decides in one closed loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Policy {
+    /// Nothing is ever changed.
+    None,
+    /// The pipeline with `decisions.policy = "seed"` (SPEC §6–§7).
+    Seed,
+    /// Knows the true curves; the same total budget and caps; never creates.
+    Oracle,
+}
+
+impl Policy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Policy::None => "none",
+            Policy::Seed => "seed",
+            Policy::Oracle => "oracle",
+        }
+    }
+}
+
+impl std::fmt::Display for Policy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SimulateOptions {
+    pub seed: u64,
+    /// Days acted on.
+    pub days: u32,
+    /// Days of history before the first acting day.
+    pub warmup: u32,
+    pub products: u32,
+    pub campaigns: u32,
+    /// Policies to score besides the two baselines.
+    pub policies: Vec<Policy>,
+    /// The last warm-up day (the first as_of).
+    pub start: Day,
+    pub progress: bool,
+}
+
+/// One policy's closed loop, scored.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct PolicyScore {
+    pub policy: String,
+    /// Σ over the acting days of margin × attributed revenue − spend, as it happened.
+    pub realised_profit: f64,
+    /// The same from the true curves (no conversion noise).
+    pub expected_profit: f64,
+    /// Expected profit of the campaigns that existed before the first acting day.
+    pub expected_profit_existing: f64,
+    /// (policy − none) / (oracle − none) of expected profit; null when the
+    /// oracle does not beat doing nothing.
+    pub capture: Option<f64>,
+    pub capture_existing: Option<f64>,
+    pub spend: f64,
+    pub actions_applied: usize,
+    pub pauses: usize,
+    /// Pauses of campaigns whose true expected profit at their budget was positive that day.
+    pub pauses_of_profitable: usize,
+    pub budget_changes: usize,
+    pub created: usize,
+    pub held_runs: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SimulateResult {
+    pub seed: u64,
+    pub days: u32,
+    pub warmup: u32,
+    pub products: u32,
+    pub campaigns: u32,
+    pub margin: f64,
+    pub scores: Vec<PolicyScore>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SimulateError {
+    #[error("simulate: {0}")]
+    Io(String),
+    #[error("simulate: writing the day's data: {0}")]
+    Write(#[from] GenerateError),
+    #[error("simulate: the {policy} run for {as_of} failed: {message}")]
+    Run { policy: Policy, as_of: String, message: String },
+}
+
+/// Runs every policy's loop (the baselines first) and scores them.
+pub async fn simulate(base: &LoadedConfig, o: &SimulateOptions) -> Result<SimulateResult, SimulateError> {
+    let margin = base.settings.objective.margin;
+    let mut order = vec![Policy::None, Policy::Oracle];
+    for &p in &o.policies {
+        if !order.contains(&p) {
+            order.push(p);
+        }
+    }
+    let bar = if o.progress {
+        let b = ProgressBar::new(order.len() as u64 * o.days as u64);
+        b.set_style(ProgressStyle::with_template("{msg:>12} [{bar:30}] {pos}/{len} days ({eta})").expect("template"));
+        b
+    } else {
+        ProgressBar::hidden()
+    };
+    let mut scores = Vec::new();
+    for policy in order {
+        bar.set_message(policy.as_str());
+        scores.push(run_policy(base, o, policy, &bar).await?);
+    }
+    bar.finish_and_clear();
+    let by = |p: Policy| scores.iter().find(|s| s.policy == p.as_str()).cloned().unwrap_or_default();
+    let (none, oracle) = (by(Policy::None), by(Policy::Oracle));
+    let ratio = |x: f64, lo: f64, hi: f64| (hi - lo > 1e-9).then(|| (x - lo) / (hi - lo));
+    for s in &mut scores {
+        s.capture = ratio(s.expected_profit, none.expected_profit, oracle.expected_profit);
+        s.capture_existing = ratio(s.expected_profit_existing, none.expected_profit_existing, oracle.expected_profit_existing);
+    }
+    Ok(SimulateResult { seed: o.seed, days: o.days, warmup: o.warmup, products: o.products, campaigns: o.campaigns, margin, scores })
+}
+
+async fn run_policy(base: &LoadedConfig, o: &SimulateOptions, policy: Policy, bar: &ProgressBar) -> Result<PolicyScore, SimulateError> {
+    let margin = base.settings.objective.margin;
+    let mut world = World::new(&WorldOptions {
+        seed: o.seed,
+        products: o.products,
+        campaigns: o.campaigns,
+        history_days: o.warmup,
+        today: o.start,
+    });
+    let existing = world.campaigns.len();
+    let tmp = tempfile::tempdir().map_err(|e| SimulateError::Io(format!("a temporary directory: {e}")))?;
+    let cfg = loop_config(base, tmp.path());
+    let mut score = PolicyScore { policy: policy.as_str().to_string(), ..PolicyScore::default() };
+    for _ in 0..o.days {
+        let as_of = world.today;
+        match policy {
+            Policy::None => {}
+            Policy::Oracle => {
+                for (ci, to) in oracle_budgets(&world, margin, &base.settings.budget) {
+                    let c = &mut world.campaigns[ci];
+                    if to == 0.0 {
+                        score.pauses += 1;
+                        c.status = CampaignStatus::Paused;
+                        c.paused_by = Some(PausedBy::Pipeline);
+                        c.paused_at = Some(as_of + 1);
+                    } else {
+                        score.budget_changes += 1;
+                        c.daily_budget = to;
+                    }
+                    score.actions_applied += 1;
+                }
+            }
+            Policy::Seed => {
+                export(&world, &cfg.settings.store.path)?;
+                let req = RunRequest {
+                    as_of: Some(date_of(as_of)),
+                    report_dir: Some(tmp.path().join("reports").join(date_of(as_of).to_string())),
+                    ..RunRequest::default()
+                };
+                let clock = FixedClock(date_of(as_of + 1).and_hms_opt(6, 0, 0).expect("a time").and_utc());
+                let summary = pipeline::run(&cfg, &req, &clock)
+                    .await
+                    .map_err(|e| SimulateError::Run { policy, as_of: date_of(as_of).to_string(), message: e.to_string() })?;
+                if summary.report.status == RunStatus::Held {
+                    score.held_runs += 1;
+                }
+                for a in summary.report.actions.iter().filter(|a| a.status == ActionStatus::Applied) {
+                    apply(&mut world, a, margin, &mut score);
+                }
+            }
+        }
+        world.advance();
+        let d = world.today;
+        let k = world.day_index(d).expect("the day just simulated");
+        for (ci, cd) in &world.campaign_days[k] {
+            let e = world.expected_day(*ci, world.campaigns[*ci].daily_budget, d);
+            let expected = margin * e.revenue - e.spend;
+            score.realised_profit += margin * cd.revenue - cd.spend;
+            score.spend += cd.spend;
+            score.expected_profit += expected;
+            if *ci < existing {
+                score.expected_profit_existing += expected;
+            }
+        }
+        bar.inc(1);
+    }
+    Ok(score)
+}
+
+/// The loop's configuration: the user's (decision keys, caps, guardrails)
+/// with the plumbing pointed at the loop's own files, database and reports,
+/// acting automatically, no model, no notifications.
+fn loop_config(base: &LoadedConfig, dir: &Path) -> LoadedConfig {
+    let mut cfg = base.clone();
+    let s = &mut cfg.settings;
+    let data = dir.join("data");
+    s.store.kind = StoreKind::Files;
+    s.store.path = data.clone();
+    s.ads.kind = AdsKind::Files;
+    s.ads.path = data;
+    s.database.url = format!("sqlite://{}?mode=rwc", dir.join("simulate.db").display());
+    s.demo.enabled = false;
+    s.act.enabled = true;
+    s.act.mode = ActMode::Auto;
+    s.report.dir = dir.join("reports");
+    s.llm.provider = LlmProvider::None;
+    s.notify.webhook_url = String::new();
+    s.metrics.pushgateway_url = String::new();
+    s.metrics.textfile_path = String::new();
+    cfg.base_dir = PathBuf::from("/");
+    cfg
+}
+
+/// Applies one action the pipeline applied to the world, as the platform would.
+fn apply(world: &mut World, a: &Action, margin: f64, score: &mut PolicyScore) {
+    score.actions_applied += 1;
+    let today = world.today;
+    if a.kind == ActionKind::Create {
+        if let Some(p) = a.product_id.parse::<u64>().ok().and_then(|id| world.product_index(id)) {
+            let name = a.copy.as_ref().map(|c| c.name.clone()).unwrap_or_else(|| a.product_id.clone());
+            world.create_campaign(p, &name, a.to, format!("product:{}", a.product_id), &a.key);
+            score.created += 1;
+        }
+        return;
+    }
+    let Some(ci) = a.campaign_id.parse::<u64>().ok().and_then(|id| world.campaign_index(id)) else {
+        return;
+    };
+    match a.kind {
+        ActionKind::Pause => {
+            score.pauses += 1;
+            let e = world.expected_day(ci, world.campaigns[ci].daily_budget, today + 1);
+            if margin * e.revenue - e.spend > 0.0 {
+                score.pauses_of_profitable += 1;
+            }
+            let c = &mut world.campaigns[ci];
+            c.status = CampaignStatus::Paused;
+            c.paused_by = Some(a.paused_by.unwrap_or(PausedBy::Pipeline));
+            c.paused_at = Some(today + 1);
+        }
+        ActionKind::Resume => {
+            let c = &mut world.campaigns[ci];
+            c.status = CampaignStatus::Active;
+            c.paused_by = None;
+            c.paused_at = None;
+            c.daily_budget = a.to;
+        }
+        ActionKind::SetBudget => {
+            score.budget_changes += 1;
+            world.campaigns[ci].daily_budget = a.to;
+        }
+        ActionKind::Create => unreachable!("handled above"),
+    }
+}
+
+/// The oracle's day: for every campaign serving tomorrow, the budget that
+/// maximises the portfolio's true expected profit with the same total,
+/// each budget within `max_decrease_pct`/`max_increase_pct` of today's and
+/// at least `min_daily`; a campaign that loses money at every budget it
+/// could have is paused (0). Returns only the changes.
+pub fn oracle_budgets(world: &World, margin: f64, b: &BudgetSettings) -> Vec<(usize, f64)> {
+    let d = world.today + 1;
+    let serving: Vec<usize> = (0..world.campaigns.len()).filter(|&ci| world.campaigns[ci].serving_on(d)).collect();
+    let profit = |ci: usize, budget: f64| {
+        let e = world.expected_day(ci, budget, d);
+        margin * e.revenue - e.spend
+    };
+    let slope = |ci: usize, budget: f64| {
+        let h = 0.01;
+        (profit(ci, budget + h) - profit(ci, (budget - h).max(0.0))) / (budget + h - (budget - h).max(0.0))
+    };
+    let mut bounds = HashMap::new();
+    let mut kept = Vec::new();
+    let mut total = 0.0;
+    let mut changes = Vec::new();
+    for &ci in &serving {
+        let now = world.campaigns[ci].daily_budget;
+        total += now;
+        let hi = now * (1.0 + b.max_increase_pct / 100.0);
+        let lo = (now * (1.0 - b.max_decrease_pct / 100.0)).max(b.min_daily).min(now);
+        // Profit is concave in the budget: its best on [lo, hi] tells.
+        let best = argmax(|x| slope(ci, x), 0.0, lo, hi);
+        if profit(ci, best) < 0.0 {
+            changes.push((ci, 0.0));
+            continue;
+        }
+        bounds.insert(ci, (lo, hi));
+        kept.push(ci);
+    }
+    // The price of a dollar: the smallest λ ≥ 0 whose budgets fit the total.
+    let at = |lambda: f64| -> Vec<f64> {
+        kept.iter().map(|&ci| {
+            let (lo, hi) = bounds[&ci];
+            argmax(|x| slope(ci, x), lambda, lo, hi)
+        }).collect()
+    };
+    let fits = |v: &[f64]| v.iter().sum::<f64>() <= total + 1e-9;
+    let mut budgets = at(0.0);
+    if !fits(&budgets) {
+        let (mut lo, mut hi) = (0.0, 1.0);
+        while !fits(&at(hi)) && hi < 1e6 {
+            hi *= 2.0;
+        }
+        for _ in 0..50 {
+            let mid = 0.5 * (lo + hi);
+            if fits(&at(mid)) {
+                hi = mid;
+            } else {
+                lo = mid;
+            }
+        }
+        budgets = at(hi);
+    }
+    for (&ci, x) in kept.iter().zip(budgets) {
+        let to = (x * 100.0).floor() / 100.0;
+        if (to - world.campaigns[ci].daily_budget).abs() >= 0.01 {
+            changes.push((ci, to));
+        }
+    }
+    changes.sort_by_key(|c| c.0);
+    changes
+}
+
+/// Where a concave function's slope meets `lambda` on [lo, hi].
+fn argmax(slope: impl Fn(f64) -> f64, lambda: f64, lo: f64, hi: f64) -> f64 {
+    if slope(lo) <= lambda {
+        return lo;
+    }
+    if slope(hi) >= lambda {
+        return hi;
+    }
+    let (mut a, mut b) = (lo, hi);
+    for _ in 0..40 {
+        let m = 0.5 * (a + b);
+        if slope(m) > lambda {
+            a = m;
+        } else {
+            b = m;
+        }
+    }
+    0.5 * (a + b)
+}
+
+/// Writes the world as it stands in the SPEC §3 contract (CSV) into `dir`.
+pub fn export(world: &World, dir: &Path) -> Result<(), SimulateError> {
+    std::fs::create_dir_all(dir).map_err(|e| SimulateError::Io(format!("{}: {e}", dir.display())))?;
+    let werr = |e: PolarsError| SimulateError::Io(format!("{}: {e}", dir.display()));
+    let p = &world.products;
+    let mut products = df!(
+        col::PRODUCT_ID => p.iter().map(|p| p.id.to_string()).collect::<Vec<_>>(),
+        col::SKU => p.iter().map(|p| p.sku.clone()).collect::<Vec<_>>(),
+        col::NAME => p.iter().map(|p| p.name.clone()).collect::<Vec<_>>(),
+        col::CATEGORY => p.iter().map(|p| p.category.clone()).collect::<Vec<_>>(),
+        col::PRICE => p.iter().map(|p| p.price).collect::<Vec<_>>(),
+        col::STOCK => p.iter().map(|p| p.stock).collect::<Vec<_>>(),
+        col::CREATED_AT => p.iter().map(|p| p.created).collect::<Vec<_>>(),
+    )
+    .map_err(werr)?;
+    to_date(&mut products, col::CREATED_AT).map_err(werr)?;
+    let c = &world.campaigns;
+    let mut campaigns = df!(
+        col::CAMPAIGN_ID => c.iter().map(|c| c.id.to_string()).collect::<Vec<_>>(),
+        col::NAME => c.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
+        col::PRODUCT_ID => c.iter().map(|c| p[c.product].id.to_string()).collect::<Vec<_>>(),
+        col::STATUS => c.iter().map(|c| c.status.as_str()).collect::<Vec<_>>(),
+        col::DAILY_BUDGET => c.iter().map(|c| c.daily_budget).collect::<Vec<_>>(),
+        col::START_DATE => c.iter().map(|c| c.created).collect::<Vec<_>>(),
+        col::PAUSED_BY => c.iter().map(|c| c.paused_by.map(PausedBy::as_str)).collect::<Vec<_>>(),
+        col::PAUSED_AT => c.iter().map(|c| c.paused_at).collect::<Vec<_>>(),
+    )
+    .map_err(werr)?;
+    to_date(&mut campaigns, col::START_DATE).map_err(werr)?;
+    to_date(&mut campaigns, col::PAUSED_AT).map_err(werr)?;
+    let mut pd = ProductDailyCols::with_capacity(world.product_days.len() * p.len());
+    let mut cd = CampaignDailyCols::default();
+    for (k, days) in world.product_days.iter().enumerate() {
+        let d = world.first_day + k as i32;
+        for (pi, pday) in days.iter().enumerate() {
+            if p[pi].created <= d {
+                pd.push(d, &p[pi].id.to_string(), pday.views, pday.units, pday.revenue);
+            }
+        }
+        for (ci, x) in &world.campaign_days[k] {
+            cd.push(d, c[*ci].id.to_string(), x.impressions, x.clicks, x.spend, x.conversions, x.revenue, x.new_customers);
+        }
+    }
+    let mut pd = pd.into_frame().map_err(werr)?;
+    let mut cd = cd.into_frame().map_err(werr)?;
+    for (table, df) in [
+        (Table::Products, &mut products),
+        (Table::ProductDaily, &mut pd),
+        (Table::Campaigns, &mut campaigns),
+        (Table::CampaignDaily, &mut cd),
+    ] {
+        write_table(dir, table, df, Format::Csv)?;
+    }
+    Ok(())
+}
+
+/// The first as_of of a loop: fixed, so a seed gives the same loop on any day.
+pub fn default_start(warmup: u32) -> Day {
+    day_of(chrono::NaiveDate::from_ymd_opt(2026, 1, 1).expect("a date")) + warmup.max(1) as i32 - 1
+}
+
+/// The table `sandbox simulate` prints.
+pub fn table(r: &SimulateResult) -> String {
+    let mut out = format!(
+        "seed {} · {} products · {} campaigns · {} warm-up days · {} acting days · margin {}\n",
+        r.seed, r.products, r.campaigns, r.warmup, r.days, r.margin
+    );
+    out.push_str(&format!(
+        "{:<8} {:>12} {:>12} {:>9} {:>9} {:>8} {:>7} {:>11} {:>8} {:>8} {:>5}\n",
+        "policy", "realised", "expected", "capture", "existing", "actions", "pauses", "profitable", "budgets", "creates", "held"
+    ));
+    let pct = |x: Option<f64>| x.map_or("–".to_string(), |v| format!("{v:.2}"));
+    for s in &r.scores {
+        out.push_str(&format!(
+            "{:<8} {:>12.2} {:>12.2} {:>9} {:>9} {:>8} {:>7} {:>11} {:>8} {:>8} {:>5}\n",
+            s.policy,
+            s.realised_profit,
+            s.expected_profit,
+            pct(s.capture),
+            pct(s.capture_existing),
+            s.actions_applied,
+            s.pauses,
+            s.pauses_of_profitable,
+            s.budget_changes,
+            s.created,
+            s.held_runs
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn world() -> World {
+        World::new(&WorldOptions { seed: 9, products: 80, campaigns: 30, history_days: 40, today: 20_000 })
+    }
+
+    fn profit(w: &World, budgets: &[f64]) -> f64 {
+        let d = w.today + 1;
+        budgets
+            .iter()
+            .enumerate()
+            .filter(|(ci, b)| **b > 0.0 && w.campaigns[*ci].serving_on(d))
+            .map(|(ci, b)| {
+                let e = w.expected_day(ci, *b, d);
+                e.revenue - e.spend
+            })
+            .sum()
+    }
+
+    #[test]
+    fn the_oracle_keeps_the_caps_and_the_total_and_earns_more() {
+        let w = world();
+        let b = BudgetSettings::default();
+        let now: Vec<f64> = w.campaigns.iter().map(|c| c.daily_budget).collect();
+        let changes = oracle_budgets(&w, 1.0, &b);
+        assert!(!changes.is_empty());
+        let mut after = now.clone();
+        for &(ci, to) in &changes {
+            after[ci] = to;
+            if to > 0.0 {
+                assert!(to <= now[ci] * 1.2 + 1e-9, "increase cap: {} → {to}", now[ci]);
+                assert!(to >= (now[ci] * 0.5).max(b.min_daily).min(now[ci]) - 0.01, "decrease cap: {} → {to}", now[ci]);
+            }
+        }
+        let serving = |v: &[f64]| v.iter().enumerate().filter(|(ci, _)| w.campaigns[*ci].serving_on(w.today + 1)).map(|(_, b)| b).sum::<f64>();
+        assert!(serving(&after) <= serving(&now) + 1e-6, "the same total budget at most");
+        assert!(profit(&w, &after) > profit(&w, &now), "{} vs {}", profit(&w, &after), profit(&w, &now));
+        // Every pause is of a campaign that loses money at each budget it could have.
+        for &(ci, to) in &changes {
+            if to == 0.0 {
+                for f in [0.5, 0.75, 1.0, 1.2] {
+                    let e = w.expected_day(ci, (now[ci] * f).max(b.min_daily), w.today + 1);
+                    assert!(e.revenue < e.spend, "paused campaign {ci} earns at {f}×");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_oracle_leaves_campaigns_between_their_caps_at_one_marginal_profit() {
+        // Loose caps: where neither cap binds, a dollar earns the same everywhere.
+        let w = world();
+        let b = BudgetSettings { max_increase_pct: 1000.0, max_decrease_pct: 90.0, ..BudgetSettings::default() };
+        let changes = oracle_budgets(&w, 1.0, &b);
+        let d = w.today + 1;
+        let slope = |ci: usize, x: f64| {
+            let (lo, hi) = (w.expected_day(ci, x - 0.05, d), w.expected_day(ci, x + 0.05, d));
+            ((hi.revenue - hi.spend) - (lo.revenue - lo.spend)) / 0.1
+        };
+        let interior: Vec<f64> = changes
+            .iter()
+            .filter(|(ci, to)| {
+                let now = w.campaigns[*ci].daily_budget;
+                *to > (now * 0.1).max(b.min_daily) + 0.5 && *to < now * 11.0 - 0.5
+            })
+            .map(|&(ci, to)| slope(ci, to))
+            .collect();
+        assert!(interior.len() >= 3, "{changes:?}");
+        let (lo, hi) = interior.iter().fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+        assert!(hi - lo < 0.02, "marginal profits {interior:?}");
+    }
+
+    #[test]
+    fn the_export_is_the_data_contract() {
+        let w = world();
+        let dir = tempfile::tempdir().unwrap();
+        export(&w, dir.path()).unwrap();
+        let text = std::fs::read_to_string(dir.path().join("campaigns.csv")).unwrap();
+        assert_eq!(text.lines().next().unwrap(), "campaign_id,name,product_id,status,daily_budget,start_date,paused_by,paused_at");
+        assert_eq!(text.lines().count(), 31);
+        let daily = std::fs::read_to_string(dir.path().join("campaign_daily.csv")).unwrap();
+        let spend: f64 = daily.lines().skip(1).map(|l| l.split(',').nth(4).unwrap().parse::<f64>().unwrap()).sum();
+        let truth: f64 = w.campaign_days.iter().flatten().map(|(_, d)| d.spend).sum();
+        assert!((spend - truth).abs() < 0.01, "{spend} vs {truth}");
+    }
+}
