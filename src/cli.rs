@@ -147,7 +147,8 @@ pub struct SimulateArgs {
     pub products: u32,
     #[arg(long, default_value_t = 60)]
     pub campaigns: u32,
-    /// Policies to score (repeat the flag); `none` and `oracle` always run as the baselines.
+    /// Policies to score (repeat the flag: `--policy seed --policy profit`);
+    /// `none` and `oracle` always run as the baselines.
     #[arg(long = "policy", value_enum, default_values_t = [PolicyArg::Seed])]
     pub policies: Vec<PolicyArg>,
     /// Also write the scores as JSON here.
@@ -159,6 +160,7 @@ pub struct SimulateArgs {
 pub enum PolicyArg {
     None,
     Seed,
+    Profit,
     Oracle,
 }
 

@@ -65,8 +65,9 @@ pub enum Error {
     ApprovalHeld(Vec<crate::model::run::HeldBy>),
     #[error("sandbox serve: {0}")]
     Serve(std::io::Error),
-    #[error(transparent)]
-    Simulate(#[from] crate::sandbox::simulate::SimulateError),
+    /// `sandbox simulate` failed (its message names the policy and the day).
+    #[error("{0}")]
+    Simulate(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

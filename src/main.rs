@@ -253,13 +253,14 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                     .map(|p| match p {
                         PolicyArg::None => Policy::None,
                         PolicyArg::Seed => Policy::Seed,
+                        PolicyArg::Profit => Policy::Profit,
                         PolicyArg::Oracle => Policy::Oracle,
                     })
                     .collect(),
                 start: simulate::default_start(a.warmup),
                 progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
             };
-            let result = runtime().block_on(simulate::simulate(&cfg, &opts))?;
+            let result = runtime().block_on(simulate::simulate(&cfg, &opts)).map_err(|e| Error::Simulate(e.to_string()))?;
             say!("{}", simulate::table(&result));
             if let Some(path) = &a.json {
                 std::fs::write(path, serde_json::to_string_pretty(&result)?)

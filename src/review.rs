@@ -97,6 +97,12 @@ async fn waiting(cfg: &LoadedConfig, id: &str) -> Result<(Db, RunLock, Vec<Propo
 struct Today {
     campaigns: Vec<TodayCampaign>,
     data_quality: DataQuality,
+    totals: TodayTotals,
+}
+
+#[derive(serde::Deserialize)]
+struct TodayTotals {
+    budget_before: f64,
 }
 
 #[derive(serde::Deserialize)]
@@ -144,7 +150,7 @@ pub async fn approve(ctx: &ReviewContext<'_>, id: &str, force: bool) -> Result<R
         Some(json) => {
             let today: Today = serde_json::from_str(&json)?;
             let active = today.campaigns.iter().filter(|c| !matches!(c.decision, Decision::Paused | Decision::Resume)).count();
-            guardrails::check(&guardrails::shape(&actions, active, &today.data_quality), &s.act, &s.budget)
+            guardrails::check(&guardrails::shape(&actions, active, today.totals.budget_before, &today.data_quality), &s.act, &s.budget)
         }
         None => Vec::new(),
     };

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::kinds::{ActMode, AdsKind, BudgetStrategy, LlmProvider, StoreKind, ViewsItemId, ViewsKind};
+use crate::model::kinds::{ActMode, AdsKind, BudgetStrategy, DecisionPolicy, LlmProvider, StoreKind, ViewsItemId, ViewsKind};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -25,6 +25,7 @@ pub struct Settings {
     pub windows: WindowSettings,
     pub decisions: DecisionSettings,
     pub objective: ObjectiveSettings,
+    pub model: ModelSettings,
     pub significance: SignificanceSettings,
     pub risk: RiskSettings,
     pub resume: ResumeSettings,
@@ -52,6 +53,7 @@ impl Default for Settings {
             windows: WindowSettings::default(),
             decisions: DecisionSettings::default(),
             objective: ObjectiveSettings::default(),
+            model: ModelSettings::default(),
             significance: SignificanceSettings::default(),
             risk: RiskSettings::default(),
             resume: ResumeSettings::default(),
@@ -319,6 +321,9 @@ impl Default for WindowSettings {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct DecisionSettings {
+    /// `seed` (the matrix of SPEC §6 and the budget rules of §7) or
+    /// `profit` (response curves and equal marginal profit, §13).
+    pub policy: DecisionPolicy,
     pub min_days: u32,
     pub min_spend: f64,
     pub emergency_roi: f64,
@@ -339,6 +344,7 @@ pub struct DecisionSettings {
 impl Default for DecisionSettings {
     fn default() -> Self {
         DecisionSettings {
+            policy: DecisionPolicy::Seed,
             min_days: 3,
             min_spend: 0.0,
             emergency_roi: 0.0,
@@ -370,6 +376,36 @@ pub struct ObjectiveSettings {
 impl Default for ObjectiveSettings {
     fn default() -> Self {
         ObjectiveSettings { margin: 1.0 }
+    }
+}
+
+/// The response model of `decisions.policy = "profit"` (SPEC §13).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelSettings {
+    /// Days of a campaign's history its cost curve is fitted from.
+    pub lookback_days: u32,
+    /// The most recent days its average ROAS is taken over (whole weeks).
+    pub roas_days: u32,
+    /// Pause when P(a loss even at min_daily) is above this.
+    pub pause_confidence: f64,
+    /// The elasticity prior when fewer than three campaigns can say.
+    pub prior_elasticity: f64,
+    pub prior_elasticity_sd: f64,
+    /// Budget changes smaller than this % of the budget are not made.
+    pub min_change_pct: f64,
+}
+
+impl Default for ModelSettings {
+    fn default() -> Self {
+        ModelSettings {
+            lookback_days: 28,
+            roas_days: 14,
+            pause_confidence: 0.9,
+            prior_elasticity: 0.5,
+            prior_elasticity_sd: 0.3,
+            min_change_pct: 2.0,
+        }
     }
 }
 
@@ -513,6 +549,8 @@ pub struct ActSettings {
     pub mode: ActMode,
     pub max_actions: u64,
     pub max_action_fraction: f64,
+    /// Σ |budget change| + Σ budgets paused over the daily budget before.
+    pub max_budget_moved_fraction: f64,
     pub max_pause_fraction: f64,
     pub max_quarantine_fraction: f64,
     pub locked_campaigns: Vec<String>,
@@ -532,6 +570,7 @@ impl Default for ActSettings {
             mode: ActMode::Auto,
             max_actions: 1000,
             max_action_fraction: 0.5,
+            max_budget_moved_fraction: 0.5,
             max_pause_fraction: 0.3,
             max_quarantine_fraction: 0.05,
             locked_campaigns: Vec::new(),

@@ -129,6 +129,7 @@ impl Settings {
         unit("risk.high_level", self.risk.high_level);
         unit("budget.max_receiver_risk", self.budget.max_receiver_risk);
         unit("act.max_action_fraction", self.act.max_action_fraction);
+        unit("act.max_budget_moved_fraction", self.act.max_budget_moved_fraction);
         unit("act.max_pause_fraction", self.act.max_pause_fraction);
         unit("act.max_quarantine_fraction", self.act.max_quarantine_fraction);
         unit("act.min_day_fraction", self.act.min_day_fraction);
@@ -266,6 +267,25 @@ impl Settings {
         }
         if self.demo.enabled && (self.demo.products == 0 || self.demo.days == 0) {
             p.push("demo.products and demo.days: must be at least 1 when demo.enabled".into());
+        }
+        let m = &self.model;
+        if m.lookback_days < 7 || m.lookback_days > 365 {
+            p.push(format!("model.lookback_days: must be 7..=365, found {}", m.lookback_days));
+        }
+        if m.roas_days < 7 || m.roas_days > m.lookback_days {
+            p.push(format!("model.roas_days: must be 7..=model.lookback_days, found {}", m.roas_days));
+        }
+        if !(m.pause_confidence > 0.5 && m.pause_confidence < 1.0) {
+            p.push(format!("model.pause_confidence: must be in (0.5, 1), found {}", m.pause_confidence));
+        }
+        if !(0.0..=0.97).contains(&m.prior_elasticity) {
+            p.push(format!("model.prior_elasticity: must be in [0, 0.97], found {}", m.prior_elasticity));
+        }
+        if !(m.prior_elasticity_sd > 0.0 && m.prior_elasticity_sd <= 1.0) {
+            p.push(format!("model.prior_elasticity_sd: must be in (0, 1], found {}", m.prior_elasticity_sd));
+        }
+        if !(0.0..=50.0).contains(&m.min_change_pct) {
+            p.push(format!("model.min_change_pct: must be in [0, 50], found {}", m.min_change_pct));
         }
         let margin = self.objective.margin;
         if !(margin.is_finite() && margin > 0.0 && margin <= 1.0) {

@@ -12,8 +12,11 @@ pub struct PlanShape {
     /// Campaigns active before the run.
     pub active: usize,
     pub actions: usize,
-    /// Actions that touch an existing campaign (all but creates).
+    /// Actions that pause or resume an existing campaign (budget changes
+    /// are measured by the money they move instead).
     pub campaign_actions: usize,
+    /// Σ |budget change| + Σ budgets paused, over the daily budget before.
+    pub budget_moved_fraction: f64,
     pub pauses: usize,
     pub stale: bool,
     pub quarantine_fraction: f64,
@@ -22,9 +25,20 @@ pub struct PlanShape {
     pub max_decrease_pct: f64,
 }
 
-/// The shape of `actions` against a portfolio of `active` campaigns and the
-/// data quality they were decided on.
-pub fn shape(actions: &[Action], active: usize, quality: &DataQuality) -> PlanShape {
+/// The shape of `actions` against a portfolio of `active` campaigns with
+/// `budget_before` of daily budget, and the data quality they were decided on.
+pub fn shape(actions: &[Action], active: usize, budget_before: f64, quality: &DataQuality) -> PlanShape {
+    let moved: f64 = actions
+        .iter()
+        .map(|a| match a.kind {
+            ActionKind::SetBudget => (a.to - a.from).abs(),
+            ActionKind::Pause => a.from,
+            ActionKind::Resume | ActionKind::Create => 0.0,
+        })
+        .sum();
+    // No budget before (a first run that only creates): nothing to measure
+    // against; the count limits still hold.
+    let budget_moved_fraction = if budget_before > 0.0 { moved / budget_before } else { 0.0 };
     let (mut inc, mut dec) = (0.0f64, 0.0f64);
     for a in actions.iter().filter(|a| a.kind == ActionKind::SetBudget && a.from > 0.0) {
         let pct = (a.to - a.from) / a.from * 100.0;
@@ -34,7 +48,8 @@ pub fn shape(actions: &[Action], active: usize, quality: &DataQuality) -> PlanSh
     PlanShape {
         active,
         actions: actions.len(),
-        campaign_actions: actions.iter().filter(|a| a.kind != ActionKind::Create).count(),
+        campaign_actions: actions.iter().filter(|a| matches!(a.kind, ActionKind::Pause | ActionKind::Resume)).count(),
+        budget_moved_fraction,
         pauses: actions.iter().filter(|a| a.kind == ActionKind::Pause).count(),
         stale: quality.stale,
         quarantine_fraction: quality.quarantine_fraction(),
@@ -63,6 +78,9 @@ pub fn check(p: &PlanShape, a: &ActSettings, b: &BudgetSettings) -> Vec<HeldBy> 
     let action_fraction = frac(p.campaign_actions, p.active);
     if p.campaign_actions > 0 && action_fraction > a.max_action_fraction {
         trip("max_action_fraction", action_fraction, a.max_action_fraction);
+    }
+    if p.budget_moved_fraction > a.max_budget_moved_fraction + 1e-9 {
+        trip("max_budget_moved_fraction", p.budget_moved_fraction, a.max_budget_moved_fraction);
     }
     let pause_fraction = frac(p.pauses, p.active);
     if p.pauses > 0 && pause_fraction > a.max_pause_fraction {
@@ -122,6 +140,36 @@ mod tests {
             vec!["max_quarantine_fraction"]
         );
         assert_eq!(names(&PlanShape { max_increase_pct: 20.5, ..shape() }, &ActSettings::default()), vec!["max_increase_pct"]);
+        assert!(names(&PlanShape { budget_moved_fraction: 0.5, ..shape() }, &ActSettings::default()).is_empty());
+        assert_eq!(
+            names(&PlanShape { budget_moved_fraction: 0.51, ..shape() }, &ActSettings::default()),
+            vec!["max_budget_moved_fraction"]
+        );
+    }
+
+    #[test]
+    fn budget_moves_count_by_money_and_pauses_by_number() {
+        let a = |kind: ActionKind, from: f64, to: f64| Action {
+            key: String::new(),
+            campaign_id: "C".into(),
+            product_id: "P".into(),
+            kind,
+            from,
+            to,
+            paused_by: None,
+            effective_date: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+            status: crate::model::plan::ActionStatus::Proposed,
+            reason: String::new(),
+            copy: None,
+        };
+        // 20 budget changes of 2.00 and one 30.00 pause on 400.00 of budget.
+        let mut acts: Vec<Action> = (0..20).map(|_| a(ActionKind::SetBudget, 20.0, 22.0)).collect();
+        acts.push(a(ActionKind::Pause, 30.0, 0.0));
+        acts.push(a(ActionKind::Create, 0.0, 25.0));
+        let p = super::shape(&acts, 20, 400.0, &DataQuality::default());
+        assert_eq!((p.campaign_actions, p.pauses), (1, 1));
+        assert!((p.budget_moved_fraction - 70.0 / 400.0).abs() < 1e-12);
+        assert!(check(&p, &ActSettings::default(), &BudgetSettings::default()).is_empty(), "many small moves are not a blast");
     }
 
     #[test]

@@ -5,7 +5,9 @@
 pub mod budget;
 pub mod day;
 pub mod guardrails;
+pub mod marginal;
 pub mod matrix;
+pub mod response;
 pub mod risk;
 pub mod selection;
 pub mod significance;

@@ -102,6 +102,18 @@ pub enum BudgetStrategy {
 
 named!(BudgetStrategy, "budget strategy", Proportional => "proportional");
 
+/// How campaigns are judged (SPEC §13).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DecisionPolicy {
+    /// The original design's matrix (SPEC §6) and budget rules (§7).
+    Seed,
+    /// Each campaign's own response curve; budgets to equal marginal profit.
+    Profit,
+}
+
+named!(DecisionPolicy, "decision policy", Seed => "seed", Profit => "profit");
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,5 +128,6 @@ mod tests {
         assert_serde_names(LlmProvider::ALL);
         assert_serde_names(ActMode::ALL);
         assert_serde_names(BudgetStrategy::ALL);
+        assert_serde_names(DecisionPolicy::ALL);
     }
 }

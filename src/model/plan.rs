@@ -171,6 +171,8 @@ pub struct CampaignDecision {
     pub locked: bool,
     pub budget_current: f64,
     pub budget_proposed: f64,
+    /// Under `policy = "profit"`: what the original matrix said.
+    pub seed_decision: Option<super::decision::Decision>,
 }
 
 impl CampaignDecision {

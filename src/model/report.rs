@@ -39,6 +39,9 @@ pub struct CampaignEntry {
     pub baseline: Baseline,
     pub metrics: Metrics,
     pub budget: Budget,
+    /// Under `policy = "profit"`: what the original matrix would have said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed_decision: Option<Decision>,
 }
 
 /// Who wrote the narrative.

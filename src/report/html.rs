@@ -412,6 +412,7 @@ mod tests {
                 risk_level: None,
             },
             budget: crate::model::report::Budget { current: 1.0, proposed: 1.0 },
+            seed_decision: None,
         }];
         let t = table(&rows).into_string();
         assert!(t.contains("&lt;script&gt;alert(1)&lt;/script&gt;") && !t.contains("<script>"), "{t}");

@@ -42,6 +42,7 @@ fn entry(d: &CampaignDecision) -> CampaignEntry {
             risk_level: d.risk_level,
         },
         budget: Budget { current: d.budget_current, proposed: d.budget_proposed },
+        seed_decision: d.seed_decision,
     }
 }
 

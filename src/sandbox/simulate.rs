@@ -15,7 +15,6 @@
 //! equal marginal profit inside the same caps; never creates). Capture is
 //! (policy − none) / (oracle − none) of expected profit.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -26,10 +25,11 @@ use super::generate::{to_date, write_table, CampaignDailyCols, Format, GenerateE
 use super::world::{World, WorldOptions};
 use crate::clock::FixedClock;
 use crate::config::{BudgetSettings, LoadedConfig};
+use crate::decisions::marginal;
 use crate::model::campaign::{CampaignStatus, PausedBy};
 use crate::model::contract::{col, Table};
 use crate::model::day::{date_of, day_of, Day};
-use crate::model::kinds::{ActMode, AdsKind, LlmProvider, StoreKind};
+use crate::model::kinds::{ActMode, AdsKind, DecisionPolicy, LlmProvider, StoreKind};
 use crate::model::plan::{Action, ActionKind, ActionStatus};
 use crate::model::run::RunStatus;
 use crate::pipeline::{self, RunRequest};
@@ -42,6 +42,8 @@ pub enum Policy {
     None,
     /// The pipeline with `decisions.policy = "seed"` (SPEC §6–§7).
     Seed,
+    /// The pipeline with `decisions.policy = "profit"` (SPEC §13).
+    Profit,
     /// Knows the true curves; the same total budget and caps; never creates.
     Oracle,
 }
@@ -51,6 +53,7 @@ impl Policy {
         match self {
             Policy::None => "none",
             Policy::Seed => "seed",
+            Policy::Profit => "profit",
             Policy::Oracle => "oracle",
         }
     }
@@ -165,15 +168,20 @@ async fn run_policy(base: &LoadedConfig, o: &SimulateOptions, policy: Policy, ba
         today: o.start,
     });
     let existing = world.campaigns.len();
+    let oracle_total: f64 = world.campaigns.iter().filter(|c| c.serving_on(world.today + 1)).map(|c| c.daily_budget).sum();
     let tmp = tempfile::tempdir().map_err(|e| SimulateError::Io(format!("a temporary directory: {e}")))?;
-    let cfg = loop_config(base, tmp.path());
+    let mut cfg = loop_config(base, tmp.path());
+    cfg.settings.decisions.policy = match policy {
+        Policy::Profit => DecisionPolicy::Profit,
+        _ => DecisionPolicy::Seed,
+    };
     let mut score = PolicyScore { policy: policy.as_str().to_string(), ..PolicyScore::default() };
     for _ in 0..o.days {
         let as_of = world.today;
         match policy {
             Policy::None => {}
             Policy::Oracle => {
-                for (ci, to) in oracle_budgets(&world, margin, &base.settings.budget) {
+                for (ci, to) in oracle_budgets(&world, margin, &base.settings.budget, oracle_total) {
                     let c = &mut world.campaigns[ci];
                     if to == 0.0 {
                         score.pauses += 1;
@@ -187,7 +195,7 @@ async fn run_policy(base: &LoadedConfig, o: &SimulateOptions, policy: Policy, ba
                     score.actions_applied += 1;
                 }
             }
-            Policy::Seed => {
+            Policy::Seed | Policy::Profit => {
                 export(&world, &cfg.settings.store.path)?;
                 let req = RunRequest {
                     as_of: Some(date_of(as_of)),
@@ -291,11 +299,12 @@ fn apply(world: &mut World, a: &Action, margin: f64, score: &mut PolicyScore) {
 }
 
 /// The oracle's day: for every campaign serving tomorrow, the budget that
-/// maximises the portfolio's true expected profit with the same total,
+/// maximises the portfolio's true expected profit within `total` (the daily
+/// budget the portfolio had when the loop began: the same money every day),
 /// each budget within `max_decrease_pct`/`max_increase_pct` of today's and
 /// at least `min_daily`; a campaign that loses money at every budget it
 /// could have is paused (0). Returns only the changes.
-pub fn oracle_budgets(world: &World, margin: f64, b: &BudgetSettings) -> Vec<(usize, f64)> {
+pub fn oracle_budgets(world: &World, margin: f64, b: &BudgetSettings, total: f64) -> Vec<(usize, f64)> {
     let d = world.today + 1;
     let serving: Vec<usize> = (0..world.campaigns.len()).filter(|&ci| world.campaigns[ci].serving_on(d)).collect();
     let profit = |ci: usize, budget: f64| {
@@ -304,78 +313,35 @@ pub fn oracle_budgets(world: &World, margin: f64, b: &BudgetSettings) -> Vec<(us
     };
     let slope = |ci: usize, budget: f64| {
         let h = 0.01;
-        (profit(ci, budget + h) - profit(ci, (budget - h).max(0.0))) / (budget + h - (budget - h).max(0.0))
+        let lo = (budget - h).max(0.0);
+        (profit(ci, budget + h) - profit(ci, lo)) / (budget + h - lo)
     };
-    let mut bounds = HashMap::new();
-    let mut kept = Vec::new();
-    let mut total = 0.0;
     let mut changes = Vec::new();
+    let mut kept = Vec::new();
     for &ci in &serving {
-        let now = world.campaigns[ci].daily_budget;
-        total += now;
-        let hi = now * (1.0 + b.max_increase_pct / 100.0);
-        let lo = (now * (1.0 - b.max_decrease_pct / 100.0)).max(b.min_daily).min(now);
+        let (lo, hi) = marginal::bounds(world.campaigns[ci].daily_budget, b);
         // Profit is concave in the budget: its best on [lo, hi] tells.
-        let best = argmax(|x| slope(ci, x), 0.0, lo, hi);
+        let best = marginal::equalize(&[&|x| slope(ci, x)], &[(lo, hi)], f64::INFINITY)[0];
         if profit(ci, best) < 0.0 {
             changes.push((ci, 0.0));
-            continue;
+        } else {
+            kept.push((ci, (lo, hi)));
         }
-        bounds.insert(ci, (lo, hi));
-        kept.push(ci);
     }
-    // The price of a dollar: the smallest λ ≥ 0 whose budgets fit the total.
-    let at = |lambda: f64| -> Vec<f64> {
-        kept.iter().map(|&ci| {
-            let (lo, hi) = bounds[&ci];
-            argmax(|x| slope(ci, x), lambda, lo, hi)
-        }).collect()
-    };
-    let fits = |v: &[f64]| v.iter().sum::<f64>() <= total + 1e-9;
-    let mut budgets = at(0.0);
-    if !fits(&budgets) {
-        let (mut lo, mut hi) = (0.0, 1.0);
-        while !fits(&at(hi)) && hi < 1e6 {
-            hi *= 2.0;
-        }
-        for _ in 0..50 {
-            let mid = 0.5 * (lo + hi);
-            if fits(&at(mid)) {
-                hi = mid;
-            } else {
-                lo = mid;
-            }
-        }
-        budgets = at(hi);
-    }
-    for (&ci, x) in kept.iter().zip(budgets) {
-        let to = (x * 100.0).floor() / 100.0;
+    let fns: Vec<Box<dyn Fn(f64) -> f64 + '_>> = kept.iter().map(|&(ci, _)| Box::new(move |x| slope(ci, x)) as Box<dyn Fn(f64) -> f64>).collect();
+    let refs: Vec<&dyn Fn(f64) -> f64> = fns.iter().map(|f| f.as_ref()).collect();
+    let bounds: Vec<(f64, f64)> = kept.iter().map(|k| k.1).collect();
+    // The bounds may force more than the total (after pauses, cuts are capped).
+    let floor: f64 = bounds.iter().map(|b| b.0).sum();
+    let budgets = marginal::equalize(&refs, &bounds, total.max(floor));
+    for (&(ci, _), x) in kept.iter().zip(budgets) {
+        let to = (x * 100.0 + 1e-4).floor() / 100.0;
         if (to - world.campaigns[ci].daily_budget).abs() >= 0.01 {
             changes.push((ci, to));
         }
     }
     changes.sort_by_key(|c| c.0);
     changes
-}
-
-/// Where a concave function's slope meets `lambda` on [lo, hi].
-fn argmax(slope: impl Fn(f64) -> f64, lambda: f64, lo: f64, hi: f64) -> f64 {
-    if slope(lo) <= lambda {
-        return lo;
-    }
-    if slope(hi) >= lambda {
-        return hi;
-    }
-    let (mut a, mut b) = (lo, hi);
-    for _ in 0..40 {
-        let m = 0.5 * (a + b);
-        if slope(m) > lambda {
-            a = m;
-        } else {
-            b = m;
-        }
-    }
-    0.5 * (a + b)
 }
 
 /// Writes the world as it stands in the SPEC §3 contract (CSV) into `dir`.
@@ -495,7 +461,8 @@ mod tests {
         let w = world();
         let b = BudgetSettings::default();
         let now: Vec<f64> = w.campaigns.iter().map(|c| c.daily_budget).collect();
-        let changes = oracle_budgets(&w, 1.0, &b);
+        let total: f64 = w.campaigns.iter().filter(|c| c.serving_on(w.today + 1)).map(|c| c.daily_budget).sum();
+        let changes = oracle_budgets(&w, 1.0, &b, total);
         assert!(!changes.is_empty());
         let mut after = now.clone();
         for &(ci, to) in &changes {
@@ -524,7 +491,8 @@ mod tests {
         // Loose caps: where neither cap binds, a dollar earns the same everywhere.
         let w = world();
         let b = BudgetSettings { max_increase_pct: 1000.0, max_decrease_pct: 90.0, ..BudgetSettings::default() };
-        let changes = oracle_budgets(&w, 1.0, &b);
+        let total: f64 = w.campaigns.iter().filter(|c| c.serving_on(w.today + 1)).map(|c| c.daily_budget).sum();
+        let changes = oracle_budgets(&w, 1.0, &b, total);
         let d = w.today + 1;
         let slope = |ci: usize, x: f64| {
             let (lo, hi) = (w.expected_day(ci, x - 0.05, d), w.expected_day(ci, x + 0.05, d));

@@ -51,7 +51,7 @@ pub struct ActError(#[from] DbError);
 /// The numbers the guardrails judge.
 pub fn plan_shape(plan: &Plan, quality: &DataQuality) -> PlanShape {
     let active = plan.campaigns.iter().filter(|c| c.row.status == CampaignStatus::Active).count();
-    guardrails::shape(&plan.actions, active, quality)
+    guardrails::shape(&plan.actions, active, plan.totals.budget_before, quality)
 }
 
 /// Where the crash test kills the process: after this many journal
@@ -417,6 +417,7 @@ mod tests {
             locked: false,
             budget_current: 20.0,
             budget_proposed: 20.0,
+            seed_decision: None,
         };
         Plan {
             as_of: 20000,

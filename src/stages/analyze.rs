@@ -15,10 +15,11 @@ use polars::prelude::*;
 use super::transform::{w, Frames};
 use super::validate::{ValidBatch, CIDX};
 use crate::config::Settings;
-use crate::decisions::{budget, risk, selection};
+use crate::decisions::{budget, response, risk, selection};
 use crate::model::campaign::{CampaignRow, CampaignStatus, PausedBy};
 use crate::model::contract::col;
 use crate::model::day::Day;
+use crate::model::kinds::DecisionPolicy;
 use crate::model::names::UnknownName;
 use crate::model::run::StageReport;
 use crate::model::shard::Shard;
@@ -45,6 +46,9 @@ pub struct Analysis {
     pub campaigns: Vec<CampaignRow>,
     /// Products without an active or paused campaign (or one yet to start).
     pub products: Vec<selection::Product>,
+    /// Under `policy = "profit"`: each campaign's days with spend over
+    /// `model.lookback_days`, oldest first (empty under `seed`).
+    pub daily: HashMap<String, Vec<response::Day>>,
 }
 
 impl Analysis {
@@ -198,8 +202,42 @@ pub fn analyze(frames: &Frames, valid: &ValidBatch, s: &Settings) -> Result<(Ana
         .collect()?;
     let products = product_rows(&free)?;
 
+    let daily = match s.decisions.policy {
+        DecisionPolicy::Profit => daily_series(valid, frames.as_of, s.model.lookback_days)?,
+        DecisionPolicy::Seed => HashMap::new(),
+    };
     let report = StageReport::new("analyze", started, frames.campaigns.height() as u64, campaigns.len() as u64);
-    Ok((Analysis { as_of: frames.as_of, frame, campaigns, products }, report))
+    Ok((Analysis { as_of: frames.as_of, frame, campaigns, products, daily }, report))
+}
+
+/// Each campaign's days with spend in the last `lookback` days up to
+/// `as_of`, oldest first: one filtered, joined, sorted frame, then split.
+fn daily_series(valid: &ValidBatch, as_of: Day, lookback: u32) -> PolarsResult<HashMap<String, Vec<response::Day>>> {
+    let ids = valid.campaigns.clone().lazy().select([col(CIDX), col(col::CAMPAIGN_ID)]);
+    let day = col(col::DATE).cast(DataType::Int32);
+    let df = valid
+        .campaign_daily
+        .clone()
+        .lazy()
+        .filter(day.clone().gt(lit(as_of - lookback as i32)).and(day.lt_eq(lit(as_of))).and(col(col::SPEND).gt(lit(0.0))))
+        .join(ids, [col(CIDX)], [col(CIDX)], JoinArgs::new(JoinType::Inner))
+        .sort([col::CAMPAIGN_ID, col::DATE], Default::default())
+        .collect()?;
+    let id = strs(&df, col::CAMPAIGN_ID)?;
+    let spend = f64s(&df, col::SPEND)?;
+    let clicks = f64s(&df, col::CLICKS)?;
+    let conversions = f64s(&df, col::CONVERSIONS)?;
+    let revenue = f64s(&df, col::REVENUE)?;
+    let mut out: HashMap<String, Vec<response::Day>> = HashMap::new();
+    for i in 0..df.height() {
+        out.entry(id[i].clone()).or_default().push(response::Day {
+            spend: spend[i].unwrap_or(0.0),
+            clicks: clicks[i].unwrap_or(0.0),
+            conversions: conversions[i].unwrap_or(0.0),
+            revenue: revenue[i].unwrap_or(0.0),
+        });
+    }
+    Ok(out)
 }
 
 fn strs(df: &DataFrame, name: &str) -> PolarsResult<Vec<String>> {

@@ -11,6 +11,7 @@ use std::time::Instant;
 use super::analyze::Analysis;
 use crate::config::Settings;
 use crate::decisions::budget::{self, Line, NewCandidate};
+use crate::decisions::{marginal, response};
 use crate::decisions::matrix::{decide_active, decide_paused, ActiveInputs, PausedInputs};
 use crate::decisions::num;
 use crate::decisions::risk::level;
@@ -18,6 +19,7 @@ use crate::decisions::selection::{self, Candidate};
 use crate::model::campaign::{CampaignRow, CampaignStatus, PausedBy};
 use crate::model::day::{date_of, from_cents, to_cents_round};
 use crate::model::decision::{Decision, Verdict};
+use crate::model::kinds::DecisionPolicy;
 use crate::model::plan::{Action, ActionKey, ActionKind, ActionStatus, AdCopy, CampaignDecision, NewCampaign, Plan, Totals};
 use crate::model::run::StageReport;
 
@@ -121,9 +123,12 @@ pub fn decide(analysis: &Analysis, s: &Settings) -> Result<(Plan, StageReport), 
                 locked: is_locked,
                 budget_current: r.daily_budget,
                 budget_proposed: r.daily_budget,
+                seed_decision: None,
             }
         })
         .collect();
+    let profit = s.decisions.policy == DecisionPolicy::Profit;
+    let slopes = if profit { profit_judgement(&mut decisions, analysis, s) } else { Vec::new() };
 
     let candidates = selection::rank(&analysis.products, &s.selection, &s.budget);
     let lines: Vec<Line> = decisions
@@ -141,7 +146,12 @@ pub fn decide(analysis: &Analysis, s: &Settings) -> Result<(Plan, StageReport), 
         .collect();
     let new_cands: Vec<NewCandidate> =
         candidates.iter().map(|c| NewCandidate { product_id: c.product_id.clone(), budget: c.budget }).collect();
-    let alloc = budget::reallocate(&lines, &new_cands, s.selection.max_new_per_run as usize, &s.budget);
+    let max_new = s.selection.max_new_per_run as usize;
+    let alloc = if profit {
+        marginal::reallocate(&lines, &slopes, &new_cands, max_new, s.model.min_change_pct, &s.budget)
+    } else {
+        budget::reallocate(&lines, &new_cands, max_new, &s.budget)
+    };
     let violations = budget::check_invariants(&lines, &alloc, &new_cands, &s.budget);
     if !violations.is_empty() {
         // A bug, not bad data: refuse to hand on a plan that breaks the SPEC.
@@ -158,12 +168,24 @@ pub fn decide(analysis: &Analysis, s: &Settings) -> Result<(Plan, StageReport), 
                 vec![format!("resume_unfunded:needs={} pool_left=0", num(s.budget.min_daily))],
             );
         }
-        if alloc.receivers.contains(&i) {
+        if alloc.receivers.contains(&i) && !profit {
             d.verdict.reasons.push(format!(
                 "budget:increase {}→{}",
                 num(d.budget_current),
                 num(d.budget_proposed)
             ));
+        }
+        if alloc.receivers.contains(&i) && profit {
+            // Under the profit policy the budget change is the decision.
+            let up = d.budget_proposed > d.budget_current;
+            d.verdict.decision = if up { Decision::Continue } else { Decision::Optimize };
+            let why = format!(
+                "budget:{} {}→{} (toward equal marginal profit)",
+                if up { "increase" } else { "decrease" },
+                num(d.budget_current),
+                num(d.budget_proposed)
+            );
+            d.verdict.reasons.insert(0, why);
         }
         if d.locked {
             d.budget_proposed = d.budget_current;
@@ -189,7 +211,7 @@ pub fn decide(analysis: &Analysis, s: &Settings) -> Result<(Plan, StageReport), 
             Decision::Pause => push(ActionKind::Pause, d.budget_current, 0.0, Some(PausedBy::Pipeline)),
             Decision::EmergencyPause => push(ActionKind::Pause, d.budget_current, 0.0, Some(PausedBy::PipelineEmergency)),
             Decision::Resume => push(ActionKind::Resume, d.budget_current, d.budget_proposed, None),
-            Decision::Continue if alloc.receivers.contains(&i) => {
+            Decision::Continue | Decision::Optimize if alloc.receivers.contains(&i) => {
                 push(ActionKind::SetBudget, d.budget_current, d.budget_proposed, None)
             }
             // Nothing changes on the platform for these (a funded receiver is above).
@@ -236,6 +258,77 @@ pub fn decide(analysis: &Analysis, s: &Settings) -> Result<(Plan, StageReport), 
     };
     let report = StageReport::new("decide", started, analysis.campaigns.len() as u64, actions.len() as u64);
     Ok((Plan { as_of, campaigns: decisions, new_campaigns, actions, totals }, report))
+}
+
+/// Under `policy = "profit"`: each judged active campaign's response fit
+/// from its own days (elasticity pooled across the portfolio), the pause
+/// rule — a loss even at `min_daily` with probability above
+/// `model.pause_confidence` — and, for the others, the marginal profit per
+/// budget dollar the allocator equalises. The matrix's verdict is kept as
+/// `seed_decision`; a matrix pause the model does not share becomes MONITOR.
+fn profit_judgement(decisions: &mut [CampaignDecision], analysis: &Analysis, s: &Settings) -> Vec<Option<marginal::Slope>> {
+    let m = s.objective.margin;
+    let model = &s.model;
+    let raws: Vec<Option<response::Raw>> = decisions
+        .iter()
+        .map(|d| {
+            let judged = d.row.status == CampaignStatus::Active && d.verdict.decision != Decision::Learning;
+            analysis
+                .daily
+                .get(&d.row.campaign_id)
+                .filter(|_| judged)
+                .and_then(|days| response::raw(days, model.roas_days as usize, d.row.price))
+        })
+        .collect();
+    let own: Vec<response::Estimate> = raws.iter().flatten().filter_map(|r| r.elasticity).collect();
+    let prior = response::pool(&own, response::Prior { mean: model.prior_elasticity, sd: model.prior_elasticity_sd });
+    let mut slopes = Vec::with_capacity(decisions.len());
+    for (d, raw) in decisions.iter_mut().zip(&raws) {
+        let seed = d.verdict.decision;
+        d.seed_decision = Some(seed);
+        let overspent = d.verdict.reasons.iter().any(|r| r.starts_with("ledger_budget:"));
+        let (Some(raw), false, false) = (raw, d.locked, overspent) else {
+            slopes.push(None);
+            continue;
+        };
+        let days = &analysis.daily[&d.row.campaign_id];
+        let recent = &days[days.len().saturating_sub(3)..];
+        let budget = d.row.daily_budget;
+        if budget <= 0.0 || recent.is_empty() {
+            slopes.push(None);
+            continue;
+        }
+        // The share of its budget it spends, from its last days.
+        let burn = (recent.iter().map(|x| x.spend).sum::<f64>() / recent.len() as f64 / budget).clamp(0.05, 1.0);
+        let f = response::fit(raw, prior);
+        let p_loss = response::p_unprofitable_at(&f, burn * s.budget.min_daily, m);
+        let model_reason = format!(
+            "model:roas={} marginal_roas={} elasticity={}±{} conversions={}",
+            num(f.roas),
+            num(f.curve.marginal(f.spend)),
+            num(f.elasticity.mean),
+            num(f.elasticity.se),
+            num(raw.conversions)
+        );
+        if p_loss > model.pause_confidence {
+            d.verdict.decision = if seed == Decision::EmergencyPause { Decision::EmergencyPause } else { Decision::Pause };
+            d.verdict.reasons.insert(0, model_reason);
+            d.verdict.reasons.insert(
+                0,
+                format!("profit_pause:p_loss_at_min_daily={}>{}", num(p_loss), num(model.pause_confidence)),
+            );
+            slopes.push(None);
+            continue;
+        }
+        if seed.is_pause() {
+            d.verdict.decision = Decision::Monitor;
+            d.verdict.reasons.insert(0, format!("profit_keep:p_loss_at_min_daily={}<={} (the matrix said {})", num(p_loss), num(model.pause_confidence), seed.as_str()));
+        }
+        d.verdict.reasons.push(model_reason);
+        let curve = f.curve;
+        slopes.push(Some(Box::new(move |b: f64| burn * (m * curve.marginal(burn * b) - 1.0)) as marginal::Slope));
+    }
+    slopes
 }
 
 #[cfg(test)]
