@@ -241,6 +241,7 @@ pub fn inverse(a: &Action, as_of: Day) -> Action {
         status: ActionStatus::Proposed,
         reason: format!("rollback of {}", a.key),
         copy: None,
+        forecast: None,
     }
 }
 
@@ -306,6 +307,7 @@ mod tests {
             status: ActionStatus::Applied,
             reason: String::new(),
             copy: None,
+            forecast: None,
         }
     }
 

@@ -344,7 +344,7 @@ pub struct DecisionSettings {
 impl Default for DecisionSettings {
     fn default() -> Self {
         DecisionSettings {
-            policy: DecisionPolicy::Seed,
+            policy: DecisionPolicy::Profit,
             min_days: 3,
             min_spend: 0.0,
             emergency_roi: 0.0,
@@ -394,6 +394,9 @@ pub struct ModelSettings {
     pub prior_elasticity_sd: f64,
     /// Budget changes smaller than this % of the budget are not made.
     pub min_change_pct: f64,
+    /// Forecast intervals widen the posterior's standard errors by this
+    /// (what the curve's form, the spend share and the trend add).
+    pub interval_scale: f64,
 }
 
 impl Default for ModelSettings {
@@ -405,6 +408,7 @@ impl Default for ModelSettings {
             prior_elasticity: 0.5,
             prior_elasticity_sd: 0.3,
             min_change_pct: 2.0,
+            interval_scale: 1.3,
         }
     }
 }

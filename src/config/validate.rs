@@ -284,6 +284,9 @@ impl Settings {
         if !(m.prior_elasticity_sd > 0.0 && m.prior_elasticity_sd <= 1.0) {
             p.push(format!("model.prior_elasticity_sd: must be in (0, 1], found {}", m.prior_elasticity_sd));
         }
+        if !(m.interval_scale >= 1.0 && m.interval_scale <= 10.0) {
+            p.push(format!("model.interval_scale: must be in [1, 10], found {}", m.interval_scale));
+        }
         if !(0.0..=50.0).contains(&m.min_change_pct) {
             p.push(format!("model.min_change_pct: must be in [0, 50], found {}", m.min_change_pct));
         }

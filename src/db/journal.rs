@@ -34,6 +34,8 @@ pub(super) fn action_from_row(r: &AnyRow, table: &'static str, status: ActionSta
         status,
         reason: get(r, table, "reason")?,
         copy: get_json(r, table, "copy")?,
+        // Forecasts live in the run's stored report.json, not in the journal.
+        forecast: None,
     })
 }
 

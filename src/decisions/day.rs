@@ -117,6 +117,7 @@ mod tests {
             status: ActionStatus::Proposed,
             reason: String::new(),
             copy: None,
+            forecast: None,
         }
     }
 

@@ -161,6 +161,7 @@ mod tests {
             status: crate::model::plan::ActionStatus::Proposed,
             reason: String::new(),
             copy: None,
+            forecast: None,
         };
         // 20 budget changes of 2.00 and one 30.00 pause on 400.00 of budget.
         let mut acts: Vec<Action> = (0..20).map(|_| a(ActionKind::SetBudget, 20.0, 22.0)).collect();

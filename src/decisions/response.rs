@@ -21,6 +21,8 @@
 
 use statrs::distribution::{ContinuousCDF, Normal};
 
+use crate::model::plan::Forecast;
+
 /// One day of a campaign with spend.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Day {
@@ -155,6 +157,19 @@ pub fn fit(r: &Raw, prior: Prior) -> Fit {
     Fit { curve: curve(r.roas, r.spend, mean), elasticity, roas: r.roas, log_roas_se: r.log_roas_se, spend: r.spend }
 }
 
+impl Fit {
+    /// The fit a report stored (its curve redrawn from the summary).
+    pub fn from_summary(r: &crate::model::plan::ResponseSummary) -> Fit {
+        Fit {
+            curve: curve(r.roas, r.spend, r.elasticity),
+            elasticity: Estimate { mean: r.elasticity, se: r.elasticity_se },
+            roas: r.roas,
+            log_roas_se: r.log_roas_se,
+            spend: r.spend,
+        }
+    }
+}
+
 /// The curve whose average ROAS at `spend` is `roas` and whose cost per
 /// click there has elasticity `e`.
 pub fn curve(roas: f64, spend: f64, e: f64) -> Curve {
@@ -175,26 +190,65 @@ impl Curve {
     }
 }
 
+/// Points per dimension of the posterior grid (quantiles of a normal).
+const GRID: usize = 15;
+
+/// The posterior grid: (ROAS, elasticity) at equal-probability quantiles,
+/// the standard errors times `scale`.
+fn grid(f: &Fit, scale: f64) -> impl Iterator<Item = (f64, f64)> + '_ {
+    let z = Normal::new(0.0, 1.0).expect("a standard normal");
+    let q: Vec<f64> = (0..GRID).map(|i| z.inverse_cdf((i as f64 + 0.5) / GRID as f64)).collect();
+    let pairs: Vec<(f64, f64)> = q.iter().flat_map(|&zr| q.iter().map(move |&ze| (zr, ze))).collect();
+    pairs.into_iter().map(move |(zr, ze)| (f.roas * (zr * scale * f.log_roas_se).exp(), f.elasticity.mean + ze * scale * f.elasticity.se))
+}
+
+/// The 10th and 90th percentiles of equally likely values.
+fn interval80(mut v: Vec<f64>) -> (f64, f64) {
+    v.sort_by(f64::total_cmp);
+    let at = |p: f64| v[((p * v.len() as f64).floor() as usize).min(v.len() - 1)];
+    (at(0.1), at(0.9))
+}
+
+/// What running at budget `to` instead of `from` is expected to bring per
+/// day, for a campaign that spends `burn` of its budget: the point values
+/// from the fitted curve, the 80 % intervals from the posterior grid with
+/// its standard errors widened by `scale` (`model.interval_scale`: what the
+/// curve's form, the spend share and the trend add, calibrated in
+/// `sandbox simulate`).
+pub fn forecast(f: &Fit, burn: f64, from: f64, to: f64, margin: f64, scale: f64) -> Forecast {
+    let profit = |c: &Curve, budget: f64| {
+        let s = burn * budget;
+        margin * c.revenue(s) - s
+    };
+    let (mut at_to, mut delta) = (Vec::new(), Vec::new());
+    for (roas, e) in grid(f, scale) {
+        let c = curve(roas, f.spend, e);
+        let p = profit(&c, to);
+        at_to.push(p);
+        delta.push(p - profit(&c, from));
+    }
+    let (low, high) = interval80(at_to);
+    let (delta_low, delta_high) = interval80(delta);
+    let spend = burn * to;
+    Forecast {
+        spend,
+        revenue: f.curve.revenue(spend),
+        profit: profit(&f.curve, to),
+        low,
+        high,
+        delta_profit: profit(&f.curve, to) - profit(&f.curve, from),
+        delta_low,
+        delta_high,
+    }
+}
+
 /// The probability that the campaign loses money even at daily spend `s`
 /// (its least, with a concave curve the most profitable per dollar): over a
 /// grid of quantiles of its log ROAS and its elasticity, the share where
 /// margin × average ROAS at `s` is below 1.
 pub fn p_unprofitable_at(f: &Fit, s: f64, margin: f64) -> f64 {
-    const N: usize = 15;
-    let z = Normal::new(0.0, 1.0).expect("a standard normal");
-    let q: Vec<f64> = (0..N).map(|i| z.inverse_cdf((i as f64 + 0.5) / N as f64)).collect();
-    let mut losing = 0;
-    for zr in &q {
-        let roas = f.roas * (zr * f.log_roas_se).exp();
-        for ze in &q {
-            let e = f.elasticity.mean + ze * f.elasticity.se;
-            let c = curve(roas, f.spend, e);
-            if margin * c.revenue(s) / s.max(1e-9) < 1.0 {
-                losing += 1;
-            }
-        }
-    }
-    losing as f64 / (N * N) as f64
+    let losing = grid(f, 1.0).filter(|&(roas, e)| margin * curve(roas, f.spend, e).revenue(s) / s.max(1e-9) < 1.0).count();
+    losing as f64 / (GRID * GRID) as f64
 }
 
 #[cfg(test)]
@@ -288,6 +342,33 @@ mod tests {
         let d: Vec<Day> = (0..28).map(|_| Day { spend: 22.5, clicks: 30.0, conversions: 0.0, revenue: 0.0 }).collect();
         let f = fit(&raw(&d, 28, 50.0).unwrap(), Prior { mean: 0.3, sd: 0.2 });
         assert!(p_unprofitable_at(&f, 15.0, 1.0) > 0.9);
+    }
+
+    #[test]
+    fn a_forecast_is_the_curve_with_its_interval_around_it() {
+        let f = Fit {
+            curve: curve(2.0, 40.0, 0.5),
+            elasticity: Estimate { mean: 0.5, se: 0.1 },
+            roas: 2.0,
+            log_roas_se: 0.2,
+            spend: 40.0,
+        };
+        // Budget 50 → 60 at burn 0.8: spend 40 → 48 on R(s) = 4s/(1 + s/40).
+        let fc = forecast(&f, 0.8, 50.0, 60.0, 1.0, 1.0);
+        let r = |s: f64| 4.0 * s / (1.0 + s / 40.0);
+        assert!((fc.spend - 48.0).abs() < 1e-9);
+        assert!((fc.revenue - r(48.0)).abs() < 1e-9);
+        assert!((fc.delta_profit - ((r(48.0) - 48.0) - (r(40.0) - 40.0))).abs() < 1e-9);
+        assert!(fc.low < fc.profit && fc.profit < fc.high, "{fc:?}");
+        assert!(fc.delta_low < fc.delta_profit && fc.delta_profit < fc.delta_high, "{fc:?}");
+        // A pause forecasts nothing spent and the profit it had as the change.
+        let p = forecast(&f, 0.8, 50.0, 0.0, 1.0, 1.0);
+        // Wider errors, wider intervals, the same point.
+        let wide = forecast(&f, 0.8, 50.0, 60.0, 1.0, 2.0);
+        assert_eq!(wide.delta_profit, fc.delta_profit);
+        assert!(wide.delta_high - wide.delta_low > 1.5 * (fc.delta_high - fc.delta_low));
+        assert_eq!((p.spend, p.profit), (0.0, 0.0));
+        assert!((p.delta_profit + (r(40.0) - 40.0)).abs() < 1e-9);
     }
 
     #[test]

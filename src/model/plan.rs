@@ -76,6 +76,9 @@ pub struct Action {
     /// A create's ad copy (journaled with it); none for the other kinds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub copy: Option<AdCopy>,
+    /// Under `policy = "profit"`: what the change is expected to bring per day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forecast: Option<Forecast>,
 }
 
 /// An action key that does not say `as_of/subject/kind/target`.
@@ -173,6 +176,27 @@ pub struct CampaignDecision {
     pub budget_proposed: f64,
     /// Under `policy = "profit"`: what the original matrix said.
     pub seed_decision: Option<super::decision::Decision>,
+    /// Under `policy = "profit"`: the fitted response it was judged by.
+    pub response: Option<ResponseSummary>,
+}
+
+/// A campaign's fitted response (SPEC §13), enough to redraw its curve and
+/// band: revenue `R(s) = roas0·s/(1 + s/half)` through average ROAS `roas`
+/// at daily spend `spend` with cost-per-click elasticity `elasticity`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ResponseSummary {
+    pub roas: f64,
+    /// Standard error of ln(roas).
+    pub log_roas_se: f64,
+    pub elasticity: f64,
+    pub elasticity_se: f64,
+    /// Mean daily spend of the days the ROAS is of.
+    pub spend: f64,
+    /// Share of its budget it spends.
+    pub burn: f64,
+    pub margin: f64,
+    /// `model.interval_scale` of the run (the band's width).
+    pub interval_scale: f64,
 }
 
 impl CampaignDecision {
@@ -186,6 +210,28 @@ pub struct Totals {
     pub budget_before: f64,
     pub budget_after: f64,
     pub savings: f64,
+    /// Under `policy = "profit"`: the portfolio's expected daily profit of
+    /// the campaigns with a fitted curve, at today's budgets and at the plan's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_profit_before: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_profit_after: Option<f64>,
+}
+
+/// What an action is expected to bring per day (SPEC §13): at its new
+/// budget, and the change against leaving it, each with an 80 % interval.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Forecast {
+    pub spend: f64,
+    pub revenue: f64,
+    pub profit: f64,
+    /// 80 % interval of `profit`.
+    pub low: f64,
+    pub high: f64,
+    /// Expected change in daily profit against today's budget, and its 80 % interval.
+    pub delta_profit: f64,
+    pub delta_low: f64,
+    pub delta_high: f64,
 }
 
 #[derive(Debug, Clone)]
@@ -268,6 +314,7 @@ mod tests {
             status: ActionStatus::Proposed,
             reason: String::new(),
             copy: None,
+            forecast: None,
         });
         plan.set_copy("P1", copy.clone());
         assert_eq!(plan.new_campaigns[0].copy, copy);

@@ -42,6 +42,9 @@ pub struct CampaignEntry {
     /// Under `policy = "profit"`: what the original matrix would have said.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed_decision: Option<Decision>,
+    /// Under `policy = "profit"`: the fitted response curve.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<crate::model::plan::ResponseSummary>,
 }
 
 /// Who wrote the narrative.

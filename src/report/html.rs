@@ -11,7 +11,8 @@ use plotters::prelude::*;
 use super::shard_note;
 use crate::model::contract::Table;
 use crate::model::decision::Decision;
-use crate::model::plan::ActionStatus;
+use crate::decisions::response;
+use crate::model::plan::{ActionStatus, Forecast};
 use crate::model::report::{CampaignEntry, Report};
 
 fn color(d: Decision) -> RGBColor {
@@ -174,6 +175,65 @@ fn bars(title: &str, y_desc: &str, bars: &[(String, f64, RGBColor)]) -> Svg {
     Ok(svg)
 }
 
+/// The most response curves a page draws (the largest budget changes).
+pub const MAX_CURVES: usize = 12;
+
+/// The changed campaigns whose curves the page draws: a fitted response and
+/// a budget that moves (a pause included), the largest changes first.
+pub fn curve_campaigns(r: &Report) -> Vec<&CampaignEntry> {
+    let mut v: Vec<&CampaignEntry> =
+        r.campaigns.iter().filter(|c| c.response.is_some() && (c.budget.current - c.budget.proposed).abs() >= 0.01).collect();
+    v.sort_by(|a, b| {
+        let d = |c: &CampaignEntry| (c.budget.proposed - c.budget.current).abs();
+        d(b).total_cmp(&d(a)).then_with(|| a.campaign_id.cmp(&b.campaign_id))
+    });
+    v.truncate(MAX_CURVES);
+    v
+}
+
+/// Expected profit per day against daily budget for one campaign: the
+/// fitted curve, its 80 % band, and its current (grey) and proposed
+/// (coloured) budgets.
+fn response_curve(c: &CampaignEntry) -> Svg {
+    let Some(r) = &c.response else { return empty(&c.campaign_id, "no fitted response") };
+    let f = response::Fit::from_summary(r);
+    let top = c.budget.current.max(c.budget.proposed).max(1.0) * 1.6;
+    let xs: Vec<f64> = (0..=60).map(|i| top * i as f64 / 60.0).collect();
+    let pts: Vec<(f64, Forecast)> = xs.iter().map(|&x| (x, response::forecast(&f, r.burn, c.budget.current, x, r.margin, r.interval_scale))).collect();
+    let lo = pts.iter().map(|p| p.1.low).fold(0.0, f64::min);
+    let hi = pts.iter().map(|p| p.1.high).fold(1.0, f64::max);
+    let pad = (hi - lo) * 0.08;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (480, 300)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(format!("{} — expected profit per day", c.campaign_id), ("sans-serif", 18))
+            .margin(10)
+            .x_label_area_size(36)
+            .y_label_area_size(56)
+            .build_cartesian_2d(0f64..top, (lo - pad)..(hi + pad))
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("daily budget")
+            .y_desc("profit / day")
+            .label_style(("sans-serif", 13))
+            .axis_desc_style(("sans-serif", 14))
+            .draw()
+            .map_err(err)?;
+        let band: Vec<(f64, f64)> =
+            pts.iter().map(|(x, p)| (*x, p.high)).chain(pts.iter().rev().map(|(x, p)| (*x, p.low))).collect();
+        chart.draw_series(std::iter::once(Polygon::new(band, RGBColor(40, 100, 210).mix(0.18)))).map_err(err)?;
+        chart.draw_series(LineSeries::new(pts.iter().map(|(x, p)| (*x, p.profit)), RGBColor(40, 100, 210).stroke_width(2))).map_err(err)?;
+        chart.draw_series(LineSeries::new([(0.0, 0.0), (top, 0.0)], BLACK.mix(0.4))).map_err(err)?;
+        let mark = |x: f64, colour: RGBColor| PathElement::new(vec![(x, lo - pad), (x, hi + pad)], colour.stroke_width(2));
+        chart.draw_series([mark(c.budget.current, RGBColor(120, 120, 120)), mark(c.budget.proposed, color(c.decision))]).map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
 /// The four charts, drawn on a thread of their own for at most `timeout`:
 /// past it the page goes without them (and says so) and the run goes on.
 pub fn charts_within(r: &Report, timeout: std::time::Duration) -> Result<Vec<(String, String)>, String> {
@@ -220,6 +280,12 @@ pub fn charts(r: &Report) -> Vec<(String, String)> {
             budget_bars.push((short(d).to_string(), *after, color(d)));
         }
     }
+    for c in curve_campaigns(r) {
+        match response_curve(c) {
+            Ok(s) => out.push((format!("curve-{}", c.campaign_id), s)),
+            Err(e) => tracing::warn!(chart = "curve", campaign = %c.campaign_id, error = %e, "chart not drawn"),
+        }
+    }
     for (id, svg) in [
         ("spend-revenue", scatter("Spend vs revenue (current window)", "spend", "revenue", &spend)),
         ("decisions", bars("Decisions by class", "campaigns", &counts)),
@@ -256,6 +322,87 @@ fn opt(x: Option<f64>, digits: usize) -> String {
 }
 
 /// One decision class's campaigns as a sortable table.
+/// "What the changes are expected to earn": per changed campaign its
+/// response curve (with a text alternative), the two budgets, the
+/// forecast and the reason.
+fn curves(r: &Report, charts: &[(String, String)]) -> Markup {
+    let shown = curve_campaigns(r);
+    let forecast = |c: &CampaignEntry| r.actions.iter().find(|a| a.campaign_id == c.campaign_id).and_then(|a| a.forecast);
+    html! {
+        @if !shown.is_empty() {
+            h2 { "What the changes are expected to earn" }
+            @if let (Some(b), Some(a)) = (r.totals.expected_profit_before, r.totals.expected_profit_after) {
+                p { "Expected profit per day of the fitted campaigns: " b { (money(b)) } " at today's budgets → " b { (money(a)) } " with this plan." }
+            }
+            div.charts {
+                @for c in &shown {
+                    @let svg = charts.iter().find(|x| x.0 == format!("curve-{}", c.campaign_id)).map(|x| x.1.as_str());
+                    @let fc = forecast(c);
+                    figure.chart id=(format!("curve-{}", c.campaign_id)) {
+                        @if let Some(svg) = svg {
+                            div role="img" aria-label=(curve_alt(c, fc.as_ref())) { (PreEscaped(svg)) }
+                        }
+                        figcaption {
+                            b { (c.campaign_id) } " · " (c.decision)
+                            @if let Some(s) = c.seed_decision { @if s != c.decision { " (the matrix said " (s) ")" } }
+                            " · budget " (money(c.budget.current)) " → " (money(c.budget.proposed))
+                            @if let Some(f) = fc {
+                                br;
+                                "Expected change in profit: " b { (signed(f.delta_profit)) } " per day (80 %: " (signed(f.delta_low)) " to " (signed(f.delta_high)) ")"
+                            }
+                            br;
+                            (why_in_words(c))
+                            br;
+                            span.r { (c.reasons.first().cloned().unwrap_or_default()) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Why a changed campaign changed, in words, from its fitted response.
+pub fn why_in_words(c: &CampaignEntry) -> String {
+    let Some(r) = &c.response else { return String::new() };
+    let marginal = r.roas * (1.0 - r.elasticity);
+    let even = 1.0 / r.margin;
+    if c.decision.is_pause() {
+        let p = c.reasons.iter().find_map(|x| x.strip_prefix("profit_pause:p_loss_at_min_daily=")).and_then(|x| x.split('>').next()?.parse::<f64>().ok());
+        return format!(
+            "Paused: it returned {:.2} in revenue per dollar lately (break-even {:.2}){}.",
+            r.roas,
+            even,
+            p.map(|p| format!(", and a loss is {:.0} % likely even at the smallest budget", p * 100.0)).unwrap_or_default()
+        );
+    }
+    if c.budget.proposed > c.budget.current {
+        format!("Budget up: its next dollar should bring about {marginal:.2} in revenue (break-even {even:.2}), more than the others' next dollar.")
+    } else if marginal < even {
+        format!("Budget down: it is past saturation — its next dollar brings only about {marginal:.2} in revenue (break-even {even:.2}).")
+    } else {
+        format!("Budget down to fund campaigns whose next dollar earns more: this one's brings about {marginal:.2} in revenue.")
+    }
+}
+
+/// The text a screen reader gets for a curve.
+fn curve_alt(c: &CampaignEntry, f: Option<&Forecast>) -> String {
+    let mut s = format!(
+        "Expected profit per day of {} against its daily budget, with an 80 % band; budget {} now, {} proposed",
+        c.campaign_id,
+        money(c.budget.current),
+        money(c.budget.proposed)
+    );
+    if let Some(f) = f {
+        s.push_str(&format!("; expected change {} per day (80 %: {} to {})", signed(f.delta_profit), signed(f.delta_low), signed(f.delta_high)));
+    }
+    s
+}
+
+fn signed(x: f64) -> String {
+    if x >= 0.0 { format!("+{}", money(x)) } else { format!("−{}", money(-x)) }
+}
+
 fn table(rows: &[&CampaignEntry]) -> Markup {
     html! {
         div.scroll { table.sortable {
@@ -292,7 +439,8 @@ main{max-width:1200px;margin:0 auto;padding:16px}h1{font-size:1.5rem;margin:.5re
 .scroll{overflow-x:auto}table{border-collapse:collapse;background:#fff;width:100%;font-size:.85rem}\
 th,td{padding:4px 8px;border-bottom:1px solid #eee;text-align:left;vertical-align:top}th{cursor:pointer;background:#eef1f5;position:sticky;top:0}\
 td.n{text-align:right;white-space:nowrap}td.r{font-size:.75rem;color:#555;min-width:240px}.held{background:#fff3f3;border-left:4px solid #c81e2d;padding:8px 12px}\
-.badge{display:inline-block;padding:2px 8px;border-radius:10px;color:#fff;font-size:.8rem}";
+.badge{display:inline-block;padding:2px 8px;border-radius:10px;color:#fff;font-size:.8rem}\
+figure.chart{margin:0}figcaption{font-size:.85rem;padding:4px 4px 0}figcaption .r{font-size:.75rem;color:#555}";
 
 const SORT: &str = "document.querySelectorAll('table.sortable th').forEach(function(th,i){th.addEventListener('click',function(){\
 var t=th.closest('table'),b=t.tBodies[0],r=Array.from(b.rows),d=th.dataset.d==='1'?-1:1;th.dataset.d=d===1?'1':'0';\
@@ -341,9 +489,10 @@ pub fn render(r: &Report, chart_timeout: std::time::Duration) -> String {
                         div.card { "rows quarantined" b { (q.rows_quarantined.total()) } }
                     }
                     div.charts {
-                        @for (id, svg) in &charts { div.chart id=(format!("chart-{id}")) { (PreEscaped(svg)) } }
+                        @for (id, svg) in charts.iter().filter(|c| !c.0.starts_with("curve-")) { div.chart id=(format!("chart-{id}")) { (PreEscaped(svg)) } }
                         @if let Some(why) = &why { p { (why) } }
                     }
+                    (curves(r, &charts))
                     @for &d in Decision::ALL {
                         @let rows: Vec<&CampaignEntry> = r.campaigns.iter().filter(|c| c.decision == d).collect();
                         @if !rows.is_empty() {
@@ -413,6 +562,7 @@ mod tests {
             },
             budget: crate::model::report::Budget { current: 1.0, proposed: 1.0 },
             seed_decision: None,
+            response: None,
         }];
         let t = table(&rows).into_string();
         assert!(t.contains("&lt;script&gt;alert(1)&lt;/script&gt;") && !t.contains("<script>"), "{t}");

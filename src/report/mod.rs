@@ -43,6 +43,7 @@ fn entry(d: &CampaignDecision) -> CampaignEntry {
         },
         budget: Budget { current: d.budget_current, proposed: d.budget_proposed },
         seed_decision: d.seed_decision,
+        response: d.response,
     }
 }
 

@@ -103,6 +103,12 @@ pub struct PolicyScore {
     pub budget_changes: usize,
     pub created: usize,
     pub held_runs: usize,
+    /// Applied actions that carried a forecast, and how many of them had the
+    /// true expected Δprofit per day (over the week from the action, at its
+    /// budget against the old one) inside its 80 % interval.
+    pub forecasts: usize,
+    pub forecasts_covered: usize,
+    pub forecast_coverage: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -229,6 +235,7 @@ async fn run_policy(base: &LoadedConfig, o: &SimulateOptions, policy: Policy, ba
         }
         bar.inc(1);
     }
+    score.forecast_coverage = (score.forecasts > 0).then(|| score.forecasts_covered as f64 / score.forecasts as f64);
     Ok(score)
 }
 
@@ -271,6 +278,24 @@ fn apply(world: &mut World, a: &Action, margin: f64, score: &mut PolicyScore) {
     let Some(ci) = a.campaign_id.parse::<u64>().ok().and_then(|id| world.campaign_index(id)) else {
         return;
     };
+    if let Some(f) = &a.forecast {
+        // A forecast is of an average day at the new budget: the truth is the
+        // mean over the week it starts (every weekday once).
+        let truth = |budget: f64| {
+            (1..=7)
+                .map(|k| {
+                    let e = world.expected_day(ci, budget, today + k);
+                    margin * e.revenue - e.spend
+                })
+                .sum::<f64>()
+                / 7.0
+        };
+        let delta = truth(a.to) - truth(a.from);
+        score.forecasts += 1;
+        if f.delta_low <= delta && delta <= f.delta_high {
+            score.forecasts_covered += 1;
+        }
+    }
     match a.kind {
         ActionKind::Pause => {
             score.pauses += 1;
@@ -412,13 +437,13 @@ pub fn table(r: &SimulateResult) -> String {
         r.seed, r.products, r.campaigns, r.warmup, r.days, r.margin
     );
     out.push_str(&format!(
-        "{:<8} {:>12} {:>12} {:>9} {:>9} {:>8} {:>7} {:>11} {:>8} {:>8} {:>5}\n",
-        "policy", "realised", "expected", "capture", "existing", "actions", "pauses", "profitable", "budgets", "creates", "held"
+        "{:<8} {:>12} {:>12} {:>9} {:>9} {:>8} {:>7} {:>11} {:>8} {:>8} {:>5} {:>9}\n",
+        "policy", "realised", "expected", "capture", "existing", "actions", "pauses", "profitable", "budgets", "creates", "held", "forecast"
     ));
     let pct = |x: Option<f64>| x.map_or("–".to_string(), |v| format!("{v:.2}"));
     for s in &r.scores {
         out.push_str(&format!(
-            "{:<8} {:>12.2} {:>12.2} {:>9} {:>9} {:>8} {:>7} {:>11} {:>8} {:>8} {:>5}\n",
+            "{:<8} {:>12.2} {:>12.2} {:>9} {:>9} {:>8} {:>7} {:>11} {:>8} {:>8} {:>5} {:>9}\n",
             s.policy,
             s.realised_profit,
             s.expected_profit,
@@ -429,7 +454,8 @@ pub fn table(r: &SimulateResult) -> String {
             s.pauses_of_profitable,
             s.budget_changes,
             s.created,
-            s.held_runs
+            s.held_runs,
+            pct(s.forecast_coverage)
         ));
     }
     out

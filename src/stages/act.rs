@@ -406,6 +406,7 @@ mod tests {
             status: ActionStatus::Proposed,
             reason: "test".into(),
             copy: None,
+            forecast: None,
         }
     }
 
@@ -418,6 +419,7 @@ mod tests {
             budget_current: 20.0,
             budget_proposed: 20.0,
             seed_decision: None,
+            response: None,
         };
         Plan {
             as_of: 20000,

@@ -20,7 +20,7 @@ use crate::model::campaign::{CampaignRow, CampaignStatus, PausedBy};
 use crate::model::day::{date_of, from_cents, to_cents_round};
 use crate::model::decision::{Decision, Verdict};
 use crate::model::kinds::DecisionPolicy;
-use crate::model::plan::{Action, ActionKey, ActionKind, ActionStatus, AdCopy, CampaignDecision, NewCampaign, Plan, Totals};
+use crate::model::plan::{Action, ActionKey, ActionKind, ActionStatus, AdCopy, CampaignDecision, NewCampaign, Plan, ResponseSummary, Totals};
 use crate::model::run::StageReport;
 
 fn active_inputs(r: &CampaignRow) -> ActiveInputs {
@@ -124,11 +124,12 @@ pub fn decide(analysis: &Analysis, s: &Settings) -> Result<(Plan, StageReport), 
                 budget_current: r.daily_budget,
                 budget_proposed: r.daily_budget,
                 seed_decision: None,
+                response: None,
             }
         })
         .collect();
     let profit = s.decisions.policy == DecisionPolicy::Profit;
-    let slopes = if profit { profit_judgement(&mut decisions, analysis, s) } else { Vec::new() };
+    let (slopes, models) = if profit { profit_judgement(&mut decisions, analysis, s) } else { (Vec::new(), Vec::new()) };
 
     let candidates = selection::rank(&analysis.products, &s.selection, &s.budget);
     let lines: Vec<Line> = decisions
@@ -205,6 +206,7 @@ pub fn decide(analysis: &Analysis, s: &Settings) -> Result<(Plan, StageReport), 
                 status: ActionStatus::Proposed,
                 reason: d.verdict.reasons.first().cloned().unwrap_or_default(),
                 copy: None,
+                forecast: None,
             })
         };
         match d.verdict.decision {
@@ -248,14 +250,37 @@ pub fn decide(analysis: &Analysis, s: &Settings) -> Result<(Plan, StageReport), 
             status: ActionStatus::Proposed,
             reason: n.reasons.first().cloned().unwrap_or_default(),
             copy: Some(n.copy.clone()),
+            forecast: None,
         });
     }
 
-    let totals = Totals {
+    let mut totals = Totals {
         budget_before: from_cents(alloc.total_before),
         budget_after: from_cents(alloc.total_after),
         savings: from_cents(alloc.savings),
+        expected_profit_before: None,
+        expected_profit_after: None,
     };
+    if profit {
+        let m = s.objective.margin;
+        let index: std::collections::HashMap<&str, usize> =
+            decisions.iter().enumerate().map(|(i, d)| (d.row.campaign_id.as_str(), i)).collect();
+        for a in actions.iter_mut().filter(|a| a.kind != ActionKind::Create) {
+            if let Some(Some((f, burn))) = index.get(a.campaign_id.as_str()).map(|&i| &models[i]) {
+                a.forecast = Some(response::forecast(f, *burn, a.from, a.to, m, s.model.interval_scale));
+            }
+        }
+        let (mut before, mut after) = (0.0, 0.0);
+        for (d, model) in decisions.iter().zip(&models) {
+            if let Some((f, burn)) = model {
+                let fc = response::forecast(f, *burn, d.budget_current, d.budget_proposed, m, s.model.interval_scale);
+                after += fc.profit;
+                before += fc.profit - fc.delta_profit;
+            }
+        }
+        totals.expected_profit_before = Some(before);
+        totals.expected_profit_after = Some(after);
+    }
     let report = StageReport::new("decide", started, analysis.campaigns.len() as u64, actions.len() as u64);
     Ok((Plan { as_of, campaigns: decisions, new_campaigns, actions, totals }, report))
 }
@@ -266,7 +291,7 @@ pub fn decide(analysis: &Analysis, s: &Settings) -> Result<(Plan, StageReport), 
 /// `model.pause_confidence` — and, for the others, the marginal profit per
 /// budget dollar the allocator equalises. The matrix's verdict is kept as
 /// `seed_decision`; a matrix pause the model does not share becomes MONITOR.
-fn profit_judgement(decisions: &mut [CampaignDecision], analysis: &Analysis, s: &Settings) -> Vec<Option<marginal::Slope>> {
+fn profit_judgement(decisions: &mut [CampaignDecision], analysis: &Analysis, s: &Settings) -> (Vec<Option<marginal::Slope>>, Vec<Option<(response::Fit, f64)>>) {
     let m = s.objective.margin;
     let model = &s.model;
     let raws: Vec<Option<response::Raw>> = decisions
@@ -283,12 +308,14 @@ fn profit_judgement(decisions: &mut [CampaignDecision], analysis: &Analysis, s: 
     let own: Vec<response::Estimate> = raws.iter().flatten().filter_map(|r| r.elasticity).collect();
     let prior = response::pool(&own, response::Prior { mean: model.prior_elasticity, sd: model.prior_elasticity_sd });
     let mut slopes = Vec::with_capacity(decisions.len());
+    let mut models = Vec::with_capacity(decisions.len());
     for (d, raw) in decisions.iter_mut().zip(&raws) {
         let seed = d.verdict.decision;
         d.seed_decision = Some(seed);
         let overspent = d.verdict.reasons.iter().any(|r| r.starts_with("ledger_budget:"));
         let (Some(raw), false, false) = (raw, d.locked, overspent) else {
             slopes.push(None);
+            models.push(None);
             continue;
         };
         let days = &analysis.daily[&d.row.campaign_id];
@@ -296,11 +323,23 @@ fn profit_judgement(decisions: &mut [CampaignDecision], analysis: &Analysis, s: 
         let budget = d.row.daily_budget;
         if budget <= 0.0 || recent.is_empty() {
             slopes.push(None);
+            models.push(None);
             continue;
         }
         // The share of its budget it spends, from its last days.
         let burn = (recent.iter().map(|x| x.spend).sum::<f64>() / recent.len() as f64 / budget).clamp(0.05, 1.0);
         let f = response::fit(raw, prior);
+        models.push(Some((f, burn)));
+        d.response = Some(ResponseSummary {
+            roas: f.roas,
+            log_roas_se: f.log_roas_se,
+            elasticity: f.elasticity.mean,
+            elasticity_se: f.elasticity.se,
+            spend: f.spend,
+            burn,
+            margin: m,
+            interval_scale: model.interval_scale,
+        });
         let p_loss = response::p_unprofitable_at(&f, burn * s.budget.min_daily, m);
         let model_reason = format!(
             "model:roas={} marginal_roas={} elasticity={}±{} conversions={}",
@@ -328,7 +367,7 @@ fn profit_judgement(decisions: &mut [CampaignDecision], analysis: &Analysis, s: 
         let curve = f.curve;
         slopes.push(Some(Box::new(move |b: f64| burn * (m * curve.marginal(burn * b) - 1.0)) as marginal::Slope));
     }
-    slopes
+    (slopes, models)
 }
 
 #[cfg(test)]
