@@ -70,33 +70,11 @@ pub fn reallocate(lines: &[Line], candidates: &[NewCandidate], max_new: usize, s
     let mut proposed: Vec<i64> = lines.iter().map(|l| l.current).collect();
 
     // 1. The pool: budgets of campaigns paused this run (locked ones are not).
-    let mut pool = 0i64;
-    for (i, l) in lines.iter().enumerate() {
-        if l.decision.is_pause() && !l.locked {
-            pool += l.current;
-            proposed[i] = 0;
-        }
-    }
+    let mut pool = paused_pool(lines, &mut proposed);
     let initial_pool = pool;
 
     // 2. Resumes, best product first, from the pool then the new-campaign pool.
-    let mut resumes: Vec<usize> =
-        (0..lines.len()).filter(|&i| lines[i].decision == Decision::Resume && !lines[i].locked).collect();
-    resumes.sort_by(|&a, &b| {
-        let (ea, eb) = (lines[a].efficiency.unwrap_or(f64::MIN), lines[b].efficiency.unwrap_or(f64::MIN));
-        eb.total_cmp(&ea).then_with(|| lines[a].campaign_id.cmp(&lines[b].campaign_id))
-    });
-    let mut unfunded = Vec::new();
-    for i in resumes {
-        if pool + new_pool >= min_daily {
-            let from_pool = pool.min(min_daily);
-            pool -= from_pool;
-            new_pool -= min_daily - from_pool;
-            proposed[i] = min_daily;
-        } else {
-            unfunded.push(i);
-        }
-    }
+    let unfunded = fund_resumes(lines, &mut proposed, &mut pool, &mut new_pool, min_daily);
 
     // 3. Water-filling to receivers.
     let mut eligible: Vec<usize> = (0..lines.len()).filter(|&i| is_receiver(&lines[i], s)).collect();
@@ -123,24 +101,104 @@ pub fn reallocate(lines: &[Line], candidates: &[NewCandidate], max_new: usize, s
         eligible.retain(|i| !short.contains(i));
     };
 
-    // 5. New campaigns, in rank order, skipping any that does not fit.
+    // 5. New campaigns, in rank order, skipping any that does not fit; 6. savings.
+    let money = Money { pool_at_start: initial_pool, left: pool, new_pool };
+    close(lines, candidates, max_new, s, Closing { proposed, unfunded, receivers }, money)
+}
+
+/// The pool's state when the budgets are set: what it held, what is left
+/// of it, and what is left of the new-campaign pool.
+pub(super) struct Money {
+    pub pool_at_start: i64,
+    pub left: i64,
+    pub new_pool: i64,
+}
+
+/// The lines' side of an allocation before new campaigns.
+pub(super) struct Closing {
+    pub proposed: Vec<i64>,
+    pub unfunded: Vec<usize>,
+    pub receivers: Vec<usize>,
+}
+
+/// New campaigns from what is left, then the totals: the end both
+/// strategies share.
+pub(super) fn close(lines: &[Line], candidates: &[NewCandidate], max_new: usize, s: &BudgetSettings, c: Closing, mut m: Money) -> Allocation {
     let new_pool_start = to_cents_floor(s.new_campaign_pool);
+    let created = fund_creates(candidates, max_new, &mut m.left, &mut m.new_pool, to_cents_floor(s.min_daily));
+    let (total_before, total_after) = totals(lines, &c.proposed, &c.unfunded, &created, candidates);
+    Allocation {
+        proposed: c.proposed,
+        unfunded: c.unfunded,
+        receivers: c.receivers,
+        created,
+        pool: m.pool_at_start,
+        new_pool_used: new_pool_start - m.new_pool,
+        savings: m.left,
+        total_before,
+        total_after,
+    }
+}
+
+/// Sets the budgets of the lines paused this run to 0 (locked ones are
+/// not paused) and returns what they held: the pool.
+pub(super) fn paused_pool(lines: &[Line], proposed: &mut [i64]) -> i64 {
+    let mut pool = 0i64;
+    for (i, l) in lines.iter().enumerate() {
+        if l.decision.is_pause() && !l.locked {
+            pool += l.current;
+            proposed[i] = 0;
+        }
+    }
+    pool
+}
+
+/// Resumes at `min_daily`, best product first (ties by campaign id), paid
+/// from `pool` then `new_pool`; returns the lines that could not be paid.
+pub(super) fn fund_resumes(lines: &[Line], proposed: &mut [i64], pool: &mut i64, new_pool: &mut i64, min_daily: i64) -> Vec<usize> {
+    let mut resumes: Vec<usize> = (0..lines.len()).filter(|&i| lines[i].decision == Decision::Resume && !lines[i].locked).collect();
+    resumes.sort_by(|&a, &b| {
+        let (ea, eb) = (lines[a].efficiency.unwrap_or(f64::MIN), lines[b].efficiency.unwrap_or(f64::MIN));
+        eb.total_cmp(&ea).then_with(|| lines[a].campaign_id.cmp(&lines[b].campaign_id))
+    });
+    let mut unfunded = Vec::new();
+    for i in resumes {
+        if *pool + *new_pool >= min_daily {
+            let from_pool = (*pool).min(min_daily);
+            *pool -= from_pool;
+            *new_pool -= min_daily - from_pool;
+            proposed[i] = min_daily;
+        } else {
+            unfunded.push(i);
+        }
+    }
+    unfunded
+}
+
+/// New campaigns in rank order, at most `max_new`, skipping any that does
+/// not fit, paid from `pool` then `new_pool`; returns the candidates taken.
+pub(super) fn fund_creates(candidates: &[NewCandidate], max_new: usize, pool: &mut i64, new_pool: &mut i64, min_daily: i64) -> Vec<usize> {
     let mut created = Vec::new();
     for (ci, c) in candidates.iter().enumerate() {
         if created.len() >= max_new {
             break;
         }
-        if c.budget < min_daily || c.budget > pool + new_pool {
+        if c.budget < min_daily || c.budget > *pool + *new_pool {
             continue;
         }
-        let from_pool = pool.min(c.budget);
-        pool -= from_pool;
-        new_pool -= c.budget - from_pool;
+        let from_pool = (*pool).min(c.budget);
+        *pool -= from_pool;
+        *new_pool -= c.budget - from_pool;
         created.push(ci);
     }
+    created
+}
 
-    let total_before = lines.iter().filter(|l| is_active_before(l.decision)).map(|l| l.current).sum();
-    let total_after: i64 = lines
+/// The daily budget of the campaigns active before the run, and of those
+/// active after it (kept, resumed, created).
+pub(super) fn totals(lines: &[Line], proposed: &[i64], unfunded: &[usize], created: &[usize], candidates: &[NewCandidate]) -> (i64, i64) {
+    let before = lines.iter().filter(|l| is_active_before(l.decision)).map(|l| l.current).sum();
+    let after: i64 = lines
         .iter()
         .enumerate()
         .filter(|(i, l)| match l.decision {
@@ -151,17 +209,7 @@ pub fn reallocate(lines: &[Line], candidates: &[NewCandidate], max_new: usize, s
         .map(|(i, _)| proposed[i])
         .sum::<i64>()
         + created.iter().map(|&ci| candidates[ci].budget).sum::<i64>();
-    Allocation {
-        proposed,
-        unfunded,
-        receivers,
-        created,
-        pool: initial_pool,
-        new_pool_used: new_pool_start - new_pool,
-        savings: pool,
-        total_before,
-        total_after,
-    }
+    (before, after)
 }
 
 /// Shares `pool` cents among `eligible` in proportion to efficiency, each at

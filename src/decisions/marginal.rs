@@ -10,7 +10,7 @@
 //! (4) new campaigns, in rank order, from what is left, then from the
 //! new-campaign pool; (5) what is still left is savings.
 
-use super::budget::{Allocation, Line, NewCandidate};
+use super::budget::{self, Allocation, Line, NewCandidate};
 use crate::config::BudgetSettings;
 use crate::model::day::to_cents_floor;
 use crate::model::decision::Decision;
@@ -79,13 +79,7 @@ pub fn reallocate(lines: &[Line], slopes: &[Option<Slope>], candidates: &[NewCan
     let min_daily = to_cents_floor(s.min_daily);
     let mut new_pool = to_cents_floor(s.new_campaign_pool);
     let mut proposed: Vec<i64> = lines.iter().map(|l| l.current).collect();
-    let mut pool = 0i64;
-    for (i, l) in lines.iter().enumerate() {
-        if l.decision.is_pause() && !l.locked {
-            pool += l.current;
-            proposed[i] = 0;
-        }
-    }
+    let pool = budget::paused_pool(lines, &mut proposed);
     let initial_pool = pool;
 
     // 2. Equal marginal profit among the movable lines.
@@ -153,63 +147,10 @@ pub fn reallocate(lines: &[Line], slopes: &[Option<Slope>], candidates: &[NewCan
     // What the re-split leaves (cuts, pauses, money no one can use well).
     let mut left = (total - used).max(0);
 
-    // 3. Resumes at min_daily, best product first.
-    let mut resumes: Vec<usize> = (0..lines.len()).filter(|&i| lines[i].decision == Decision::Resume && !lines[i].locked).collect();
-    resumes.sort_by(|&a, &b| {
-        let (ea, eb) = (lines[a].efficiency.unwrap_or(f64::MIN), lines[b].efficiency.unwrap_or(f64::MIN));
-        eb.total_cmp(&ea).then_with(|| lines[a].campaign_id.cmp(&lines[b].campaign_id))
-    });
-    let mut unfunded = Vec::new();
-    for i in resumes {
-        if left + new_pool >= min_daily {
-            let from_left = left.min(min_daily);
-            left -= from_left;
-            new_pool -= min_daily - from_left;
-            proposed[i] = min_daily;
-        } else {
-            unfunded.push(i);
-        }
-    }
-
-    // 4. New campaigns in rank order, skipping any that does not fit.
-    let new_pool_start = to_cents_floor(s.new_campaign_pool);
-    let mut created = Vec::new();
-    for (ci, c) in candidates.iter().enumerate() {
-        if created.len() >= max_new {
-            break;
-        }
-        if c.budget < min_daily || c.budget > left + new_pool {
-            continue;
-        }
-        let from_left = left.min(c.budget);
-        left -= from_left;
-        new_pool -= c.budget - from_left;
-        created.push(ci);
-    }
-
-    let total_before = lines.iter().filter(|l| !matches!(l.decision, Decision::Resume | Decision::Paused)).map(|l| l.current).sum();
-    let total_after: i64 = lines
-        .iter()
-        .enumerate()
-        .filter(|(i, l)| match l.decision {
-            Decision::Resume => !unfunded.contains(i) && !l.locked,
-            Decision::Paused => false,
-            d => !(d.is_pause() && !l.locked),
-        })
-        .map(|(i, _)| proposed[i])
-        .sum::<i64>()
-        + created.iter().map(|&ci| candidates[ci].budget).sum::<i64>();
-    Allocation {
-        proposed,
-        unfunded,
-        receivers,
-        created,
-        pool: initial_pool,
-        new_pool_used: new_pool_start - new_pool,
-        savings: left,
-        total_before,
-        total_after,
-    }
+    // 3. Resumes at min_daily, best product first; 4. new campaigns.
+    let unfunded = budget::fund_resumes(lines, &mut proposed, &mut left, &mut new_pool, min_daily);
+    let money = budget::Money { pool_at_start: initial_pool, left, new_pool };
+    budget::close(lines, candidates, max_new, s, budget::Closing { proposed, unfunded, receivers }, money)
 }
 
 #[cfg(test)]
