@@ -157,6 +157,31 @@ pub fn fit(r: &Raw, prior: Prior) -> Fit {
     Fit { curve: curve(r.roas, r.spend, mean), elasticity, roas: r.roas, log_roas_se: r.log_roas_se, spend: r.spend }
 }
 
+/// A new campaign's expected response, before it has a day of its own:
+/// the first-dollar returns (`roas0`) of the campaigns like it — its
+/// category's when at least three are fitted, else the portfolio's —
+/// log-averaged, their spread as its uncertainty, and the portfolio's
+/// elasticity prior at the spend it will have. `None` with none to learn from.
+pub fn new_campaign_fit(roas0s: &[f64], prior: Prior, spend: f64) -> Option<Fit> {
+    let logs: Vec<f64> = roas0s.iter().filter(|r| r.is_finite() && **r > 0.0).map(|r| r.ln()).collect();
+    if logs.is_empty() {
+        return None;
+    }
+    let n = logs.len() as f64;
+    let mean = logs.iter().sum::<f64>() / n;
+    let sd = if logs.len() > 1 { (logs.iter().map(|l| (l - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt() } else { 1.0 };
+    let e = prior.mean.clamp(0.0, E_MAX);
+    // Average ROAS at its spend on a curve with this first-dollar return.
+    let roas = mean.exp() * (1.0 - e);
+    Some(Fit {
+        curve: curve(roas, spend.max(1e-9), e),
+        elasticity: Estimate { mean: e, se: prior.sd },
+        roas,
+        log_roas_se: sd.max(0.1),
+        spend: spend.max(1e-9),
+    })
+}
+
 impl Fit {
     /// The fit a report stored (its curve redrawn from the summary).
     pub fn from_summary(r: &crate::model::plan::ResponseSummary) -> Fit {
@@ -369,6 +394,20 @@ mod tests {
         assert!(wide.delta_high - wide.delta_low > 1.5 * (fc.delta_high - fc.delta_low));
         assert_eq!((p.spend, p.profit), (0.0, 0.0));
         assert!((p.delta_profit + (r(40.0) - 40.0)).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_new_campaign_is_expected_to_do_as_its_peers_do_with_their_spread() {
+        let prior = Prior { mean: 0.3, sd: 0.2 };
+        let f = new_campaign_fit(&[2.0, 2.0, 2.0], prior, 20.0).unwrap();
+        // First-dollar return 2 on a curve with elasticity 0.3 at spend 20.
+        assert!((f.curve.roas0 - 2.0).abs() < 1e-9 && (f.curve.marginal(0.0) - 2.0).abs() < 1e-9);
+        assert!((f.roas - 1.4).abs() < 1e-9);
+        assert_eq!(f.log_roas_se, 0.1, "no spread: the floor");
+        let wide = new_campaign_fit(&[0.5, 2.0, 8.0], prior, 20.0).unwrap();
+        assert!((wide.curve.roas0 - 2.0).abs() < 1e-9, "the log-average");
+        assert!((wide.log_roas_se - 4f64.ln()).abs() < 1e-9);
+        assert!(new_campaign_fit(&[], prior, 20.0).is_none());
     }
 
     #[test]

@@ -290,7 +290,9 @@ fn apply(world: &mut World, a: &Action, margin: f64, score: &mut PolicyScore) {
                 .sum::<f64>()
                 / 7.0
         };
-        let delta = truth(a.to) - truth(a.from);
+        // A paused campaign earns nothing: a resume is against zero.
+        let before = if a.kind == ActionKind::Resume { 0.0 } else { truth(a.from) };
+        let delta = truth(a.to) - before;
         score.forecasts += 1;
         if f.delta_low <= delta && delta <= f.delta_high {
             score.forecasts_covered += 1;

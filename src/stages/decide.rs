@@ -131,7 +131,8 @@ pub fn decide(analysis: &Analysis, s: &Settings) -> Result<(Plan, StageReport), 
     let profit = s.decisions.policy == DecisionPolicy::Profit;
     let (slopes, models) = if profit { profit_judgement(&mut decisions, analysis, s) } else { (Vec::new(), Vec::new()) };
 
-    let candidates = selection::rank(&analysis.products, &s.selection, &s.budget);
+    let mut candidates = selection::rank(&analysis.products, &s.selection, &s.budget);
+    let new_fits = if profit { judge_new(&mut candidates, &decisions, &models, s) } else { Vec::new() };
     let lines: Vec<Line> = decisions
         .iter()
         .map(|d| Line {
@@ -265,13 +266,28 @@ pub fn decide(analysis: &Analysis, s: &Settings) -> Result<(Plan, StageReport), 
         let m = s.objective.margin;
         let index: std::collections::HashMap<&str, usize> =
             decisions.iter().enumerate().map(|(i, d)| (d.row.campaign_id.as_str(), i)).collect();
-        for a in actions.iter_mut().filter(|a| a.kind != ActionKind::Create) {
-            if let Some(Some((f, burn))) = index.get(a.campaign_id.as_str()).map(|&i| &models[i]) {
-                a.forecast = Some(response::forecast(f, *burn, a.from, a.to, m, s.model.interval_scale));
+        let scale = s.model.interval_scale;
+        for a in actions.iter_mut() {
+            match a.kind {
+                ActionKind::Create => {
+                    if let Some(Some((f, burn))) = candidates.iter().position(|c| c.product_id == a.product_id).map(|i| &new_fits[i]) {
+                        a.forecast = Some(response::forecast(f, *burn, 0.0, a.to, m, scale));
+                    }
+                }
+                kind => {
+                    if let Some(Some((f, burn))) = index.get(a.campaign_id.as_str()).map(|&i| &models[i]) {
+                        // A paused campaign earns nothing now: a resume is against zero.
+                        let from = if kind == ActionKind::Resume { 0.0 } else { a.from };
+                        a.forecast = Some(response::forecast(f, *burn, from, a.to, m, scale));
+                    }
+                }
             }
         }
         let (mut before, mut after) = (0.0, 0.0);
         for (d, model) in decisions.iter().zip(&models) {
+            if d.verdict.decision == Decision::Resume || d.row.status != CampaignStatus::Active {
+                continue;
+            }
             if let Some((f, burn)) = model {
                 let fc = response::forecast(f, *burn, d.budget_current, d.budget_proposed, m, s.model.interval_scale);
                 after += fc.profit;
@@ -283,6 +299,55 @@ pub fn decide(analysis: &Analysis, s: &Settings) -> Result<(Plan, StageReport), 
     }
     let report = StageReport::new("decide", started, analysis.campaigns.len() as u64, actions.len() as u64);
     Ok((Plan { as_of, campaigns: decisions, new_campaigns, actions, totals }, report))
+}
+
+/// Under `policy = "profit"`: new campaigns are judged by expected profit
+/// too. Each candidate gets its peers' curve (its category's fitted
+/// campaigns, else the portfolio's, at the portfolio's median spend share);
+/// one expected to lose money at its budget is dropped with the reason.
+/// Returns the fit of each candidate kept, in the candidates' order.
+fn judge_new(candidates: &mut Vec<Candidate>, decisions: &[CampaignDecision], models: &[Option<(response::Fit, f64)>], s: &Settings) -> Vec<Option<(response::Fit, f64)>> {
+    let m = s.objective.margin;
+    let fitted: Vec<(&str, f64, f64)> = decisions
+        .iter()
+        .zip(models)
+        .filter_map(|(d, model)| model.map(|(f, burn)| (d.row.category.as_str(), f.curve.roas0, burn)))
+        .collect();
+    let mut burns: Vec<f64> = fitted.iter().map(|f| f.2).collect();
+    burns.sort_by(f64::total_cmp);
+    let burn = burns.get(burns.len() / 2).copied().unwrap_or(0.8);
+    let prior = response::Prior { mean: s.model.prior_elasticity, sd: s.model.prior_elasticity_sd };
+    let own: Vec<response::Estimate> = models.iter().flatten().map(|(f, _)| f.elasticity).collect();
+    let prior = if own.len() >= 3 {
+        let mean = own.iter().map(|e| e.mean).sum::<f64>() / own.len() as f64;
+        response::Prior { mean, sd: prior.sd }
+    } else {
+        prior
+    };
+    let mut kept = Vec::new();
+    let mut fits = Vec::new();
+    for c in candidates.drain(..) {
+        let same: Vec<f64> = fitted.iter().filter(|f| f.0.eq_ignore_ascii_case(&c.category)).map(|f| f.1).collect();
+        let peers: Vec<f64> = if same.len() >= 3 { same } else { fitted.iter().map(|f| f.1).collect() };
+        let budget = from_cents(c.budget);
+        let Some(f) = response::new_campaign_fit(&peers, prior, burn * budget) else {
+            // Nothing to learn from yet: the selection rules alone decide.
+            kept.push(c);
+            fits.push(None);
+            continue;
+        };
+        let fc = response::forecast(&f, burn, 0.0, budget, m, s.model.interval_scale);
+        if fc.profit <= 0.0 {
+            tracing::debug!(product = %c.product_id, profit = fc.profit, "new campaign not proposed: expected to lose money");
+            continue;
+        }
+        let mut c = c;
+        c.reasons.push(format!("profit_expected:{} per day at {} (peers' first-dollar ROAS {})", num(fc.profit), num(budget), num(f.curve.roas0)));
+        kept.push(c);
+        fits.push(Some((f, burn)));
+    }
+    *candidates = kept;
+    fits
 }
 
 /// Under `policy = "profit"`: each judged active campaign's response fit
@@ -297,7 +362,8 @@ fn profit_judgement(decisions: &mut [CampaignDecision], analysis: &Analysis, s: 
     let raws: Vec<Option<response::Raw>> = decisions
         .iter()
         .map(|d| {
-            let judged = d.row.status == CampaignStatus::Active && d.verdict.decision != Decision::Learning;
+            let judged = (d.row.status == CampaignStatus::Active && d.verdict.decision != Decision::Learning)
+                || d.verdict.decision == Decision::Resume;
             analysis
                 .daily
                 .get(&d.row.campaign_id)
@@ -329,6 +395,21 @@ fn profit_judgement(decisions: &mut [CampaignDecision], analysis: &Analysis, s: 
         // The share of its budget it spends, from its last days.
         let burn = (recent.iter().map(|x| x.spend).sum::<f64>() / recent.len() as f64 / budget).clamp(0.05, 1.0);
         let f = response::fit(raw, prior);
+        if seed == Decision::Resume {
+            // A resume is judged by what it earned before its pause.
+            let p_loss = response::p_unprofitable_at(&f, burn * s.budget.min_daily, m);
+            if p_loss >= 0.5 {
+                d.verdict = Verdict::new(
+                    Decision::Paused,
+                    vec![format!("profit_not_resumed:p_loss_at_min_daily={}>=0.5 (the matrix said RESUME)", num(p_loss))],
+                );
+                models.push(None);
+            } else {
+                models.push(Some((f, burn)));
+            }
+            slopes.push(None);
+            continue;
+        }
         models.push(Some((f, burn)));
         d.response = Some(ResponseSummary {
             roas: f.roas,
