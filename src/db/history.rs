@@ -3,13 +3,10 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::{get, get_day, get_name, get_opt_day, placeholders, values_sql, Db, DbError};
+use super::{get, get_day, get_name, get_opt_day, placeholders, rows_per_statement, values_sql, Db, DbError};
 use crate::model::campaign::PausedBy;
 use crate::model::day::{date_of, Day};
 use crate::model::history::{CampaignDayRow, ImpactAction, LedgerEntry, SalesRow, ViewsRow, IMPACT_REVERSED};
-
-/// Rows per multi-row INSERT: under SQLite's and PostgreSQL's bind limits.
-const CHUNK: usize = 1_000;
 
 impl Db {
     /// Rows of a query whose `$1` is the source, `$2..$3` a date range and
@@ -39,7 +36,7 @@ impl Db {
     pub async fn store_sales_days(&self, source: &str, days: &[Day], rows: &[SalesRow]) -> Result<(), DbError> {
         let mut tx = self.pool.begin().await?;
         delete_days(&mut tx, self.is_postgres(), "history_product_daily", source, days).await?;
-        for chunk in rows.chunks(CHUNK) {
+        for chunk in rows.chunks(rows_per_statement(5)) {
             let sql = values_sql("INSERT INTO history_product_daily (source, date, product_id, units_sold, revenue) VALUES ", 5, chunk.len());
             let mut q = sqlx::query(&sql);
             for r in chunk {
@@ -56,7 +53,7 @@ impl Db {
     pub async fn store_views_days(&self, source: &str, days: &[Day], rows: &[ViewsRow]) -> Result<(), DbError> {
         let mut tx = self.pool.begin().await?;
         delete_days(&mut tx, self.is_postgres(), "history_views", source, days).await?;
-        for chunk in rows.chunks(CHUNK) {
+        for chunk in rows.chunks(rows_per_statement(4)) {
             let sql = values_sql("INSERT INTO history_views (source, date, product_id, views) VALUES ", 4, chunk.len());
             let mut q = sqlx::query(&sql);
             for r in chunk {
@@ -104,7 +101,7 @@ impl Db {
         let mut tx = self.pool.begin().await?;
         let now = chrono::Utc::now().to_rfc3339();
         delete_days(&mut tx, self.is_postgres(), "history_campaign_daily", source, days).await?;
-        for chunk in rows.chunks(CHUNK) {
+        for chunk in rows.chunks(rows_per_statement(9)) {
             let sql = values_sql(
                 "INSERT INTO history_campaign_daily (source, date, campaign_id, impressions, clicks, spend, conversions, revenue, new_customers) VALUES ",
                 9,
@@ -155,7 +152,7 @@ impl Db {
     pub async fn store_impact_actions(&self, source: &str, days: &[Day], actions: &[ImpactAction]) -> Result<(), DbError> {
         let mut tx = self.pool.begin().await?;
         let now = chrono::Utc::now().to_rfc3339();
-        for chunk in actions.chunks(CHUNK) {
+        for chunk in actions.chunks(rows_per_statement(8)) {
             let sql = format!(
                 "{} ON CONFLICT (source, action_id) DO UPDATE SET ad_id = excluded.ad_id, event_date = excluded.event_date, \
                  state = excluded.state, amount = excluded.amount, cost = excluded.cost, new_customer = excluded.new_customer",
@@ -240,7 +237,7 @@ impl Db {
     pub async fn ledger_set_many(&self, source: &str, entries: &[(String, LedgerEntry)]) -> Result<(), DbError> {
         let now = chrono::Utc::now().to_rfc3339();
         let mut tx = self.pool.begin().await?;
-        for chunk in entries.chunks(CHUNK / 8) {
+        for chunk in entries.chunks(rows_per_statement(8)) {
             let sql = format!(
                 "{} ON CONFLICT (source, campaign_id) DO UPDATE SET \
                  daily_budget = excluded.daily_budget, budget_source = excluded.budget_source, paused_by = excluded.paused_by, \
@@ -285,7 +282,7 @@ fn ledger_entry(r: &sqlx::any::AnyRow) -> Result<LedgerEntry, DbError> {
 }
 
 async fn mark_fetched(tx: &mut sqlx::Transaction<'_, sqlx::Any>, source: &str, feed: &str, days: &[Day], now: &str) -> Result<(), DbError> {
-    for chunk in days.chunks(CHUNK) {
+    for chunk in days.chunks(rows_per_statement(4)) {
         let sql = format!(
             "{} ON CONFLICT (source, feed, date) DO UPDATE SET fetched_at = excluded.fetched_at",
             values_sql("INSERT INTO history_fetched (source, feed, date, fetched_at) VALUES ", 4, chunk.len())
@@ -311,7 +308,7 @@ async fn delete_days(tx: &mut sqlx::Transaction<'_, sqlx::Any>, postgres: bool, 
             .execute(&mut **tx)
             .await?;
     }
-    for chunk in days.chunks(CHUNK) {
+    for chunk in days.chunks(rows_per_statement(1)) {
         let sql = format!("DELETE FROM {table} WHERE source = $1 AND date IN ({})", placeholders(2, chunk.len()));
         let mut q = sqlx::query(&sql).bind(source.to_string());
         for d in chunk {

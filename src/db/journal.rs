@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use sqlx::any::AnyRow;
 
-use super::{get, get_json, get_name, placeholders, values_sql, Db, DbError};
+use super::{get, get_json, get_name, placeholders, rows_per_statement, values_sql, Db, DbError};
 use crate::model::audit::AuditEntry;
 use crate::model::plan::{Action, ActionKind, ActionStatus};
 use crate::model::run::{DayAction, JournalState};
@@ -65,7 +65,7 @@ impl Db {
     pub async fn journal_plan(&self, run_id: &str, as_of: &str, actions: &[Action]) -> Result<HashMap<String, (JournalState, i64)>, DbError> {
         let now = chrono::Utc::now().to_rfc3339();
         let mut tx = self.pool.begin().await?;
-        for chunk in actions.chunks(500) {
+        for chunk in actions.chunks(rows_per_statement(ACTION_COLUMN_COUNT + 5)) {
             let sql = values_sql(
                 &format!("INSERT INTO action_journal ({ACTION_COLUMNS}, as_of, run_id, state, attempts, updated_at) VALUES "),
                 ACTION_COLUMN_COUNT + 5,
@@ -144,7 +144,7 @@ impl Db {
     pub async fn journal_set_many(&self, keys: &[&str], state: JournalState, applied_by: Option<&str>, audit: &[AuditEntry<'_>]) -> Result<(), DbError> {
         let now = chrono::Utc::now().to_rfc3339();
         let mut tx = self.pool.begin().await?;
-        for chunk in keys.chunks(500) {
+        for chunk in keys.chunks(rows_per_statement(1)) {
             let sql = format!(
                 "UPDATE action_journal SET state = $1, attempts = attempts + $2, applied_by = COALESCE($3, applied_by), last_error = $4, updated_at = $5 WHERE action_key IN ({})",
                 placeholders(6, chunk.len())

@@ -3,7 +3,7 @@
 //! every format.
 
 use super::journal::{bind_action, ACTION_COLUMNS, ACTION_COLUMN_COUNT};
-use super::{get, values_sql, Db, DbError};
+use super::{get, rows_per_statement, values_sql, Db, DbError};
 use crate::model::plan::Action;
 use crate::model::report::{Rendered, Report, ReportFormat};
 use crate::model::run::{QuarantinedRow, RunMode, RunStatus};
@@ -14,7 +14,7 @@ const RUNNING: &str = "running";
 
 /// A run's per-campaign decisions, inside the caller's transaction.
 pub(super) async fn insert_decisions(tx: &mut sqlx::Transaction<'_, sqlx::Any>, r: &Report) -> Result<(), DbError> {
-    for chunk in r.campaigns.chunks(500) {
+    for chunk in r.campaigns.chunks(rows_per_statement(9)) {
         let sql = values_sql(
             "INSERT INTO decisions (run_id, campaign_id, product_id, decision, baseline, reasons, metrics, budget_current, budget_proposed) VALUES ",
             9,
@@ -39,7 +39,7 @@ pub(super) async fn insert_decisions(tx: &mut sqlx::Transaction<'_, sqlx::Any>, 
 }
 
 async fn insert_actions(tx: &mut sqlx::Transaction<'_, sqlx::Any>, run_id: &str, actions: &[Action]) -> Result<(), DbError> {
-    for chunk in actions.chunks(500) {
+    for chunk in actions.chunks(rows_per_statement(ACTION_COLUMN_COUNT + 3)) {
         let sql = values_sql(
             &format!("INSERT INTO proposed_actions ({ACTION_COLUMNS}, run_id, status, reason) VALUES "),
             ACTION_COLUMN_COUNT + 3,
@@ -55,7 +55,7 @@ async fn insert_actions(tx: &mut sqlx::Transaction<'_, sqlx::Any>, run_id: &str,
 }
 
 async fn insert_quarantine(tx: &mut sqlx::Transaction<'_, sqlx::Any>, run_id: &str, quarantine: &[QuarantinedRow]) -> Result<(), DbError> {
-    for chunk in quarantine.chunks(500) {
+    for chunk in quarantine.chunks(rows_per_statement(6)) {
         let sql = values_sql("INSERT INTO quarantine (run_id, table_name, line, column_name, reason, raw_text) VALUES ", 6, chunk.len());
         let mut q = sqlx::query(&sql);
         for row in chunk {

@@ -221,10 +221,16 @@ const GRID: usize = 15;
 /// The posterior grid: (ROAS, elasticity) at equal-probability quantiles,
 /// the standard errors times `scale`.
 fn grid(f: &Fit, scale: f64) -> impl Iterator<Item = (f64, f64)> + '_ {
-    let z = Normal::new(0.0, 1.0).expect("a standard normal");
-    let q: Vec<f64> = (0..GRID).map(|i| z.inverse_cdf((i as f64 + 0.5) / GRID as f64)).collect();
-    let pairs: Vec<(f64, f64)> = q.iter().flat_map(|&zr| q.iter().map(move |&ze| (zr, ze))).collect();
-    pairs.into_iter().map(move |(zr, ze)| (f.roas * (zr * scale * f.log_roas_se).exp(), f.elasticity.mean + ze * scale * f.elasticity.se))
+    // The standard normal's quantiles, computed once.
+    static Q: std::sync::OnceLock<[f64; GRID]> = std::sync::OnceLock::new();
+    let q = Q.get_or_init(|| {
+        let z = Normal::new(0.0, 1.0).expect("a standard normal");
+        std::array::from_fn(|i| z.inverse_cdf((i as f64 + 0.5) / GRID as f64))
+    });
+    q.iter().flat_map(move |&zr| {
+        let roas = f.roas * (zr * scale * f.log_roas_se).exp();
+        q.iter().map(move |&ze| (roas, f.elasticity.mean + ze * scale * f.elasticity.se))
+    })
 }
 
 /// The 10th and 90th percentiles of equally likely values.
