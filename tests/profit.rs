@@ -102,3 +102,23 @@ fn the_page_draws_each_changed_campaigns_curve_with_its_budgets_forecast_and_rea
     }
     assert!(seen >= 3);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_proposal_keeps_its_forecast_in_the_database() {
+    let d = tempfile::tempdir().unwrap();
+    generate(d.path(), &["--seed", "42", "--products", "200", "--campaigns", "60", "--days", "90", "--as-of", TODAY]);
+    let app = App::new(d.path(), "[decisions]\npolicy = \"profit\"\n[act]\nmode = \"manual\"\n");
+    let out = app.run(TODAY);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let r = app.report();
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&app.db_url()).await.unwrap();
+    let rows: Vec<(String, Option<String>)> = sqlx::query_as("SELECT action_key, forecast FROM proposed_actions").fetch_all(&pool).await.unwrap();
+    pool.close().await;
+    assert!(rows.len() >= 5);
+    for (key, stored) in rows {
+        let a = r["actions"].as_array().unwrap().iter().find(|a| a["key"] == key.as_str()).unwrap();
+        let stored: Value = serde_json::from_str(stored.as_deref().unwrap_or("null")).unwrap();
+        assert_eq!(stored, a["forecast"], "{key}");
+    }
+}

@@ -34,19 +34,18 @@ pub(super) fn action_from_row(r: &AnyRow, table: &'static str, status: ActionSta
         status,
         reason: get(r, table, "reason")?,
         copy: get_json(r, table, "copy")?,
-        // Forecasts live in the run's stored report.json, not in the journal.
-        forecast: None,
+        forecast: get_json(r, table, "forecast")?,
     })
 }
 
 /// The columns an action's row has in both the journal and the proposals,
 /// in the order [`bind_action`] binds them.
-pub(super) const ACTION_COLUMNS: &str = "action_key, campaign_id, product_id, kind, from_budget, to_budget, paused_by, effective_date, copy";
-pub(super) const ACTION_COLUMN_COUNT: usize = 9;
+pub(super) const ACTION_COLUMNS: &str = "action_key, campaign_id, product_id, kind, from_budget, to_budget, paused_by, effective_date, copy, forecast";
+pub(super) const ACTION_COLUMN_COUNT: usize = 10;
 
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
-/// Binds an action's [`ACTION_COLUMNS`] (the copy as JSON).
+/// Binds an action's [`ACTION_COLUMNS`] (the copy and the forecast as JSON).
 pub(super) fn bind_action<'q>(q: AnyQuery<'q>, a: &Action) -> Result<AnyQuery<'q>, DbError> {
     Ok(q.bind(a.key.clone())
         .bind(a.campaign_id.clone())
@@ -56,7 +55,8 @@ pub(super) fn bind_action<'q>(q: AnyQuery<'q>, a: &Action) -> Result<AnyQuery<'q
         .bind(a.to)
         .bind(a.paused_by.map(|p| p.as_str()))
         .bind(a.effective_date.to_string())
-        .bind(a.copy.as_ref().map(serde_json::to_string).transpose()?))
+        .bind(a.copy.as_ref().map(serde_json::to_string).transpose()?)
+        .bind(a.forecast.as_ref().map(serde_json::to_string).transpose()?))
 }
 
 impl Db {
@@ -184,7 +184,7 @@ impl Db {
     /// The actions a run (or an approve / rollback) applied, from the journal.
     pub async fn applied_by(&self, run_id: &str) -> Result<Vec<Action>, DbError> {
         let rows = sqlx::query(
-            "SELECT action_key, campaign_id, product_id, kind, from_budget, to_budget, paused_by, effective_date, '' AS reason, copy \
+            "SELECT action_key, campaign_id, product_id, kind, from_budget, to_budget, paused_by, effective_date, '' AS reason, copy, forecast \
              FROM action_journal WHERE applied_by = $1 AND state = $2 ORDER BY action_key",
         )
         .bind(run_id)

@@ -14,7 +14,7 @@ impl Db {
     /// each with the run that proposed it and when.
     pub async fn proposals(&self, id: &str) -> Result<Vec<Proposal>, DbError> {
         let rows = sqlx::query(
-            "SELECT p.run_id, p.action_key, p.campaign_id, p.product_id, p.kind, p.from_budget, p.to_budget, p.paused_by, p.effective_date, p.reason, p.copy, r.as_of, r.started_at \
+            "SELECT p.run_id, p.action_key, p.campaign_id, p.product_id, p.kind, p.from_budget, p.to_budget, p.paused_by, p.effective_date, p.reason, p.copy, p.forecast, r.as_of, r.started_at \
              FROM proposed_actions p JOIN runs r ON r.run_id = p.run_id \
              WHERE (p.run_id = $1 OR p.action_key = $2) AND p.status = $3 ORDER BY r.started_at, p.action_key",
         )
