@@ -6,6 +6,9 @@
 //! person reads. `pipeline` runs one pass; `cli` parses; `error` maps every
 //! ending to its exit code.
 
+// First, so its `named!` macro is in scope for every module after it.
+#[macro_use]
+pub mod model;
 pub mod backfill;
 pub mod cli;
 pub mod clock;
@@ -17,7 +20,6 @@ pub mod error;
 pub mod http;
 pub mod llm;
 pub mod metrics;
-pub mod model;
 pub mod notify;
 pub mod pipeline;
 pub mod report;

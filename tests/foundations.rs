@@ -285,12 +285,18 @@ async fn a_journal_state_nobody_knows_stops_the_rerun_instead_of_sending_again()
     assert_eq!(applied_keys_csv(d.path()), before, "nothing was sent again");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_saved_proposal_of_an_unknown_kind_is_refused_not_created() {
+/// A manual-mode run on generated data: its proposals wait in the database.
+fn manual_run() -> (tempfile::TempDir, App, Value) {
     let (d, app) = files_app("[act]\nmode = \"manual\"\n");
     let o = app.command(TODAY).output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let r = app.report();
+    (d, app, r)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_saved_proposal_of_an_unknown_kind_is_refused_not_created() {
+    let (d, app, r) = manual_run();
     let pause = actions(&r).into_iter().find(|a| a["kind"] == "pause").expect("a pause");
     let key = pause["key"].as_str().unwrap().to_string();
     exec(&app.db_url(), &format!("UPDATE proposed_actions SET kind = 'paws' WHERE action_key = '{key}'")).await;
@@ -302,10 +308,7 @@ async fn a_saved_proposal_of_an_unknown_kind_is_refused_not_created() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_saved_proposal_whose_key_has_no_date_is_refused_not_applied_as_of_1970() {
-    let (d, app) = files_app("[act]\nmode = \"manual\"\n");
-    let o = app.command(TODAY).output().unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let r = app.report();
+    let (d, app, r) = manual_run();
     let key = actions(&r)[0]["key"].as_str().unwrap().to_string();
     let bad = key.replacen(TODAY, "someday", 1);
     exec(&app.db_url(), &format!("UPDATE proposed_actions SET action_key = '{bad}' WHERE action_key = '{key}'")).await;

@@ -209,6 +209,13 @@ impl Curve {
         self.roas0 * s / (1.0 + s / self.half)
     }
 
+    /// Expected profit per day at a daily budget, for a campaign that
+    /// spends `burn` of it.
+    pub fn profit_at(&self, burn: f64, budget: f64, margin: f64) -> f64 {
+        let s = burn * budget;
+        margin * self.revenue(s) - s
+    }
+
     /// Revenue of the next dollar at a daily spend.
     pub fn marginal(&self, s: f64) -> f64 {
         self.roas0 / (1.0 + s / self.half).powi(2)
@@ -247,16 +254,12 @@ fn interval80(mut v: Vec<f64>) -> (f64, f64) {
 /// curve's form, the spend share and the trend add, calibrated in
 /// `sandbox simulate`).
 pub fn forecast(f: &Fit, burn: f64, from: f64, to: f64, margin: f64, scale: f64) -> Forecast {
-    let profit = |c: &Curve, budget: f64| {
-        let s = burn * budget;
-        margin * c.revenue(s) - s
-    };
     let (mut at_to, mut delta) = (Vec::new(), Vec::new());
     for (roas, e) in grid(f, scale) {
         let c = curve(roas, f.spend, e);
-        let p = profit(&c, to);
+        let p = c.profit_at(burn, to, margin);
         at_to.push(p);
-        delta.push(p - profit(&c, from));
+        delta.push(p - c.profit_at(burn, from, margin));
     }
     let (low, high) = interval80(at_to);
     let (delta_low, delta_high) = interval80(delta);
@@ -264,10 +267,10 @@ pub fn forecast(f: &Fit, burn: f64, from: f64, to: f64, margin: f64, scale: f64)
     Forecast {
         spend,
         revenue: f.curve.revenue(spend),
-        profit: profit(&f.curve, to),
+        profit: f.curve.profit_at(burn, to, margin),
         low,
         high,
-        delta_profit: profit(&f.curve, to) - profit(&f.curve, from),
+        delta_profit: f.curve.profit_at(burn, to, margin) - f.curve.profit_at(burn, from, margin),
         delta_low,
         delta_high,
     }

@@ -35,7 +35,7 @@ use crate::model::run::RunStatus;
 use crate::pipeline::{self, RunRequest};
 
 /// Who decides in one closed loop.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Policy {
     /// Nothing is ever changed.
@@ -48,22 +48,7 @@ pub enum Policy {
     Oracle,
 }
 
-impl Policy {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Policy::None => "none",
-            Policy::Seed => "seed",
-            Policy::Profit => "profit",
-            Policy::Oracle => "oracle",
-        }
-    }
-}
-
-impl std::fmt::Display for Policy {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+named!(Policy, "policy", None => "none", Seed => "seed", Profit => "profit", Oracle => "oracle");
 
 #[derive(Debug, Clone)]
 pub struct SimulateOptions {
@@ -537,6 +522,11 @@ mod tests {
         assert!(interior.len() >= 3, "{changes:?}");
         let (lo, hi) = interior.iter().fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
         assert!(hi - lo < 0.02, "marginal profits {interior:?}");
+    }
+
+    #[test]
+    fn policy_names_are_their_serde_names() {
+        crate::model::names::assert_serde_names(Policy::ALL);
     }
 
     #[test]

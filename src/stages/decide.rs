@@ -129,10 +129,13 @@ pub fn decide(analysis: &Analysis, s: &Settings) -> Result<(Plan, StageReport), 
         })
         .collect();
     let profit = s.decisions.policy == DecisionPolicy::Profit;
-    let (slopes, models) = if profit { profit_judgement(&mut decisions, analysis, s) } else { (Vec::new(), Vec::new()) };
+    let judged = if profit { Some(profit_judgement(&mut decisions, analysis, s)) } else { None };
 
     let mut candidates = selection::rank(&analysis.products, &s.selection, &s.budget);
-    let new_fits = if profit { judge_new(&mut candidates, &decisions, &models, s) } else { Vec::new() };
+    let new_fits = match &judged {
+        Some(j) => judge_new(&mut candidates, &decisions, &j.models, j.prior, s),
+        None => Vec::new(),
+    };
     let lines: Vec<Line> = decisions
         .iter()
         .map(|d| Line {
@@ -149,8 +152,8 @@ pub fn decide(analysis: &Analysis, s: &Settings) -> Result<(Plan, StageReport), 
     let new_cands: Vec<NewCandidate> =
         candidates.iter().map(|c| NewCandidate { product_id: c.product_id.clone(), budget: c.budget }).collect();
     let max_new = s.selection.max_new_per_run as usize;
-    let alloc = if profit {
-        marginal::reallocate(&lines, &slopes, &new_cands, max_new, s.model.min_change_pct, &s.budget)
+    let alloc = if let Some(j) = &judged {
+        marginal::reallocate(&lines, &j.slopes, &new_cands, max_new, s.model.min_change_pct, &s.budget)
     } else {
         budget::reallocate(&lines, &new_cands, max_new, &s.budget)
     };
@@ -262,7 +265,8 @@ pub fn decide(analysis: &Analysis, s: &Settings) -> Result<(Plan, StageReport), 
         expected_profit_before: None,
         expected_profit_after: None,
     };
-    if profit {
+    if let Some(j) = &judged {
+        let models = &j.models[..];
         let m = s.objective.margin;
         let index: std::collections::HashMap<&str, usize> =
             decisions.iter().enumerate().map(|(i, d)| (d.row.campaign_id.as_str(), i)).collect();
@@ -284,14 +288,13 @@ pub fn decide(analysis: &Analysis, s: &Settings) -> Result<(Plan, StageReport), 
             }
         }
         let (mut before, mut after) = (0.0, 0.0);
-        for (d, model) in decisions.iter().zip(&models) {
+        for (d, model) in decisions.iter().zip(models) {
             if d.verdict.decision == Decision::Resume || d.row.status != CampaignStatus::Active {
                 continue;
             }
             if let Some((f, burn)) = model {
-                let fc = response::forecast(f, *burn, d.budget_current, d.budget_proposed, m, s.model.interval_scale);
-                after += fc.profit;
-                before += fc.profit - fc.delta_profit;
+                before += f.curve.profit_at(*burn, d.budget_current, m);
+                after += f.curve.profit_at(*burn, d.budget_proposed, m);
             }
         }
         totals.expected_profit_before = Some(before);
@@ -306,7 +309,13 @@ pub fn decide(analysis: &Analysis, s: &Settings) -> Result<(Plan, StageReport), 
 /// campaigns, else the portfolio's, at the portfolio's median spend share);
 /// one expected to lose money at its budget is dropped with the reason.
 /// Returns the fit of each candidate kept, in the candidates' order.
-fn judge_new(candidates: &mut Vec<Candidate>, decisions: &[CampaignDecision], models: &[Option<(response::Fit, f64)>], s: &Settings) -> Vec<Option<(response::Fit, f64)>> {
+fn judge_new(
+    candidates: &mut Vec<Candidate>,
+    decisions: &[CampaignDecision],
+    models: &[Option<(response::Fit, f64)>],
+    prior: response::Prior,
+    s: &Settings,
+) -> Vec<Option<(response::Fit, f64)>> {
     let m = s.objective.margin;
     let fitted: Vec<(&str, f64, f64)> = decisions
         .iter()
@@ -316,14 +325,6 @@ fn judge_new(candidates: &mut Vec<Candidate>, decisions: &[CampaignDecision], mo
     let mut burns: Vec<f64> = fitted.iter().map(|f| f.2).collect();
     burns.sort_by(f64::total_cmp);
     let burn = burns.get(burns.len() / 2).copied().unwrap_or(0.8);
-    let prior = response::Prior { mean: s.model.prior_elasticity, sd: s.model.prior_elasticity_sd };
-    let own: Vec<response::Estimate> = models.iter().flatten().map(|(f, _)| f.elasticity).collect();
-    let prior = if own.len() >= 3 {
-        let mean = own.iter().map(|e| e.mean).sum::<f64>() / own.len() as f64;
-        response::Prior { mean, sd: prior.sd }
-    } else {
-        prior
-    };
     let mut kept = Vec::new();
     let mut fits = Vec::new();
     for c in candidates.drain(..) {
@@ -350,13 +351,22 @@ fn judge_new(candidates: &mut Vec<Candidate>, decisions: &[CampaignDecision], mo
     fits
 }
 
+/// What the profit policy made of the portfolio: per line its marginal
+/// profit per budget dollar (movable lines) and its fit with its spend
+/// share, and the pooled elasticity prior.
+struct Judged {
+    slopes: Vec<Option<marginal::Slope>>,
+    models: Vec<Option<(response::Fit, f64)>>,
+    prior: response::Prior,
+}
+
 /// Under `policy = "profit"`: each judged active campaign's response fit
 /// from its own days (elasticity pooled across the portfolio), the pause
 /// rule — a loss even at `min_daily` with probability above
 /// `model.pause_confidence` — and, for the others, the marginal profit per
 /// budget dollar the allocator equalises. The matrix's verdict is kept as
 /// `seed_decision`; a matrix pause the model does not share becomes MONITOR.
-fn profit_judgement(decisions: &mut [CampaignDecision], analysis: &Analysis, s: &Settings) -> (Vec<Option<marginal::Slope>>, Vec<Option<(response::Fit, f64)>>) {
+fn profit_judgement(decisions: &mut [CampaignDecision], analysis: &Analysis, s: &Settings) -> Judged {
     let m = s.objective.margin;
     let model = &s.model;
     let raws: Vec<Option<response::Raw>> = decisions
@@ -448,7 +458,7 @@ fn profit_judgement(decisions: &mut [CampaignDecision], analysis: &Analysis, s: 
         let curve = f.curve;
         slopes.push(Some(Box::new(move |b: f64| burn * (m * curve.marginal(burn * b) - 1.0)) as marginal::Slope));
     }
-    (slopes, models)
+    Judged { slopes, models, prior }
 }
 
 #[cfg(test)]
