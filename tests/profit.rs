@@ -122,3 +122,25 @@ async fn a_proposal_keeps_its_forecast_in_the_database() {
         assert_eq!(stored, a["forecast"], "{key}");
     }
 }
+
+#[test]
+fn the_model_pauses_what_loses_even_at_min_daily_and_keeps_matrix_pauses_it_does_not_share() {
+    let (_d, _app, r) = profit_run();
+    let campaigns = r["campaigns"].as_array().unwrap();
+    let reasons = |c: &Value| c["reasons"].as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_string()).collect::<Vec<_>>();
+    let paused: Vec<&Value> = campaigns.iter().filter(|c| reasons(c).iter().any(|x| x.starts_with("profit_pause:"))).collect();
+    assert!(!paused.is_empty(), "the demo has campaigns that lose money at any budget");
+    for c in &paused {
+        assert!(["PAUSE", "EMERGENCY_PAUSE"].contains(&c["decision"].as_str().unwrap()), "{c}");
+        // The point estimate agrees: at min_daily (15.00) it returns less than a dollar a dollar.
+        let resp = &c["response"];
+        let s = resp["burn"].as_f64().unwrap() * 15.0;
+        assert!(revenue(resp, s) / s < 1.0, "{c}");
+    }
+    let kept: Vec<&Value> = campaigns.iter().filter(|c| reasons(c).iter().any(|x| x.starts_with("profit_keep:"))).collect();
+    assert!(!kept.is_empty(), "the matrix pauses some campaigns the model keeps");
+    for c in &kept {
+        assert!(["PAUSE", "EMERGENCY_PAUSE"].contains(&c["seed_decision"].as_str().unwrap()), "{c}");
+        assert!(!["PAUSE", "EMERGENCY_PAUSE"].contains(&c["decision"].as_str().unwrap()), "{c}");
+    }
+}

@@ -240,6 +240,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_statement_never_binds_more_than_max_binds_and_always_one_row() {
+        for columns in [1, 4, 9, 13, 480, 10_000] {
+            let rows = rows_per_statement(columns);
+            assert!(rows >= 1);
+            assert!(rows * columns <= MAX_BINDS || rows == 1, "{columns}");
+        }
+        assert_eq!(rows_per_statement(12), 40);
+    }
+
+    #[test]
     fn values_sql_numbers_placeholders_in_order() {
         assert_eq!(values_sql("I ", 2, 2), "I ($1, $2), ($3, $4)");
         assert_eq!(placeholders(6, 3), "$6, $7, $8");
