@@ -213,6 +213,7 @@ pub async fn backfill(cfg: &LoadedConfig, req: &BackfillRequest) -> Result<Backf
                 quarantine: &[],
                 stages,
                 shard: None,
+                outcomes: None,
             });
             db.save_backfill_day(&report, &day_started).await?;
             summary.replayed += 1;

@@ -5,8 +5,14 @@ use std::path::PathBuf;
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand, ValueEnum};
 
+/// A rule's name (`outcomes --rule`).
+pub fn rule_arg(text: &str) -> Result<crate::model::outcome::Rule, String> {
+    text.parse().map_err(|e: crate::model::names::UnknownName| e.to_string())
+}
+
 /// A `YYYY-MM-DD` between 1900 and 2200: a date far outside that is a typo,
 /// and the day arithmetic must never overflow on one.
+
 pub fn date_arg(text: &str) -> Result<NaiveDate, String> {
     let d = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|e| format!("{text:?} is not a YYYY-MM-DD date ({e})"))?;
     let range = NaiveDate::from_ymd_opt(1900, 1, 1).expect("a date")..=NaiveDate::from_ymd_opt(2200, 12, 31).expect("a date");
@@ -88,6 +94,24 @@ pub enum Command {
         #[arg(long)]
         campaign: Option<String>,
     },
+    /// The follow-ups of applied actions (SPEC §13): forecast against what
+    /// happened, newest first.
+    Outcomes {
+        /// Only this rule's: pause, emergency_pause, budget_up, budget_down, resume, create.
+        #[arg(long, value_parser = rule_arg)]
+        rule: Option<crate::model::outcome::Rule>,
+        /// Only this campaign's.
+        #[arg(long)]
+        campaign: Option<String>,
+        /// Print them as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Suggests decision settings (SPEC §13): runs `sandbox simulate` over a
+    /// grid of the decision keys on several seeds and prints profit, capture
+    /// and held runs per setting, the best and its margin over the current
+    /// configuration. Never edits pipeline.toml.
+    Tune(TuneArgs),
     /// Synthetic data files, and a simulated store and ad platform over HTTP.
     Sandbox {
         #[command(subcommand)]
@@ -134,6 +158,31 @@ pub enum SandboxCommand {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct TuneArgs {
+    /// Seeds of the sandbox worlds (repeat the flag).
+    #[arg(long = "seed", default_values_t = [101u64, 102, 103])]
+    pub seeds: Vec<u64>,
+    /// Acting days of each simulation.
+    #[arg(long, default_value_t = 30)]
+    pub days: u32,
+    #[arg(long, default_value_t = 60)]
+    pub warmup: u32,
+    #[arg(long, default_value_t = 200)]
+    pub products: u32,
+    #[arg(long, default_value_t = 60)]
+    pub campaigns: u32,
+    /// The policy tuned (its keys are the grid's).
+    #[arg(long, value_enum, default_value_t = PolicyArg::Profit)]
+    pub policy: PolicyArg,
+    /// Write the best setting's keys (TOML) here; pipeline.toml is never touched.
+    #[arg(long, value_name = "FILE")]
+    pub write: Option<PathBuf>,
+    /// Also write the whole grid as JSON here.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct SimulateArgs {
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
@@ -154,6 +203,10 @@ pub struct SimulateArgs {
     /// Also write the scores as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Keep each policy's loop (its data, database and daily reports) in
+    /// DIR/<policy> (replaced if it exists).
+    #[arg(long, value_name = "DIR")]
+    pub keep: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -29,3 +29,4 @@ pub mod schedule;
 pub mod secrets;
 pub mod stages;
 pub mod stop;
+pub mod tune;

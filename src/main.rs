@@ -49,7 +49,7 @@ fn main() -> ExitCode {
         .unwrap_or_else(|_| {
             // The closed loop runs the pipeline hundreds of times: its lines
             // would drown the progress bar and the table.
-            let quiet = matches!(cli.command, Command::Sandbox { command: SandboxCommand::Simulate(_) });
+            let quiet = matches!(cli.command, Command::Sandbox { command: SandboxCommand::Simulate(_) } | Command::Tune(_));
             if quiet { "warn,campaign_pilot=warn" } else { "warn,campaign_pilot=info" }.into()
         });
     let json = match cli.log_format {
@@ -159,6 +159,72 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             }
             Ok(0)
         }
+        Command::Outcomes { rule, campaign, json } => {
+            let cfg = load_config(flag)?;
+            let rows = runtime().block_on(review::outcomes(&cfg, rule, campaign.as_deref()))?;
+            if json {
+                say!("{}", serde_json::to_string_pretty(&rows)?);
+                return Ok(0);
+            }
+            say!(
+                "{:10} {:10} {:15} {:>4} {:>10} {:>21} {:>10} {:4}  key",
+                "action day", "campaign", "rule", "days", "expected", "80 %", "observed", "hit"
+            );
+            let o = |x: Option<f64>| x.map_or("–".to_string(), |v| format!("{v:.2}"));
+            for f in &rows {
+                say!(
+                    "{:10} {:10} {:15} {:>4} {:>10} {:>21} {:>10.2} {:4}  {}",
+                    f.action_as_of,
+                    f.campaign_id,
+                    f.rule.as_str(),
+                    f.follow_up_days,
+                    o(f.expected_delta),
+                    format!("{} to {}", o(f.low), o(f.high)),
+                    f.observed_delta,
+                    match f.hit { Some(true) => "hit", Some(false) => "miss", None => "–" },
+                    f.action_key
+                );
+            }
+            if rows.is_empty() {
+                say!("(no follow-ups yet: an applied action is followed up {:?} days after it took effect)", cfg.settings.learning.follow_up_days);
+            }
+            Ok(0)
+        }
+        Command::Tune(a) => {
+            let cfg = load_config(flag)?;
+            if a.seeds.is_empty() || a.days == 0 || a.days > 366 || a.warmup < 28 || a.warmup > 730 {
+                return Err(Error::Usage(format!(
+                    "tune: at least one --seed, --days 1..=366 and --warmup 28..=730 (found {} seeds, {} and {})",
+                    a.seeds.len(),
+                    a.days,
+                    a.warmup
+                )));
+            }
+            let opts = campaign_pilot::tune::TuneOptions {
+                seeds: a.seeds.clone(),
+                days: a.days,
+                warmup: a.warmup,
+                products: a.products.max(1),
+                campaigns: a.campaigns,
+                policy: match a.policy {
+                    PolicyArg::Seed => Policy::Seed,
+                    PolicyArg::Profit => Policy::Profit,
+                    PolicyArg::None | PolicyArg::Oracle => return Err(Error::Usage("tune --policy: seed or profit (the baselines have no keys)".into())),
+                },
+                progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            };
+            let result = runtime().block_on(campaign_pilot::tune::tune(&cfg, &opts)).map_err(|e| Error::Simulate(e.to_string()))?;
+            say!("{}", campaign_pilot::tune::table(&result));
+            if let Some(path) = &a.write {
+                std::fs::write(path, campaign_pilot::tune::suggested_toml(&result))
+                    .map_err(|e| Error::Usage(format!("--write {}: {e}", path.display())))?;
+            }
+            if let Some(path) = &a.json {
+                std::fs::write(path, serde_json::to_string_pretty(&result)?)
+                    .map_err(|e| Error::Usage(format!("--json {}: {e}", path.display())))?;
+            }
+            Ok(0)
+        }
         Command::Schedule => {
             let cfg = load_config(flag)?;
             let s = runtime().block_on(campaign_pilot::schedule::schedule(cfg, Stop::default()))?;
@@ -259,6 +325,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                     .collect(),
                 start: simulate::default_start(a.warmup),
                 progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+                keep: a.keep.clone(),
             };
             let result = runtime().block_on(simulate::simulate(&cfg, &opts)).map_err(|e| Error::Simulate(e.to_string()))?;
             say!("{}", simulate::table(&result));

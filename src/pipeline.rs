@@ -25,7 +25,10 @@ use crate::notify::{self, RunNews};
 use crate::report::{self, ReportInput};
 use crate::sandbox::generate::ensure_demo;
 use crate::stages::act::{act, ActContext, CrashHook};
-use crate::stages::analyze::{analyze, AnalyzeError};
+use crate::decisions::outcomes::{self, Calibrated};
+use crate::db::outcomes::OutcomeFilter;
+use crate::stages::analyze::{analyze, Analysis, AnalyzeError};
+use crate::stages::learn::{self, Learned};
 use crate::stages::decide::decide;
 use crate::stages::transform::transform;
 use crate::stages::validate::{validate, ValidBatch};
@@ -135,8 +138,18 @@ pub async fn run(cfg: &LoadedConfig, req: &RunRequest, clock: &dyn Clock) -> Res
 }
 
 /// Validate, transform, analyze and decide for one as_of: everything a run
-/// does between reading and acting, and all that `backfill` replays.
+/// does between reading and acting, and all that `backfill` replays (with
+/// the configured interval scale: a replayed day learns nothing).
 pub fn plan_day(s: &Settings, raw: RawBatch, as_of: Day, shard: Option<&Shard>, run_id: &str) -> Result<(ValidBatch, Plan, Vec<StageReport>)> {
+    let (valid, analysis, mut reports) = prepare_day(s, raw, as_of, shard, run_id)?;
+    let configured = Calibrated::configured(s.model.interval_scale);
+    let (plan, r_decide) = stage_span("decide", run_id).in_scope(|| decide(&analysis, s, &configured))?;
+    reports.push(r_decide);
+    Ok((valid, plan, reports))
+}
+
+/// Validate, transform and analyze for one as_of.
+pub fn prepare_day(s: &Settings, raw: RawBatch, as_of: Day, shard: Option<&Shard>, run_id: &str) -> Result<(ValidBatch, Analysis, Vec<StageReport>)> {
     let views_available = raw.views_available;
     let observed = raw.observed_budgets.clone();
     let (valid, r_validate) = stage_span("validate", run_id).in_scope(|| validate(raw, as_of, &s.validate, s.act.min_day_fraction))?;
@@ -155,8 +168,27 @@ pub fn plan_day(s: &Settings, raw: RawBatch, as_of: Day, shard: Option<&Shard>, 
         }
         Ok((analysis, r))
     })?;
-    let (plan, r_decide) = stage_span("decide", run_id).in_scope(|| decide(&analysis, s))?;
-    Ok((valid, plan, vec![r_validate, r_transform, r_analyze, r_decide]))
+    Ok((valid, analysis, vec![r_validate, r_transform, r_analyze]))
+}
+
+/// The learning loop's part of a run (SPEC §13): the applied actions whose
+/// follow-ups came due are followed up from the days just read and kept;
+/// every follow-up so far calibrates the forecasts this run makes.
+pub async fn learn(db: &Db, valid: &ValidBatch, s: &Settings, run_id: &str) -> Result<Learned> {
+    let as_of = valid.as_of;
+    let oldest = learn::oldest_followed(as_of, s);
+    let applied = db.applied_actions(oldest, as_of).await?;
+    let done = db.followed_up(oldest, as_of).await?;
+    let due = learn::follow_ups(valid, &applied, &done, s).map_err(AnalyzeError::from)?;
+    if !due.is_empty() {
+        db.store_outcomes(run_id, &due).await?;
+        tracing::info!(followed_up = due.len(), hits = due.iter().filter(|o| o.hit == Some(true)).count(), "followed up applied actions");
+    }
+    let all = db.outcomes(&OutcomeFilter { until: Some(as_of), ..OutcomeFilter::default() }).await?;
+    let (calibration, calibrated) = outcomes::calibrate(&all, s.model.interval_scale, &s.learning);
+    let since = as_of - s.learning.report_days as i32;
+    let recent: Vec<_> = all.into_iter().filter(|o| crate::model::day::parse_day(&o.action_as_of).is_ok_and(|d| d >= since)).collect();
+    Ok(Learned { due, recent, calibration, calibrated })
 }
 
 /// One stage's span: its name and the run's id on every line it logs.
@@ -202,8 +234,11 @@ async fn stages(cfg: &LoadedConfig, req: &RunRequest, db: &Db, run_id: &str, as_
     }
     .instrument(stage_span("read", run_id))
     .await?;
-    let (valid, mut plan, mut stage_reports) = plan_day(s, raw, as_of, req.shard.as_ref(), run_id)?;
+    let (valid, analysis, mut stage_reports) = prepare_day(s, raw, as_of, req.shard.as_ref(), run_id)?;
     stage_reports.insert(0, read);
+    let learned = learn(db, &valid, s, run_id).instrument(stage_span("learn", run_id)).await?;
+    let (mut plan, r_decide) = stage_span("decide", run_id).in_scope(|| decide(&analysis, s, &learned.calibrated))?;
+    stage_reports.push(r_decide);
     // The model writes copy for the new campaigns (the template stays where
     // it fails); the copy goes into the create actions with the plan.
     let key = std::env::var(&s.llm.api_key_env).ok().filter(|k| !k.is_empty()).map(secrecy::SecretString::from);
@@ -244,6 +279,7 @@ async fn stages(cfg: &LoadedConfig, req: &RunRequest, db: &Db, run_id: &str, as_
         quarantine: &valid.quarantine,
         stages: stage_reports,
         shard: req.shard,
+        outcomes: Some(learned.section()),
     });
     let (facts, names) = report::narrative_facts(&report, &outcome.plan);
     if let Some(text) = llm.narrative(&facts, &names).await {

@@ -8,6 +8,8 @@
 //! pauses is paused by a person (`user`), so the matrix never resumes it.
 //! Everything lands in the audit history with before and after values.
 
+use crate::db::outcomes::OutcomeFilter;
+use crate::model::outcome::{Outcome as FollowUp, Rule};
 use std::collections::BTreeMap;
 
 use crate::clock::Clock;
@@ -286,6 +288,14 @@ pub async fn stored_report(cfg: &LoadedConfig, run_id: Option<&str>, format: Rep
 pub async fn history(cfg: &LoadedConfig, campaign: Option<&str>) -> Result<Vec<HistoryRow>> {
     let db = Db::connect(&cfg.database_url()).await?;
     let rows = db.history(campaign).await?;
+    db.close().await;
+    Ok(rows)
+}
+
+/// `outcomes [--rule R] [--campaign ID]`: the follow-ups, newest action first.
+pub async fn outcomes(cfg: &LoadedConfig, rule: Option<Rule>, campaign: Option<&str>) -> Result<Vec<FollowUp>> {
+    let db = Db::connect(&cfg.database_url()).await?;
+    let rows = db.outcomes(&OutcomeFilter { rule, campaign: campaign.map(str::to_string), ..OutcomeFilter::default() }).await?;
     db.close().await;
     Ok(rows)
 }

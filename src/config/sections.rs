@@ -26,6 +26,7 @@ pub struct Settings {
     pub decisions: DecisionSettings,
     pub objective: ObjectiveSettings,
     pub model: ModelSettings,
+    pub learning: LearningSettings,
     pub significance: SignificanceSettings,
     pub risk: RiskSettings,
     pub resume: ResumeSettings,
@@ -54,6 +55,7 @@ impl Default for Settings {
             decisions: DecisionSettings::default(),
             objective: ObjectiveSettings::default(),
             model: ModelSettings::default(),
+            learning: LearningSettings::default(),
             significance: SignificanceSettings::default(),
             risk: RiskSettings::default(),
             resume: ResumeSettings::default(),
@@ -409,6 +411,52 @@ impl Default for ModelSettings {
             prior_elasticity_sd: 0.3,
             min_change_pct: 2.0,
             interval_scale: 1.3,
+        }
+    }
+}
+
+/// The learning loop (SPEC §13): every applied action followed up, the
+/// forecasts' intervals calibrated from what happened.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LearningSettings {
+    /// Follow each applied action up this many days after it took effect
+    /// (each a window compared with the same number of days before).
+    pub follow_up_days: Vec<u32>,
+    /// Adjust the forecasts' interval scale from the observed coverage.
+    pub calibrate: bool,
+    /// Follow-ups needed before the interval scale moves from `model.interval_scale`.
+    pub calibration_min_outcomes: u32,
+    /// How far (sd of its log) the scale is expected to be from
+    /// `model.interval_scale` before any follow-up: the prior that keeps a
+    /// few follow-ups from swinging it.
+    pub calibration_prior_sd: f64,
+    /// The most recent follow-ups the calibration looks at.
+    pub calibration_window: u32,
+    /// The calibrated scale stays inside [min_scale, max_scale].
+    pub min_scale: f64,
+    pub max_scale: f64,
+    /// A campaign's own misses widen its uncertainty; its configured scale
+    /// counts as this many follow-ups, and it widens at most this much.
+    pub campaign_prior_outcomes: u32,
+    pub max_campaign_scale: f64,
+    /// Follow-ups of actions in the last this many days are listed in a report.
+    pub report_days: u32,
+}
+
+impl Default for LearningSettings {
+    fn default() -> Self {
+        LearningSettings {
+            follow_up_days: vec![7, 14],
+            calibrate: true,
+            calibration_min_outcomes: 20,
+            calibration_prior_sd: 0.35,
+            calibration_window: 400,
+            min_scale: 0.5,
+            max_scale: 6.0,
+            campaign_prior_outcomes: 2,
+            max_campaign_scale: 3.0,
+            report_days: 60,
         }
     }
 }

@@ -275,8 +275,8 @@ impl Settings {
         if m.roas_days < 7 || m.roas_days > m.lookback_days {
             p.push(format!("model.roas_days: must be 7..=model.lookback_days, found {}", m.roas_days));
         }
-        if !(m.pause_confidence > 0.5 && m.pause_confidence < 1.0) {
-            p.push(format!("model.pause_confidence: must be in (0.5, 1), found {}", m.pause_confidence));
+        if !(m.pause_confidence >= 0.5 && m.pause_confidence < 1.0) {
+            p.push(format!("model.pause_confidence: must be in [0.5, 1), found {}", m.pause_confidence));
         }
         if !(0.0..=0.97).contains(&m.prior_elasticity) {
             p.push(format!("model.prior_elasticity: must be in [0, 0.97], found {}", m.prior_elasticity));
@@ -289,6 +289,22 @@ impl Settings {
         }
         if !(0.0..=50.0).contains(&m.min_change_pct) {
             p.push(format!("model.min_change_pct: must be in [0, 50], found {}", m.min_change_pct));
+        }
+        let l = &self.learning;
+        if l.follow_up_days.is_empty() || l.follow_up_days.iter().any(|&d| d == 0 || d > 90) {
+            p.push(format!("learning.follow_up_days: each must be in 1..=90 and at least one given, found {:?}", l.follow_up_days));
+        }
+        if !(l.min_scale > 0.0 && l.min_scale <= l.max_scale && l.max_scale <= 20.0) {
+            p.push(format!("learning.min_scale/max_scale: need 0 < min_scale <= max_scale <= 20, found {} and {}", l.min_scale, l.max_scale));
+        }
+        if !(l.max_campaign_scale >= 1.0 && l.max_campaign_scale <= 20.0) {
+            p.push(format!("learning.max_campaign_scale: must be in [1, 20], found {}", l.max_campaign_scale));
+        }
+        if !(l.calibration_prior_sd > 0.0 && l.calibration_prior_sd <= 5.0) {
+            p.push(format!("learning.calibration_prior_sd: must be in (0, 5], found {}", l.calibration_prior_sd));
+        }
+        if l.calibration_window == 0 {
+            p.push("learning.calibration_window: must be at least 1".to_string());
         }
         let margin = self.objective.margin;
         if !(margin.is_finite() && margin > 0.0 && margin <= 1.0) {

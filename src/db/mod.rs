@@ -20,6 +20,7 @@ pub mod backfill;
 pub mod history;
 pub mod journal;
 pub mod llm_cache;
+pub mod outcomes;
 pub mod proposals;
 pub mod runs;
 

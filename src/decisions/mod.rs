@@ -7,6 +7,7 @@ pub mod day;
 pub mod guardrails;
 pub mod marginal;
 pub mod matrix;
+pub mod outcomes;
 pub mod response;
 pub mod risk;
 pub mod selection;

@@ -183,6 +183,27 @@ pub fn new_campaign_fit(roas0s: &[f64], prior: Prior, spend: f64) -> Option<Fit>
 }
 
 impl Fit {
+    /// What a report and a forecast keep of the fit.
+    pub fn summary(&self, burn: f64, margin: f64, interval_scale: f64) -> crate::model::plan::ResponseSummary {
+        crate::model::plan::ResponseSummary {
+            roas: self.roas,
+            log_roas_se: self.log_roas_se,
+            elasticity: self.elasticity.mean,
+            elasticity_se: self.elasticity.se,
+            spend: self.spend,
+            burn,
+            margin,
+            interval_scale,
+        }
+    }
+
+    /// The same curve, less sure of itself: every standard error times `k`.
+    pub fn widened(mut self, k: f64) -> Fit {
+        self.log_roas_se *= k;
+        self.elasticity.se *= k;
+        self
+    }
+
     /// The fit a report stored (its curve redrawn from the summary).
     pub fn from_summary(r: &crate::model::plan::ResponseSummary) -> Fit {
         Fit {
@@ -265,6 +286,7 @@ pub fn forecast(f: &Fit, burn: f64, from: f64, to: f64, margin: f64, scale: f64)
     let (delta_low, delta_high) = interval80(delta);
     let spend = burn * to;
     Forecast {
+        fit: Some(f.summary(burn, margin, scale)),
         spend,
         revenue: f.curve.revenue(spend),
         profit: f.curve.profit_at(burn, to, margin),
@@ -274,6 +296,29 @@ pub fn forecast(f: &Fit, burn: f64, from: f64, to: f64, margin: f64, scale: f64)
         delta_low,
         delta_high,
     }
+}
+
+/// What the curve says of two windows of real days: the change in mean
+/// daily profit (margin × R(s) − s at each day's actual spend) from `before`
+/// to `after`, and its 80 % band from the posterior grid widened by `scale`.
+/// The follow-up of an action holds what happened to this, so later budget
+/// changes and the days the campaign did not spend its budget are in both.
+pub fn window_delta(f: &Fit, before: &[f64], after: &[f64], margin: f64, scale: f64) -> (f64, f64, f64) {
+    let mean_profit = |c: &Curve, days: &[f64]| {
+        if days.is_empty() {
+            0.0
+        } else {
+            days.iter().map(|&s| margin * c.revenue(s) - s).sum::<f64>() / days.len() as f64
+        }
+    };
+    let band: Vec<f64> = grid(f, scale)
+        .map(|(roas, e)| {
+            let c = curve(roas, f.spend, e);
+            mean_profit(&c, after) - mean_profit(&c, before)
+        })
+        .collect();
+    let (low, high) = interval80(band);
+    (mean_profit(&f.curve, after) - mean_profit(&f.curve, before), low, high)
 }
 
 /// The probability that the campaign loses money even at daily spend `s`

@@ -22,6 +22,7 @@ pub mod day;
 pub mod decision;
 pub mod history;
 pub mod kinds;
+pub mod outcome;
 pub mod plan;
 pub mod report;
 pub mod run;

@@ -232,6 +232,10 @@ pub struct Forecast {
     pub delta_profit: f64,
     pub delta_low: f64,
     pub delta_high: f64,
+    /// The curve it came from, so a follow-up can hold it to the spend the
+    /// campaign really had.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fit: Option<ResponseSummary>,
 }
 
 #[derive(Debug, Clone)]

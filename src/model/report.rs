@@ -81,6 +81,9 @@ pub struct Report {
     pub shard: Option<String>,
     /// The first quarantined rows (all of them are in the database).
     pub quarantine_sample: Vec<QuarantinedRow>,
+    /// The learning loop (SPEC §13): did the changes work?
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcomes: Option<super::outcome::OutcomesSection>,
 }
 
 /// The formats a report is rendered and kept in.

@@ -8,7 +8,8 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
 
-use super::shard_note;
+use super::{follow_up_words, shard_note, signed};
+use crate::model::outcome::OutcomesSection;
 use crate::model::contract::Table;
 use crate::model::decision::Decision;
 use crate::decisions::response;
@@ -399,8 +400,52 @@ fn curve_alt(c: &CampaignEntry, f: Option<&Forecast>) -> String {
     s
 }
 
-fn signed(x: f64) -> String {
-    if x >= 0.0 { format!("+{}", money(x)) } else { format!("−{}", money(-x)) }
+/// "Did the changes work?": the money the changes made, the calibration,
+/// per rule how often the forecasts held, and the follow-ups that came due.
+fn outcomes(o: &OutcomesSection) -> Markup {
+    let pct = |c: Option<f64>| c.map_or("–".to_string(), |c| format!("{:.0} %", 100.0 * c));
+    html! {
+        h2 id="outcomes" { "Did the changes work?" }
+        p {
+            "The changes followed up so far made " b { (signed(o.money)) } " (80 %: " (signed(o.money_low)) " to " (signed(o.money_high)) ") against the days before them. "
+            (o.calibration.note)
+        }
+        @if !o.per_rule.is_empty() {
+            div.scroll { table.sortable {
+                thead { tr { @for h in ["rule", "after days", "count", "judged", "inside 80 %", "observed Δprofit/day", "expected Δprofit/day"] { th { (h) } } } }
+                tbody { @for r in &o.per_rule {
+                    tr {
+                        td { (r.rule) }
+                        td.n { (r.follow_up_days) }
+                        td.n { (r.count) }
+                        td.n { (r.judged) }
+                        td.n { (pct(r.coverage)) }
+                        td.n { (signed(r.mean_observed_delta)) }
+                        td.n { (r.mean_expected_delta.map_or("–".to_string(), signed)) }
+                    }
+                } }
+            } }
+        }
+        @if !o.due.is_empty() {
+            h3 { "Came due with this run's data" }
+            div.scroll { table.sortable {
+                thead { tr { @for h in ["campaign", "rule", "action day", "after days", "expected Δ/day", "80 %", "observed Δ/day", "", "in words"] { th { (h) } } } }
+                tbody { @for f in &o.due {
+                    tr {
+                        td { (f.campaign_id) }
+                        td { (f.rule) }
+                        td { (f.action_as_of) }
+                        td.n { (f.follow_up_days) }
+                        td.n { (f.expected_delta.map_or("–".to_string(), signed)) }
+                        td.n { @if let (Some(lo), Some(hi)) = (f.low, f.high) { (signed(lo)) " to " (signed(hi)) } @else { "–" } }
+                        td.n { (signed(f.observed_delta)) }
+                        td { @match f.hit { Some(true) => b.hit { "hit" }, Some(false) => b.miss { "miss" }, None => "–" } }
+                        td.r { (follow_up_words(f)) }
+                    }
+                } }
+            } }
+        }
+    }
 }
 
 fn table(rows: &[&CampaignEntry]) -> Markup {
@@ -440,7 +485,7 @@ main{max-width:1200px;margin:0 auto;padding:16px}h1{font-size:1.5rem;margin:.5re
 th,td{padding:4px 8px;border-bottom:1px solid #eee;text-align:left;vertical-align:top}th{cursor:pointer;background:#eef1f5;position:sticky;top:0}\
 td.n{text-align:right;white-space:nowrap}td.r{font-size:.75rem;color:#555;min-width:240px}.held{background:#fff3f3;border-left:4px solid #c81e2d;padding:8px 12px}\
 .badge{display:inline-block;padding:2px 8px;border-radius:10px;color:#fff;font-size:.8rem}\
-figure.chart{margin:0}figcaption{font-size:.85rem;padding:4px 4px 0}figcaption .r{font-size:.75rem;color:#555}";
+figure.chart{margin:0}figcaption{font-size:.85rem;padding:4px 4px 0}figcaption .r{font-size:.75rem;color:#555}b.hit{color:#1e7a3c}b.miss{color:#c81e2d}";
 
 const SORT: &str = "document.querySelectorAll('table.sortable th').forEach(function(th,i){th.addEventListener('click',function(){\
 var t=th.closest('table'),b=t.tBodies[0],r=Array.from(b.rows),d=th.dataset.d==='1'?-1:1;th.dataset.d=d===1?'1':'0';\
@@ -493,6 +538,7 @@ pub fn render(r: &Report, chart_timeout: std::time::Duration) -> String {
                         @if let Some(why) = &why { p { (why) } }
                     }
                     (curves(r, &charts))
+                    @if let Some(o) = &r.outcomes { (outcomes(o)) }
                     @for &d in Decision::ALL {
                         @let rows: Vec<&CampaignEntry> = r.campaigns.iter().filter(|c| c.decision == d).collect();
                         @if !rows.is_empty() {

@@ -14,6 +14,7 @@ use crate::model::decision::Decision;
 use crate::model::plan::{ActionStatus, CampaignDecision, Plan, Totals};
 use crate::model::report::{Budget, CampaignEntry, Metrics, NarrativeSource, Rendered, Report};
 use crate::model::run::{DataQuality, Outcome, QuarantinedRow, RunMode, StageReport};
+use crate::model::outcome::{Outcome as FollowUp, OutcomesSection};
 use crate::model::shard::Shard;
 
 /// A finite number, or null (SPEC §9: ∞ and undefined are null with a reason).
@@ -56,6 +57,8 @@ pub struct ReportInput<'a> {
     pub quarantine: &'a [QuarantinedRow],
     pub stages: Vec<StageReport>,
     pub shard: Option<Shard>,
+    /// The learning loop's follow-ups (a run's; a replayed day has none).
+    pub outcomes: Option<OutcomesSection>,
 }
 
 pub fn build(input: ReportInput) -> Report {
@@ -84,6 +87,7 @@ pub fn build(input: ReportInput) -> Report {
         stages: input.stages,
         shard: input.shard.map(|k| k.label()),
         quarantine_sample: input.quarantine.iter().take(100).cloned().collect(),
+        outcomes: input.outcomes,
     }
 }
 
@@ -273,6 +277,9 @@ pub fn markdown(r: &Report) -> String {
         }
         s.push('\n');
     }
+    if let Some(o) = &r.outcomes {
+        outcomes_markdown(&mut s, o);
+    }
     if !r.new_campaigns.is_empty() {
         let _ = writeln!(s, "## New campaigns\n\n| product | daily budget | name | headline |\n|---|---:|---|---|");
         for n in &r.new_campaigns {
@@ -296,6 +303,79 @@ pub fn markdown(r: &Report) -> String {
         }
     }
     s
+}
+
+/// A signed amount per day, as the follow-ups speak: `+12.30`, `−4.00`.
+pub fn signed(x: f64) -> String {
+    if x < 0.0 {
+        format!("−{:.2}", -x)
+    } else {
+        format!("+{x:.2}")
+    }
+}
+
+/// One follow-up in words: what was done, what was expected, what happened.
+pub fn follow_up_words(o: &FollowUp) -> String {
+    let what = match o.rule {
+        crate::model::outcome::Rule::Create => format!("created at {} a day", money(o.to_budget)),
+        crate::model::outcome::Rule::Pause | crate::model::outcome::Rule::EmergencyPause => format!("paused at {} a day", money(o.from_budget)),
+        crate::model::outcome::Rule::Resume => format!("resumed at {} a day", money(o.to_budget)),
+        _ => format!("budget {} → {}", money(o.from_budget), money(o.to_budget)),
+    };
+    let expected = match (o.expected_delta, o.low, o.high) {
+        (Some(e), Some(lo), Some(hi)) => format!("expected {} a day (80 %: {} to {})", signed(e), signed(lo), signed(hi)),
+        _ => "no forecast".to_string(),
+    };
+    let verdict = match o.hit {
+        Some(true) => "hit",
+        Some(false) => "miss",
+        None => "not judged",
+    };
+    format!(
+        "{what} on {}: {expected}; observed {} a day over {} days (profit {} → {} a day) — {verdict}",
+        o.action_as_of,
+        signed(o.observed_delta),
+        o.follow_up_days,
+        money(o.before.profit),
+        money(o.after.profit)
+    )
+}
+
+/// The "did the changes work?" part of `report.md`.
+fn outcomes_markdown(s: &mut String, o: &OutcomesSection) {
+    let _ = writeln!(s, "## Did the changes work?\n");
+    let _ = writeln!(
+        s,
+        "Changes followed up so far made **{}** (80 %: {} to {}) against the days before them. {}\n",
+        signed(o.money),
+        signed(o.money_low),
+        signed(o.money_high),
+        o.calibration.note
+    );
+    if !o.per_rule.is_empty() {
+        let _ = writeln!(s, "| rule | after days | count | judged | inside 80 % | observed Δprofit/day | expected Δprofit/day |\n|---|---:|---:|---:|---:|---:|---:|");
+        for r in &o.per_rule {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} | {} |",
+                r.rule,
+                r.follow_up_days,
+                r.count,
+                r.judged,
+                r.coverage.map_or("–".into(), |c| format!("{:.0} %", 100.0 * c)),
+                signed(r.mean_observed_delta),
+                r.mean_expected_delta.map_or("–".into(), signed)
+            );
+        }
+        s.push('\n');
+    }
+    if !o.due.is_empty() {
+        let _ = writeln!(s, "Came due with this run's data:\n");
+        for f in &o.due {
+            let _ = writeln!(s, "- {} ({}): {}", f.campaign_id, f.rule, follow_up_words(f));
+        }
+        s.push('\n');
+    }
 }
 
 /// `decisions.csv`: one row per campaign.

@@ -64,6 +64,8 @@ pub struct SimulateOptions {
     /// The last warm-up day (the first as_of).
     pub start: Day,
     pub progress: bool,
+    /// Keep each policy's loop (data, database, reports) in `DIR/<policy>`.
+    pub keep: Option<PathBuf>,
 }
 
 /// One policy's closed loop, scored.
@@ -94,6 +96,16 @@ pub struct PolicyScore {
     pub forecasts: usize,
     pub forecasts_covered: usize,
     pub forecast_coverage: Option<f64>,
+    /// The learning loop, from the last day's report: follow-ups judged,
+    /// the share inside their 80 % interval (all, and those of actions in
+    /// the second half of the acting days, made with a calibrated scale),
+    /// the interval scale it ended with, and per rule.
+    pub followups: usize,
+    pub followup_coverage: Option<f64>,
+    pub followup_coverage_late: Option<f64>,
+    pub interval_scale: Option<f64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub per_rule: Vec<crate::model::outcome::RuleStats>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -141,12 +153,22 @@ pub async fn simulate(base: &LoadedConfig, o: &SimulateOptions) -> Result<Simula
     bar.finish_and_clear();
     let by = |p: Policy| scores.iter().find(|s| s.policy == p.as_str()).cloned().unwrap_or_default();
     let (none, oracle) = (by(Policy::None), by(Policy::Oracle));
-    let ratio = |x: f64, lo: f64, hi: f64| (hi - lo > 1e-9).then(|| (x - lo) / (hi - lo));
-    for s in &mut scores {
-        s.capture = ratio(s.expected_profit, none.expected_profit, oracle.expected_profit);
-        s.capture_existing = ratio(s.expected_profit_existing, none.expected_profit_existing, oracle.expected_profit_existing);
-    }
+    let scores = scores.into_iter().map(|s| with_capture(s, &none, &oracle)).collect();
     Ok(SimulateResult { seed: o.seed, days: o.days, warmup: o.warmup, products: o.products, campaigns: o.campaigns, margin, scores })
+}
+
+/// One policy's loop alone, scored (capture left empty: it needs the
+/// baselines, see [`with_capture`]).
+pub async fn score(base: &LoadedConfig, o: &SimulateOptions, policy: Policy) -> Result<PolicyScore, SimulateError> {
+    run_policy(base, o, policy, &ProgressBar::hidden()).await
+}
+
+/// `s` with its capture against the `none` and `oracle` loops of the same world.
+pub fn with_capture(mut s: PolicyScore, none: &PolicyScore, oracle: &PolicyScore) -> PolicyScore {
+    let ratio = |x: f64, lo: f64, hi: f64| (hi - lo > 1e-9).then(|| (x - lo) / (hi - lo));
+    s.capture = ratio(s.expected_profit, none.expected_profit, oracle.expected_profit);
+    s.capture_existing = ratio(s.expected_profit_existing, none.expected_profit_existing, oracle.expected_profit_existing);
+    s
 }
 
 async fn run_policy(base: &LoadedConfig, o: &SimulateOptions, policy: Policy, bar: &ProgressBar) -> Result<PolicyScore, SimulateError> {
@@ -161,7 +183,19 @@ async fn run_policy(base: &LoadedConfig, o: &SimulateOptions, policy: Policy, ba
     let existing = world.campaigns.len();
     let oracle_total: f64 = world.campaigns.iter().filter(|c| c.serving_on(world.today + 1)).map(|c| c.daily_budget).sum();
     let tmp = tempfile::tempdir().map_err(|e| SimulateError::Io(format!("a temporary directory: {e}")))?;
-    let mut cfg = loop_config(base, tmp.path());
+    let dir = match &o.keep {
+        Some(keep) => {
+            let d = keep.join(policy.as_str());
+            if d.exists() {
+                std::fs::remove_dir_all(&d).map_err(|e| SimulateError::Io(format!("--keep {}: {e}", d.display())))?;
+            }
+            std::fs::create_dir_all(&d).map_err(|e| SimulateError::Io(format!("--keep {}: {e}", d.display())))?;
+            d
+        }
+        None => tmp.path().to_path_buf(),
+    };
+    let mut cfg = loop_config(base, &dir);
+    let mut last_outcomes = None;
     cfg.settings.decisions.policy = match policy {
         Policy::Profit => DecisionPolicy::Profit,
         _ => DecisionPolicy::Seed,
@@ -190,7 +224,7 @@ async fn run_policy(base: &LoadedConfig, o: &SimulateOptions, policy: Policy, ba
                 export(&world, &cfg.settings.store.path)?;
                 let req = RunRequest {
                     as_of: Some(date_of(as_of)),
-                    report_dir: Some(tmp.path().join("reports").join(date_of(as_of).to_string())),
+                    report_dir: Some(dir.join("reports").join(date_of(as_of).to_string())),
                     ..RunRequest::default()
                 };
                 let clock = FixedClock(date_of(as_of + 1).and_hms_opt(6, 0, 0).expect("a time").and_utc());
@@ -203,6 +237,7 @@ async fn run_policy(base: &LoadedConfig, o: &SimulateOptions, policy: Policy, ba
                 for a in summary.report.actions.iter().filter(|a| a.status == ActionStatus::Applied) {
                     apply(&mut world, a, margin, &mut score);
                 }
+                last_outcomes = summary.report.outcomes;
             }
         }
         world.advance();
@@ -221,6 +256,18 @@ async fn run_policy(base: &LoadedConfig, o: &SimulateOptions, policy: Policy, ba
         bar.inc(1);
     }
     score.forecast_coverage = (score.forecasts > 0).then(|| score.forecasts_covered as f64 / score.forecasts as f64);
+    if let Some(section) = last_outcomes {
+        let late = date_of(o.start + (o.days / 2) as i32).to_string();
+        let share = |v: Vec<&crate::model::outcome::Outcome>| {
+            (!v.is_empty()).then(|| v.iter().filter(|x| x.hit == Some(true)).count() as f64 / v.len() as f64)
+        };
+        let judged: Vec<_> = section.recent.iter().filter(|x| x.hit.is_some()).collect();
+        score.followups = judged.len();
+        score.followup_coverage_late = share(judged.iter().copied().filter(|x| x.action_as_of >= late).collect());
+        score.followup_coverage = share(judged);
+        score.interval_scale = Some(section.calibration.scale);
+        score.per_rule = section.per_rule;
+    }
     Ok(score)
 }
 
@@ -444,6 +491,29 @@ pub fn table(r: &SimulateResult) -> String {
             s.held_runs,
             pct(s.forecast_coverage)
         ));
+    }
+    for s in r.scores.iter().filter(|s| s.followups > 0) {
+        out.push_str(&format!(
+            "\n{} follow-ups: {} judged, {} inside their 80 % interval ({} for actions of the second half); interval scale at the end {}\n",
+            s.policy,
+            s.followups,
+            pct(s.followup_coverage),
+            pct(s.followup_coverage_late),
+            pct(s.interval_scale)
+        ));
+        out.push_str(&format!("{:<16} {:>5} {:>6} {:>7} {:>8} {:>10} {:>10}\n", "rule", "days", "count", "judged", "inside", "observed", "expected"));
+        for x in &s.per_rule {
+            out.push_str(&format!(
+                "{:<16} {:>5} {:>6} {:>7} {:>8} {:>10.2} {:>10}\n",
+                x.rule,
+                x.follow_up_days,
+                x.count,
+                x.judged,
+                pct(x.coverage),
+                x.mean_observed_delta,
+                x.mean_expected_delta.map_or("–".to_string(), |v| format!("{v:.2}"))
+            ));
+        }
     }
     out
 }

@@ -11,6 +11,7 @@ use std::time::Instant;
 use super::analyze::Analysis;
 use crate::config::Settings;
 use crate::decisions::budget::{self, Line, NewCandidate};
+use crate::decisions::outcomes::Calibrated;
 use crate::decisions::{marginal, response};
 use crate::decisions::matrix::{decide_active, decide_paused, ActiveInputs, PausedInputs};
 use crate::decisions::num;
@@ -20,7 +21,7 @@ use crate::model::campaign::{CampaignRow, CampaignStatus, PausedBy};
 use crate::model::day::{date_of, from_cents, to_cents_round};
 use crate::model::decision::{Decision, Verdict};
 use crate::model::kinds::DecisionPolicy;
-use crate::model::plan::{Action, ActionKey, ActionKind, ActionStatus, AdCopy, CampaignDecision, NewCampaign, Plan, ResponseSummary, Totals};
+use crate::model::plan::{Action, ActionKey, ActionKind, ActionStatus, AdCopy, CampaignDecision, NewCampaign, Plan, Totals};
 use crate::model::run::StageReport;
 
 fn active_inputs(r: &CampaignRow) -> ActiveInputs {
@@ -65,7 +66,7 @@ pub struct DecideError {
     pub violations: Vec<String>,
 }
 
-pub fn decide(analysis: &Analysis, s: &Settings) -> Result<(Plan, StageReport), DecideError> {
+pub fn decide(analysis: &Analysis, s: &Settings, learned: &Calibrated) -> Result<(Plan, StageReport), DecideError> {
     let started = Instant::now();
     let as_of = analysis.as_of;
     let locked: HashSet<&str> = s.act.locked_campaigns.iter().map(String::as_str).collect();
@@ -129,11 +130,11 @@ pub fn decide(analysis: &Analysis, s: &Settings) -> Result<(Plan, StageReport), 
         })
         .collect();
     let profit = s.decisions.policy == DecisionPolicy::Profit;
-    let judged = if profit { Some(profit_judgement(&mut decisions, analysis, s)) } else { None };
+    let judged = if profit { Some(profit_judgement(&mut decisions, analysis, s, learned)) } else { None };
 
     let mut candidates = selection::rank(&analysis.products, &s.selection, &s.budget);
     let new_fits = match &judged {
-        Some(j) => judge_new(&mut candidates, &decisions, &j.models, j.prior, s),
+        Some(j) => judge_new(&mut candidates, &decisions, &j.models, j.prior, s, learned.scale),
         None => Vec::new(),
     };
     let lines: Vec<Line> = decisions
@@ -270,7 +271,7 @@ pub fn decide(analysis: &Analysis, s: &Settings) -> Result<(Plan, StageReport), 
         let m = s.objective.margin;
         let index: std::collections::HashMap<&str, usize> =
             decisions.iter().enumerate().map(|(i, d)| (d.row.campaign_id.as_str(), i)).collect();
-        let scale = s.model.interval_scale;
+        let scale = learned.scale;
         for a in actions.iter_mut() {
             match a.kind {
                 ActionKind::Create => {
@@ -315,6 +316,7 @@ fn judge_new(
     models: &[Option<(response::Fit, f64)>],
     prior: response::Prior,
     s: &Settings,
+    scale: f64,
 ) -> Vec<Option<(response::Fit, f64)>> {
     let m = s.objective.margin;
     let fitted: Vec<(&str, f64, f64)> = decisions
@@ -337,7 +339,7 @@ fn judge_new(
             fits.push(None);
             continue;
         };
-        let fc = response::forecast(&f, burn, 0.0, budget, m, s.model.interval_scale);
+        let fc = response::forecast(&f, burn, 0.0, budget, m, scale);
         if fc.profit <= 0.0 {
             tracing::debug!(product = %c.product_id, profit = fc.profit, "new campaign not proposed: expected to lose money");
             continue;
@@ -366,7 +368,7 @@ struct Judged {
 /// `model.pause_confidence` — and, for the others, the marginal profit per
 /// budget dollar the allocator equalises. The matrix's verdict is kept as
 /// `seed_decision`; a matrix pause the model does not share becomes MONITOR.
-fn profit_judgement(decisions: &mut [CampaignDecision], analysis: &Analysis, s: &Settings) -> Judged {
+fn profit_judgement(decisions: &mut [CampaignDecision], analysis: &Analysis, s: &Settings, learned: &Calibrated) -> Judged {
     let m = s.objective.margin;
     let model = &s.model;
     let raws: Vec<Option<response::Raw>> = decisions
@@ -404,7 +406,9 @@ fn profit_judgement(decisions: &mut [CampaignDecision], analysis: &Analysis, s: 
         }
         // The share of its budget it spends, from its last days.
         let burn = (recent.iter().map(|x| x.spend).sum::<f64>() / recent.len() as f64 / budget).clamp(0.05, 1.0);
-        let f = response::fit(raw, prior);
+        // A campaign whose forecasts missed is trusted less (SPEC §13).
+        let widen = learned.widen_of(&d.row.campaign_id);
+        let f = response::fit(raw, prior).widened(widen);
         if seed == Decision::Resume {
             // A resume is judged by what it earned before its pause.
             let p_loss = response::p_unprofitable_at(&f, burn * s.budget.min_daily, m);
@@ -421,16 +425,10 @@ fn profit_judgement(decisions: &mut [CampaignDecision], analysis: &Analysis, s: 
             continue;
         }
         models.push(Some((f, burn)));
-        d.response = Some(ResponseSummary {
-            roas: f.roas,
-            log_roas_se: f.log_roas_se,
-            elasticity: f.elasticity.mean,
-            elasticity_se: f.elasticity.se,
-            spend: f.spend,
-            burn,
-            margin: m,
-            interval_scale: model.interval_scale,
-        });
+        d.response = Some(f.summary(burn, m, learned.scale));
+        if widen > 1.0 {
+            d.verdict.reasons.push(format!("learning:forecasts_missed (uncertainty widened x{})", num(widen)));
+        }
         let p_loss = response::p_unprofitable_at(&f, burn * s.budget.min_daily, m);
         let model_reason = format!(
             "model:roas={} marginal_roas={} elasticity={}±{} conversions={}",

@@ -6,6 +6,7 @@
 pub mod act;
 pub mod analyze;
 pub mod decide;
+pub mod learn;
 pub mod transform;
 pub mod validate;
 
