@@ -174,6 +174,15 @@ pub struct TuneArgs {
     /// The policy tuned (its keys are the grid's).
     #[arg(long, value_enum, default_value_t = PolicyArg::Profit)]
     pub policy: PolicyArg,
+    /// Also replay the stored history of these days with each setting:
+    /// what it would have done on your own data (dry runs, nothing applied).
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = date_arg, requires = "to")]
+    pub from: Option<NaiveDate>,
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = date_arg, requires = "from")]
+    pub to: Option<NaiveDate>,
+    /// Only the replay: no sandbox simulation (and so no "best").
+    #[arg(long, requires = "from")]
+    pub replay_only: bool,
     /// Write the best setting's keys (TOML) here; pipeline.toml is never touched.
     #[arg(long, value_name = "FILE")]
     pub write: Option<PathBuf>,

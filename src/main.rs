@@ -213,6 +213,18 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                 },
                 progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
             };
+            if let (Some(from), Some(to)) = (a.from, a.to) {
+                let grid = campaign_pilot::tune::grid(&cfg);
+                let rows = runtime().block_on(campaign_pilot::tune::replay(&cfg, &grid, from, to, opts.progress))?;
+                say!("{}", campaign_pilot::tune::replay_table(&rows, from, to));
+                if a.replay_only {
+                    if let Some(path) = &a.json {
+                        std::fs::write(path, serde_json::to_string_pretty(&rows)?)
+                            .map_err(|e| Error::Usage(format!("--json {}: {e}", path.display())))?;
+                    }
+                    return Ok(0);
+                }
+            }
             let result = runtime().block_on(campaign_pilot::tune::tune(&cfg, &opts)).map_err(|e| Error::Simulate(e.to_string()))?;
             say!("{}", campaign_pilot::tune::table(&result));
             if let Some(path) = &a.write {

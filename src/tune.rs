@@ -11,8 +11,18 @@ use std::fmt::Write as _;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
+use chrono::NaiveDate;
+
 use crate::config::{LoadedConfig, Settings};
+use crate::connectors::sync;
+use crate::db::Db;
+use crate::decisions::guardrails;
+use crate::error::{Error, Result};
+use crate::model::day::day_of;
+use crate::model::plan::ActionKind;
+use crate::pipeline::plan_day;
 use crate::sandbox::simulate::{self, Policy, PolicyScore, SimulateError, SimulateOptions};
+use crate::stages::act::plan_shape;
 
 /// A decision key the grid varies, and the values it tries.
 struct Key {
@@ -93,7 +103,9 @@ fn applied(base: &LoadedConfig, changes: &[(String, f64)]) -> Option<LoadedConfi
     cfg.settings.validate().is_empty().then_some(cfg)
 }
 
-pub async fn tune(base: &LoadedConfig, o: &TuneOptions) -> Result<TuneResult, SimulateError> {
+/// The current setting, then each key's other values one at a time (the
+/// valid ones).
+pub fn grid(base: &LoadedConfig) -> Vec<Vec<(String, f64)>> {
     let mut grid: Vec<Vec<(String, f64)>> = vec![Vec::new()];
     for k in KEYS {
         let now = (k.get)(&base.settings);
@@ -102,6 +114,11 @@ pub async fn tune(base: &LoadedConfig, o: &TuneOptions) -> Result<TuneResult, Si
         }
     }
     grid.retain(|c| applied(base, c).is_some());
+    grid
+}
+
+pub async fn tune(base: &LoadedConfig, o: &TuneOptions) -> std::result::Result<TuneResult, SimulateError> {
+    let grid = grid(base);
     let loops = o.seeds.len() as u64 * (2 + grid.len() as u64 + 1);
     let bar = if o.progress { ProgressBar::new(loops) } else { ProgressBar::hidden() };
     bar.set_style(ProgressStyle::with_template("tune [{bar:30}] {pos}/{len} loops ({eta}) {msg}").expect("template"));
@@ -246,6 +263,89 @@ pub fn suggested_toml(r: &TuneResult) -> String {
                 let _ = writeln!(out, "{k} = {v:?}");
             }
         }
+    }
+    out
+}
+
+/// One setting replayed on the stored history: what it would have done.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReplayScore {
+    pub label: String,
+    pub changes: Vec<(String, f64)>,
+    pub days: usize,
+    pub actions: usize,
+    pub pauses: usize,
+    pub budget_changes: usize,
+    pub creates: usize,
+    /// Days a guardrail would have held the whole plan.
+    pub held_days: usize,
+    /// The model's own expected change in daily profit of the plans, per
+    /// day (profit policy only): what it believed, not what happened.
+    pub expected_gain_per_day: Option<f64>,
+}
+
+/// Replays the stored history of `[from, to]` with each setting: every
+/// day's plan made as a run would (dry: nothing applied, nothing stored but
+/// the history a fetch brings), its actions counted and the guardrails asked.
+pub async fn replay(base: &LoadedConfig, settings: &[Vec<(String, f64)>], from: NaiveDate, to: NaiveDate, progress: bool) -> Result<Vec<ReplayScore>> {
+    if from > to {
+        return Err(Error::Usage(format!("--from {from} is after --to {to}")));
+    }
+    let s = &base.settings;
+    let db = Db::connect(&base.database_url()).await?;
+    let Some(_lock) = db.try_lock("run").await? else {
+        db.close().await;
+        return Err(Error::Locked);
+    };
+    let (raw, _) = sync::read_range(base, &db, day_of(from) - s.history.days as i32 + 1, day_of(to)).await?;
+    db.close().await;
+    let days: Vec<NaiveDate> = from.iter_days().take_while(|d| *d <= to).collect();
+    let bar = if progress { ProgressBar::new((days.len() * settings.len()) as u64) } else { ProgressBar::hidden() };
+    let mut out = Vec::new();
+    for changes in settings {
+        let cfg = applied(base, changes).ok_or_else(|| Error::Usage(format!("tune: {} is not a valid setting", label(changes))))?;
+        let st = &cfg.settings;
+        let mut r = ReplayScore { label: label(changes), changes: changes.clone(), days: days.len(), actions: 0, pauses: 0, budget_changes: 0, creates: 0, held_days: 0, expected_gain_per_day: None };
+        let mut gain = Vec::new();
+        for day in &days {
+            bar.set_message(format!("{day}: {}", r.label));
+            let (valid, plan, _) = plan_day(st, raw.clone(), day_of(*day), None, "tune-replay")?;
+            r.actions += plan.actions.len();
+            r.pauses += plan.actions.iter().filter(|a| a.kind == ActionKind::Pause).count();
+            r.budget_changes += plan.actions.iter().filter(|a| a.kind == ActionKind::SetBudget).count();
+            r.creates += plan.actions.iter().filter(|a| a.kind == ActionKind::Create).count();
+            if !guardrails::check(&plan_shape(&plan, &valid.quality), &st.act, &st.budget).is_empty() {
+                r.held_days += 1;
+            }
+            if let (Some(b), Some(a)) = (plan.totals.expected_profit_before, plan.totals.expected_profit_after) {
+                gain.push(a - b);
+            }
+            bar.inc(1);
+        }
+        r.expected_gain_per_day = (!gain.is_empty()).then(|| gain.iter().sum::<f64>() / gain.len() as f64);
+        out.push(r);
+    }
+    bar.finish_and_clear();
+    Ok(out)
+}
+
+/// The replay's table.
+pub fn replay_table(rows: &[ReplayScore], from: NaiveDate, to: NaiveDate) -> String {
+    let mut out = format!("replay of the stored history {from} to {to} (dry: nothing applied; the gain is the model's own expectation)\n");
+    let _ = writeln!(out, "{:>5} {:>8} {:>7} {:>8} {:>8} {:>5} {:>14}  setting", "days", "actions", "pauses", "budgets", "creates", "held", "expected/day");
+    for r in rows {
+        let _ = writeln!(
+            out,
+            "{:>5} {:>8} {:>7} {:>8} {:>8} {:>5} {:>14}  {}",
+            r.days,
+            r.actions,
+            r.pauses,
+            r.budget_changes,
+            r.creates,
+            r.held_days,
+            r.expected_gain_per_day.map_or("–".to_string(), |g| format!("{g:+.2}")),
+            r.label
+        );
     }
     out
 }

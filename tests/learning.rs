@@ -274,3 +274,30 @@ fn tune_finds_a_better_setting_than_a_deliberately_bad_one_and_leaves_the_config
     assert!(pc.is_none_or(|v| v > 0.5), "{written}");
     assert_eq!(std::fs::read_to_string(&config).unwrap(), body, "tune edited the configuration");
 }
+
+#[test]
+fn tune_replays_the_stored_history_with_each_setting() {
+    let d = tempfile::tempdir().unwrap();
+    generate(d.path(), &["--seed", "42", "--products", "200", "--campaigns", "60", "--days", "90", "--as-of", "2026-03-31"]);
+    let app = App::new(d.path(), "[decisions]\npolicy = \"profit\"\n");
+    let json = app.config().with_file_name("replay.json");
+    let out = cli(&app, &["tune", "--from", "2026-03-27", "--to", "2026-03-31", "--replay-only", "--json", json.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let table = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(table.contains("replay of the stored history 2026-03-27 to 2026-03-31"), "{table}");
+    let rows: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let row = |label: &str| rows.as_array().unwrap().iter().find(|r| r["label"] == label).unwrap_or_else(|| panic!("no {label}: {rows}")).clone();
+    let n = |r: &Value, k: &str| r[k].as_u64().unwrap();
+    let current = row("current");
+    assert_eq!(n(&current, "days"), 5);
+    assert!(n(&current, "actions") > 0 && current["expected_gain_per_day"].as_f64().unwrap() > 0.0, "{current}");
+    // A pause needs more confidence at 0.99 than at 0.8; looser caps let
+    // the allocator reach more of what the model expects (it maximises that).
+    let (eager, shy) = (row("model.pause_confidence=0.8"), row("model.pause_confidence=0.99"));
+    assert!(n(&eager, "pauses") >= n(&current, "pauses") && n(&current, "pauses") >= n(&shy, "pauses"), "{eager} {current} {shy}");
+    assert!(n(&eager, "pauses") > n(&shy, "pauses"), "the confidence changes nothing: {eager} {shy}");
+    let gain = |label: &str| row(label)["expected_gain_per_day"].as_f64().unwrap();
+    assert!(gain("budget.max_increase_pct=10") < gain("current") && gain("current") < gain("budget.max_increase_pct=40"), "{rows}");
+    // Nothing was applied or proposed by the replay.
+    assert!(!d.path().join("actions_applied.csv").exists() || common::applied_keys(d.path()).is_empty());
+}

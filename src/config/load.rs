@@ -161,6 +161,22 @@ mod tests {
     }
 
     #[test]
+    fn a_list_of_numbers_takes_numbers_from_the_file_and_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = write(dir.path(), "[learning]\nfollow_up_days = [3, 10]\ncalibrate = false\n");
+        let cfg = load(Some(&f), vec![]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(cfg.settings.learning.follow_up_days, vec![3, 10]);
+        let env = vec![("CAMPAIGN_PILOT__LEARNING__FOLLOW_UP_DAYS".to_string(), "5, 9".to_string())];
+        assert_eq!(load(Some(&f), env).unwrap().settings.learning.follow_up_days, vec![5, 9]);
+        let bad = write(dir.path(), "[learning]\nfollow_up_days = [\"a week\"]\n");
+        let err = load(Some(&bad), vec![]).unwrap_err();
+        assert!(err.problems.iter().any(|p| p.starts_with("learning.follow_up_days: expected a list of numbers")), "{:?}", err.problems);
+        let zero = write(dir.path(), "[learning]\nfollow_up_days = [0]\n");
+        let err = load(Some(&zero), vec![]).unwrap_err();
+        assert!(err.problems.iter().any(|p| p.starts_with("learning.follow_up_days: each must be in 1..=90")), "{:?}", err.problems);
+    }
+
+    #[test]
     fn environment_typo_is_an_unknown_key() {
         let env = vec![("CAMPAIGN_PILOT__DECISIONS__MIN_DAYZ".to_string(), "6".to_string())];
         let err = load(None, env).unwrap_err();

@@ -59,6 +59,12 @@ pub(super) fn check_shape(
                 }
             }
             (J::String(_), J::String(_)) | (J::Bool(_), J::Bool(_)) => true,
+            (J::Array(di), J::Array(items)) if numeric(di) => {
+                if let Some(bad) = items.iter().find(|i| !i.is_number()) {
+                    problems.push(format!("{full}: expected a list of numbers, found {}", describe(bad)));
+                }
+                true
+            }
             (J::Array(_), J::Array(items)) => {
                 if let Some(bad) = items.iter().find(|i| !i.is_string()) {
                     problems.push(format!("{full}: expected a list of strings, found {}", describe(bad)));
@@ -90,11 +96,35 @@ pub(super) fn normalize_numbers(raw: serde_json::Value, defaults: &serde_json::V
                 })
                 .collect(),
         ),
-        (J::String(s), J::Array(_)) => J::Array(
-            s.split(',').map(|x| J::String(x.trim().to_string())).filter(|x| x != "").collect(),
-        ),
+        (J::String(s), J::Array(d)) => list(&s, d),
+        (J::Array(items), J::Array(d)) if numeric(d) => J::Array(items.into_iter().map(|i| match i {
+            J::String(t) => number(&t).unwrap_or(J::String(t)),
+            other => other,
+        }).collect()),
         (v, _) => v,
     }
+}
+
+/// A default list of numbers (`learning.follow_up_days`): its items are numbers too.
+fn numeric(default: &[J]) -> bool {
+    default.first().is_some_and(J::is_number)
+}
+
+fn number(text: &str) -> Option<J> {
+    let t = text.trim();
+    t.parse::<i64>().ok().map(J::from).or_else(|| t.parse::<f64>().ok().and_then(serde_json::Number::from_f64).map(J::Number))
+}
+
+/// Comma-separated text as the list the default is: numbers where it holds
+/// numbers (the text as is when one does not parse, for the shape pass to name).
+fn list(text: &str, default: &[J]) -> J {
+    J::Array(
+        text.split(',')
+            .map(str::trim)
+            .filter(|x| !x.is_empty())
+            .map(|x| if numeric(default) { number(x).unwrap_or_else(|| J::String(x.to_string())) } else { J::String(x.to_string()) })
+            .collect(),
+    )
 }
 
 fn describe(v: &serde_json::Value) -> String {
@@ -134,7 +164,7 @@ pub(super) fn overlay(raw: &mut J, defaults: &J, path: &[String], text: &str) {
             "false" | "0" => J::Bool(false),
             _ => J::String(text.to_string()),
         },
-        Some(J::Array(_)) => J::Array(text.split(',').map(|x| x.trim()).filter(|x| !x.is_empty()).map(|x| J::String(x.to_string())).collect()),
+        Some(J::Array(d)) => list(text, d),
         Some(J::Number(_)) | None => match text.trim().parse::<i64>() {
             Ok(i) => J::from(i),
             Err(_) => match text.trim().parse::<f64>() {

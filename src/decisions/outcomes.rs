@@ -119,9 +119,12 @@ fn interval(center: f64, down: f64, up: f64, noise_se: f64) -> (f64, f64) {
     (center - down.max(0.0).hypot(z), center + up.max(0.0).hypot(z))
 }
 
-/// The standard error of a window's mean daily profit change: each window's
-/// scatter of daily profit around the curve (or around its mean, without
-/// one), over its days. A window of one day borrows the other's scatter.
+/// The standard error of a window's mean daily profit change, from each
+/// day's profit around the curve (or around nothing, without one). With
+/// whole weeks the weekday cancels in a window's mean, so it must not count
+/// as noise: the scatter is what is left after each window's mean and each
+/// weekday's (a two-way fit, 2d − 8 degrees of freedom). Otherwise each
+/// window's own scatter; a window of one day borrows the other's.
 fn noise_se(before: &[DayPnl], after: &[DayPnl], margin: f64, fit: Option<&Fit>) -> f64 {
     let residuals = |w: &[DayPnl]| -> Vec<f64> {
         w.iter()
@@ -134,13 +137,28 @@ fn noise_se(before: &[DayPnl], after: &[DayPnl], margin: f64, fit: Option<&Fit>)
             })
             .collect()
     };
+    let (rb, ra) = (residuals(before), residuals(after));
+    let mean = |r: &[f64]| r.iter().sum::<f64>() / r.len().max(1) as f64;
+    let d = rb.len();
+    if d >= 7 && d % 7 == 0 && ra.len() == d {
+        let (mb, ma) = (mean(&rb), mean(&ra));
+        // Weekday k's mean over both windows, each window's mean taken out.
+        let weekday: Vec<f64> = (0..7)
+            .map(|k| {
+                let v: Vec<f64> = (k..d).step_by(7).flat_map(|t| [rb[t] - mb, ra[t] - ma]).collect();
+                mean(&v)
+            })
+            .collect();
+        let rss: f64 = (0..d).map(|t| (rb[t] - mb - weekday[t % 7]).powi(2) + (ra[t] - ma - weekday[t % 7]).powi(2)).sum();
+        let var = rss / (2 * d - 8) as f64;
+        return (2.0 * var / d as f64).sqrt();
+    }
     let var = |r: &[f64]| -> Option<f64> {
         (r.len() >= 2).then(|| {
-            let m = r.iter().sum::<f64>() / r.len() as f64;
+            let m = mean(r);
             r.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (r.len() - 1) as f64
         })
     };
-    let (rb, ra) = (residuals(before), residuals(after));
     let (vb, va) = (var(&rb), var(&ra));
     let (vb, va) = (vb.or(va).unwrap_or(0.0), va.or(vb).unwrap_or(0.0));
     (vb / rb.len().max(1) as f64 + va / ra.len().max(1) as f64).sqrt()
@@ -345,18 +363,35 @@ mod tests {
     }
 
     #[test]
-    fn noise_widens_the_interval_by_the_scatter_of_the_days() {
+    fn noise_is_the_scatter_of_the_days_but_not_their_weekday() {
         let a = raise(50.0, 50.5, summary(2.0, 50.0, 1e-6));
         let quiet: Vec<DayPnl> = vec![DayPnl { spend: 50.0, revenue: 100.0 }; 14];
-        let o = follow_up(&a, &quiet, 7, 1.0, 107, 0);
-        assert!(o.noise_se < 1e-9);
-        // Revenue 80 / 120 alternating around the curve's 100: sd 21.4 a day.
-        let loud: Vec<DayPnl> = (0..14).map(|k| DayPnl { spend: 50.0, revenue: if k % 2 == 0 { 80.0 } else { 120.0 } }).collect();
+        assert!(follow_up(&a, &quiet, 7, 1.0, 107, 0).noise_se < 1e-9);
+        // The same weekly pattern both weeks (weekends +40): no noise in a week's mean.
+        let weekly: Vec<DayPnl> = (0..14).map(|k| DayPnl { spend: 50.0, revenue: if k % 7 >= 5 { 140.0 } else { 100.0 } }).collect();
+        assert!(follow_up(&a, &weekly, 7, 1.0, 107, 0).noise_se < 1e-9);
+        // And a level shift between the weeks is the signal, not noise.
+        let shifted: Vec<DayPnl> = (0..14).map(|k| DayPnl { spend: 50.0, revenue: if k >= 7 { 130.0 } else { 100.0 } }).collect();
+        let o = follow_up(&a, &shifted, 7, 1.0, 107, 0);
+        assert!(o.noise_se < 1e-9 && (o.observed_delta - 30.0).abs() < 1e-9);
+        // Scatter that is neither: ±e on the first day of each week, ∓e on the second.
+        let e = 21.0;
+        let loud: Vec<DayPnl> = (0..14)
+            .map(|k| {
+                let bump = match (k % 7, k / 7) { (0, 0) | (1, 1) => e, (1, 0) | (0, 1) => -e, _ => 0.0 };
+                DayPnl { spend: 50.0, revenue: 100.0 + bump }
+            })
+            .collect();
         let o = follow_up(&a, &loud, 7, 1.0, 107, 0);
-        // Each window: four days at one value and three at the other, 40 apart.
-        let var = (4.0 * (40.0f64 * 3.0 / 7.0).powi(2) + 3.0 * (40.0f64 * 4.0 / 7.0).powi(2)) / 6.0;
+        // Each window's mean is 100; the weekday means are 0; RSS 4e², 6 df.
+        let var = 4.0 * e * e / 6.0;
         assert!((o.noise_se - (2.0 * var / 7.0).sqrt()).abs() < 1e-6, "{}", o.noise_se);
-        assert!(o.high.unwrap() - o.expected_delta.unwrap() > Z80 * o.noise_se * 0.999);
+        assert!(o.high.unwrap() - o.expected_delta.unwrap() >= Z80 * o.noise_se * 0.999);
+        // A window that is not whole weeks: each window's own scatter.
+        let five: Vec<DayPnl> = (0..10).map(|k| DayPnl { spend: 50.0, revenue: if k % 2 == 0 { 90.0 } else { 110.0 } }).collect();
+        let o = follow_up(&a, &five, 5, 1.0, 105, 0);
+        // 90, 110, 90, 110, 90 then 110, 90, 110, 90, 110: each variance (3·8² + 2·12²)/4 = 120.
+        assert!((o.noise_se - (120.0f64 / 5.0 + 120.0 / 5.0).sqrt()).abs() < 1e-6, "{}", o.noise_se);
     }
 
     fn outcome(campaign: &str, observed: f64, half1: f64) -> Outcome {
