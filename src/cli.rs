@@ -162,15 +162,8 @@ pub struct TuneArgs {
     /// Seeds of the sandbox worlds (repeat the flag).
     #[arg(long = "seed", default_values_t = [101u64, 102, 103])]
     pub seeds: Vec<u64>,
-    /// Acting days of each simulation.
-    #[arg(long, default_value_t = 30)]
-    pub days: u32,
-    #[arg(long, default_value_t = 60)]
-    pub warmup: u32,
-    #[arg(long, default_value_t = 200)]
-    pub products: u32,
-    #[arg(long, default_value_t = 60)]
-    pub campaigns: u32,
+    #[command(flatten)]
+    pub world: WorldArgs,
     /// The policy tuned (its keys are the grid's).
     #[arg(long, value_enum, default_value_t = PolicyArg::Profit)]
     pub policy: PolicyArg,
@@ -191,10 +184,9 @@ pub struct TuneArgs {
     pub json: Option<PathBuf>,
 }
 
+/// The sandbox world a closed loop runs in (`sandbox simulate`, `tune`).
 #[derive(Debug, clap::Args)]
-pub struct SimulateArgs {
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
+pub struct WorldArgs {
     /// Days acted on.
     #[arg(long, default_value_t = 30)]
     pub days: u32,
@@ -205,6 +197,24 @@ pub struct SimulateArgs {
     pub products: u32,
     #[arg(long, default_value_t = 60)]
     pub campaigns: u32,
+}
+
+impl WorldArgs {
+    /// The lengths a loop can have.
+    pub fn check(&self) -> Result<(), String> {
+        if self.days == 0 || self.days > 366 || self.warmup < 28 || self.warmup > 730 {
+            return Err(format!("--days must be 1..=366 and --warmup 28..=730 (found {} and {})", self.days, self.warmup));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SimulateArgs {
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub world: WorldArgs,
     /// Policies to score (repeat the flag: `--policy seed --policy profit`);
     /// `none` and `oracle` always run as the baselines.
     #[arg(long = "policy", value_enum, default_values_t = [PolicyArg::Seed])]

@@ -192,20 +192,16 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
         }
         Command::Tune(a) => {
             let cfg = load_config(flag)?;
-            if a.seeds.is_empty() || a.days == 0 || a.days > 366 || a.warmup < 28 || a.warmup > 730 {
-                return Err(Error::Usage(format!(
-                    "tune: at least one --seed, --days 1..=366 and --warmup 28..=730 (found {} seeds, {} and {})",
-                    a.seeds.len(),
-                    a.days,
-                    a.warmup
-                )));
+            a.world.check().map_err(Error::Usage)?;
+            if a.seeds.is_empty() {
+                return Err(Error::Usage("tune: at least one --seed".into()));
             }
             let opts = campaign_pilot::tune::TuneOptions {
                 seeds: a.seeds.clone(),
-                days: a.days,
-                warmup: a.warmup,
-                products: a.products.max(1),
-                campaigns: a.campaigns,
+                days: a.world.days,
+                warmup: a.world.warmup,
+                products: a.world.products.max(1),
+                campaigns: a.world.campaigns,
                 policy: match a.policy {
                     PolicyArg::Seed => Policy::Seed,
                     PolicyArg::Profit => Policy::Profit,
@@ -313,18 +309,13 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
         }
         Command::Sandbox { command: SandboxCommand::Simulate(a) } => {
             let cfg = load_config(flag)?;
-            if a.days == 0 || a.days > 366 || a.warmup < 28 || a.warmup > 730 {
-                return Err(Error::Usage(format!(
-                    "--days must be 1..=366 and --warmup 28..=730 (found {} and {})",
-                    a.days, a.warmup
-                )));
-            }
+            a.world.check().map_err(Error::Usage)?;
             let opts = SimulateOptions {
                 seed: a.seed,
-                days: a.days,
-                warmup: a.warmup,
-                products: a.products.max(1),
-                campaigns: a.campaigns,
+                days: a.world.days,
+                warmup: a.world.warmup,
+                products: a.world.products.max(1),
+                campaigns: a.world.campaigns,
                 policies: a
                     .policies
                     .iter()
@@ -335,7 +326,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                         PolicyArg::Oracle => Policy::Oracle,
                     })
                     .collect(),
-                start: simulate::default_start(a.warmup),
+                start: simulate::default_start(a.world.warmup),
                 progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
                 keep: a.keep.clone(),
             };

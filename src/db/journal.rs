@@ -15,13 +15,22 @@ const TABLE: &str = "action_journal";
 
 /// An action as a journal or proposals row holds it (the `status` is the
 /// caller's: those tables keep their own states).
-pub(super) fn action_from_row(r: &AnyRow, table: &'static str, status: ActionStatus) -> Result<Action, DbError> {
-    let effective: String = get(r, table, "effective_date")?;
-    let effective_date = chrono::NaiveDate::parse_from_str(&effective, "%Y-%m-%d")
-        .map_err(|e| DbError::Decode { table, column: "effective_date", message: format!("{effective:?}: {e}") })?;
+/// A `YYYY-MM-DD` column.
+pub(super) fn get_date(r: &AnyRow, table: &'static str, column: &'static str) -> Result<chrono::NaiveDate, DbError> {
+    let text: String = get(r, table, column)?;
+    chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|e| DbError::Decode { table, column, message: format!("{text:?}: {e}") })
+}
+
+/// The `paused_by` column of an action row (empty or null: nobody).
+pub(super) fn get_paused_by(r: &AnyRow, table: &'static str) -> Result<Option<crate::model::campaign::PausedBy>, DbError> {
     let paused_by: Option<String> = get(r, table, "paused_by")?;
-    let paused_by = crate::model::campaign::PausedBy::parse_optional(paused_by.as_deref().unwrap_or(""))
-        .map_err(|e| DbError::Decode { table, column: "paused_by", message: e.to_string() })?;
+    crate::model::campaign::PausedBy::parse_optional(paused_by.as_deref().unwrap_or(""))
+        .map_err(|e| DbError::Decode { table, column: "paused_by", message: e.to_string() })
+}
+
+pub(super) fn action_from_row(r: &AnyRow, table: &'static str, status: ActionStatus) -> Result<Action, DbError> {
+    let effective_date = get_date(r, table, "effective_date")?;
+    let paused_by = get_paused_by(r, table)?;
     Ok(Action {
         key: get(r, table, "action_key")?,
         campaign_id: get(r, table, "campaign_id")?,

@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 
+use super::journal::{get_date, get_paused_by};
 use super::{get, get_name, rows_per_statement, values_sql, Db, DbError};
 use crate::model::day::{date_of, day_of, Day};
 use crate::model::outcome::{AppliedAction, Outcome, Rule};
@@ -37,21 +38,15 @@ impl Db {
         .await?;
         rows.iter()
             .map(|r| {
-                let as_of: String = get(r, t, "as_of")?;
-                let as_of = chrono::NaiveDate::parse_from_str(&as_of, "%Y-%m-%d")
-                    .map_err(|e| DbError::Decode { table: t, column: "as_of", message: format!("{as_of:?}: {e}") })?;
-                let paused_by: Option<String> = get(r, t, "paused_by")?;
-                let paused_by = crate::model::campaign::PausedBy::parse_optional(paused_by.as_deref().unwrap_or(""))
-                    .map_err(|e| DbError::Decode { table: t, column: "paused_by", message: e.to_string() })?;
                 Ok(AppliedAction {
                     key: get(r, t, "action_key")?,
-                    as_of: day_of(as_of),
+                    as_of: day_of(get_date(r, t, "as_of")?),
                     campaign_id: get(r, t, "campaign_id")?,
                     product_id: get(r, t, "product_id")?,
                     kind: get_name(r, t, "kind")?,
                     from: get(r, t, "from_budget")?,
                     to: get(r, t, "to_budget")?,
-                    paused_by,
+                    paused_by: get_paused_by(r, t)?,
                     forecast: super::get_json(r, t, "forecast")?,
                 })
             })
