@@ -12,7 +12,6 @@ pub fn rule_arg(text: &str) -> Result<crate::model::outcome::Rule, String> {
 
 /// A `YYYY-MM-DD` between 1900 and 2200: a date far outside that is a typo,
 /// and the day arithmetic must never overflow on one.
-
 pub fn date_arg(text: &str) -> Result<NaiveDate, String> {
     let d = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|e| format!("{text:?} is not a YYYY-MM-DD date ({e})"))?;
     let range = NaiveDate::from_ymd_opt(1900, 1, 1).expect("a date")..=NaiveDate::from_ymd_opt(2200, 12, 31).expect("a date");

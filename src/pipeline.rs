@@ -184,10 +184,11 @@ pub async fn learn(db: &Db, valid: &ValidBatch, s: &Settings, run_id: &str) -> R
         db.store_outcomes(run_id, &due).await?;
         tracing::info!(followed_up = due.len(), hits = due.iter().filter(|o| o.hit == Some(true)).count(), "followed up applied actions");
     }
-    let all = db.outcomes(&OutcomeFilter { until: Some(as_of), ..OutcomeFilter::default() }).await?;
-    let (calibration, calibrated) = outcomes::calibrate(&all, s.model.interval_scale, &s.learning);
+    // The follow-ups of the last report_days (not all of history: it grows
+    // with every run), as a run for this as_of would have seen them.
     let since = as_of - s.learning.report_days as i32;
-    let recent: Vec<_> = all.into_iter().filter(|o| crate::model::day::parse_day(&o.action_as_of).is_ok_and(|d| d >= since)).collect();
+    let recent = db.outcomes(&OutcomeFilter { since: Some(since), until: Some(as_of), ..OutcomeFilter::default() }).await?;
+    let (calibration, calibrated) = outcomes::calibrate(&recent, s.model.interval_scale, &s.learning);
     Ok(Learned { due, recent, calibration, calibrated })
 }
 
@@ -279,7 +280,7 @@ async fn stages(cfg: &LoadedConfig, req: &RunRequest, db: &Db, run_id: &str, as_
         quarantine: &valid.quarantine,
         stages: stage_reports,
         shard: req.shard,
-        outcomes: Some(learned.section()),
+        outcomes: Some(learned.section(s.learning.report_max_rows as usize)),
     });
     let (facts, names) = report::narrative_facts(&report, &outcome.plan);
     if let Some(text) = llm.narrative(&facts, &names).await {

@@ -78,6 +78,7 @@ fn a_45_day_loop_follows_up_every_action_and_the_numbers_come_from_the_stored_hi
     let last_day = date(last["as_of"].as_str().unwrap());
     let section = &last["outcomes"];
     let recent = section["recent"].as_array().unwrap();
+    assert_eq!(section["recent_total"].as_u64().unwrap(), recent.len() as u64, "none cut");
 
     // Every action applied at least 14 days before the last day, from the
     // platform's own log, has both follow-ups in the last report.

@@ -440,8 +440,11 @@ pub struct LearningSettings {
     /// counts as this many follow-ups, and it widens at most this much.
     pub campaign_prior_outcomes: u32,
     pub max_campaign_scale: f64,
-    /// Follow-ups of actions in the last this many days are listed in a report.
+    /// Follow-ups of actions in the last this many days are counted in a
+    /// report (and calibrate the forecasts) ...
     pub report_days: u32,
+    /// ... and at most this many of them listed in report.json.
+    pub report_max_rows: u32,
 }
 
 impl Default for LearningSettings {
@@ -457,6 +460,7 @@ impl Default for LearningSettings {
             campaign_prior_outcomes: 2,
             max_campaign_scale: 3.0,
             report_days: 60,
+            report_max_rows: 5000,
         }
     }
 }

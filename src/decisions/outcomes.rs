@@ -176,7 +176,8 @@ fn z_at(o: &Outcome, scale: f64) -> Option<f64> {
 
 
 /// The interval scale the follow-ups ask for. `outcomes` newest first; the
-/// newest `calibration_window` with a curve are used. Each says: observed −
+/// newest `calibration_window` with a curve give the scale, all of them
+/// each campaign's widening. Each says: observed −
 /// expected ~ N(0, (S·b)² + σ²), b the curve band's half-width at scale 1
 /// (on the side it fell) over Z80, σ its noise; the scale S is the most
 /// probable one on a grid, with a log-normal prior around `configured` of
@@ -187,7 +188,8 @@ fn z_at(o: &Outcome, scale: f64) -> Option<f64> {
 /// k² = (n0 + Σ (Z80·z)²) / (n0 + n), z its misses in half-widths at the
 /// new scale, k kept in [1, max_campaign_scale].
 pub fn calibrate(outcomes: &[Outcome], configured: f64, l: &LearningSettings) -> (Calibration, Calibrated) {
-    let judged: Vec<&Outcome> = outcomes.iter().filter(|o| o.hit.is_some() && o.band1_low.is_some()).take(l.calibration_window as usize).collect();
+    let all: Vec<&Outcome> = outcomes.iter().filter(|o| o.hit.is_some() && o.band1_low.is_some()).collect();
+    let judged = &all[..all.len().min(l.calibration_window as usize)];
     let n = judged.len();
     let coverage = (n > 0).then(|| judged.iter().filter(|o| o.hit == Some(true)).count() as f64 / n as f64);
     // (residual, band sd at scale 1, noise sd) of each.
@@ -224,7 +226,7 @@ pub fn calibrate(outcomes: &[Outcome], configured: f64, l: &LearningSettings) ->
     let scale = if use_it && !terms.is_empty() { best(Some(l.calibration_prior_sd)) } else { configured };
     let mut per: BTreeMap<&str, (f64, f64)> = BTreeMap::new();
     if l.calibrate {
-        for o in &judged {
+        for o in &all {
             if let Some(z) = z_at(o, scale).filter(|z| z.is_finite()) {
                 let e = per.entry(o.campaign_id.as_str()).or_default();
                 e.0 += 1.0;

@@ -144,8 +144,11 @@ pub struct Calibration {
 pub struct OutcomesSection {
     /// The follow-ups this run made (came due with its data).
     pub due: Vec<Outcome>,
-    /// Every follow-up of actions from the last `learning.report_days`.
+    /// The follow-ups of actions from the last `learning.report_days`,
+    /// newest first, at most `learning.report_max_rows` of them
+    /// (`recent_total` says how many there are).
     pub recent: Vec<Outcome>,
+    pub recent_total: usize,
     pub per_rule: Vec<RuleStats>,
     /// What the changes made or lost to date: Σ observed Δprofit per day ×
     /// the days of each action's longest follow-up, with an 80 % interval

@@ -27,11 +27,15 @@ pub struct Learned {
 }
 
 impl Learned {
-    pub fn section(&self) -> OutcomesSection {
+    /// The report's section: the per-rule table and the money over every
+    /// recent follow-up, the list itself cut to `max_rows` (newest first;
+    /// all of them are in the database and `outcomes`).
+    pub fn section(&self, max_rows: usize) -> OutcomesSection {
         let (money, money_low, money_high) = outcomes::money(&self.recent);
         OutcomesSection {
-            due: self.due.clone(),
-            recent: self.recent.clone(),
+            due: self.due.iter().take(max_rows).cloned().collect(),
+            recent: self.recent.iter().take(max_rows).cloned().collect(),
+            recent_total: self.recent.len(),
             per_rule: outcomes::per_rule(&self.recent),
             money,
             money_low,
