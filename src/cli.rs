@@ -106,6 +106,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Serves the tools over MCP on stdin/stdout (SPEC §12), for an AI
+    /// assistant: `{"command": "campaign-pilot", "args": ["mcp"]}`.
+    Mcp,
     /// Suggests decision settings (SPEC §13): runs `sandbox simulate` over a
     /// grid of the decision keys on several seeds and prints profit, capture
     /// and held runs per setting, the best and its margin over the current

@@ -30,3 +30,5 @@ pub mod secrets;
 pub mod stages;
 pub mod stop;
 pub mod tune;
+pub mod tools;
+pub mod mcp;

@@ -190,6 +190,11 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             }
             Ok(0)
         }
+        Command::Mcp => {
+            let cfg = load_config(flag)?;
+            runtime().block_on(campaign_pilot::mcp::serve_stdio(&cfg))?;
+            Ok(0)
+        }
         Command::Tune(a) => {
             let cfg = load_config(flag)?;
             a.world.check().map_err(Error::Usage)?;

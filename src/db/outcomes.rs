@@ -119,3 +119,20 @@ impl Db {
             .collect()
     }
 }
+
+impl Db {
+    /// Audits one tool call (migration 0010).
+    pub async fn audit_tool_call(&self, tool: &str, arguments: &str, caller: &str, ok: bool, summary: &str) -> Result<(), DbError> {
+        sqlx::query("INSERT INTO tool_calls (call_id, at, tool, arguments, caller, ok, summary) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            .bind(uuid::Uuid::now_v7().to_string())
+            .bind(chrono::Utc::now().to_rfc3339())
+            .bind(tool.to_string())
+            .bind(arguments.to_string())
+            .bind(caller.to_string())
+            .bind(i64::from(ok))
+            .bind(summary.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

@@ -149,7 +149,7 @@ pub struct Proposal {
 }
 
 /// A campaign to create for a product, with its budget and copy.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct NewCampaign {
     pub product_id: String,
     pub daily_budget: f64,

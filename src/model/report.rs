@@ -57,7 +57,7 @@ pub enum NarrativeSource {
 
 named!(NarrativeSource, "narrative source", Llm => "llm", Template => "template");
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     pub run_id: String,
     pub as_of: String,
