@@ -109,6 +109,13 @@ pub enum Command {
     /// Serves the tools over MCP on stdin/stdout (SPEC §12), for an AI
     /// assistant: `{"command": "campaign-pilot", "args": ["mcp"]}`.
     Mcp,
+    /// Serves the tools over MCP streamable HTTP at /mcp, and GET /healthz
+    /// (SPEC §12). SIGTERM/SIGINT stop it cleanly.
+    Serve {
+        /// Address to listen on (default: serve.bind, 127.0.0.1:8787).
+        #[arg(long, value_name = "ADDR:PORT")]
+        bind: Option<String>,
+    },
     /// Suggests decision settings (SPEC §13): runs `sandbox simulate` over a
     /// grid of the decision keys on several seeds and prints profit, capture
     /// and held runs per setting, the best and its margin over the current

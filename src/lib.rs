@@ -32,3 +32,4 @@ pub mod stop;
 pub mod tune;
 pub mod tools;
 pub mod mcp;
+pub mod serve;

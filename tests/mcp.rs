@@ -22,7 +22,7 @@ fn python() -> String {
 /// The Python client's view: the tools, and each call's answer.
 fn client(app: &App, calls: Value) -> Value {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mcp_client.py");
-    let out = Command::new(python()).arg(script).arg(BIN).arg(app.config()).arg(calls.to_string()).env_remove("CAMPAIGN_PILOT_CONFIG").output().unwrap();
+    let out = Command::new(python()).arg(script).arg("stdio").arg(BIN).arg(app.config()).arg(calls.to_string()).env_remove("CAMPAIGN_PILOT_CONFIG").output().unwrap();
     assert!(out.status.success(), "the client failed: {}", stderr(&out));
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("the client's output is not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
 }
@@ -133,4 +133,96 @@ async fn a_real_mcp_client_lists_the_tools_and_their_answers_are_the_reports_num
     // Every call is audited, refusals too.
     assert_eq!(count(&app.db_url(), "SELECT COUNT(*) FROM tool_calls").await, n_calls as i64);
     assert_eq!(count(&app.db_url(), "SELECT COUNT(*) FROM tool_calls WHERE ok = 0").await, 4);
+}
+
+/// A port free on loopback right now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[tokio::test]
+async fn over_http_behind_a_token_the_same_answers_a_burst_of_100_calls_and_bad_requests_do_not_stop_it() {
+    let d = tempfile::tempdir().unwrap();
+    generate(d.path(), &["--seed", "42", "--products", "200", "--campaigns", "60", "--days", "90", "--as-of", "2026-03-31"]);
+    let app = App::new(d.path(), "[decisions]\npolicy = \"profit\"\n");
+    let out = app.run("2026-03-31");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = app.report();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut server = Command::new(BIN)
+        .arg("--config")
+        .arg(app.config())
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .env("CAMPAIGN_PILOT_SERVE_TOKEN", "t0ken-for-the-test")
+        .env_remove("CAMPAIGN_PILOT_CONFIG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let http = reqwest::Client::new();
+    let mut up = false;
+    for _ in 0..100 {
+        if http.get(format!("{base}/healthz")).send().await.is_ok_and(|r| r.status() == 200) {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(up, "serve did not come up");
+    let init = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
+    let post = |body: String, token: Option<&str>| {
+        let mut r = http.post(format!("{base}/mcp")).header("Content-Type", "application/json").header("Accept", "application/json, text/event-stream").body(body);
+        if let Some(t) = token {
+            r = r.header("Authorization", format!("Bearer {t}"));
+        }
+        r.send()
+    };
+    // Without the token, or with another: 401.
+    assert_eq!(post(init.to_string(), None).await.unwrap().status(), 401);
+    assert_eq!(post(init.to_string(), Some("wrong")).await.unwrap().status(), 401);
+    // Malformed JSON-RPC and a 10 MB body: an error answer each.
+    let bad = post("{not json".to_string(), Some("t0ken-for-the-test")).await.unwrap();
+    assert!(bad.status().is_client_error(), "{}", bad.status());
+    let huge = format!(r#"{{"jsonrpc":"2.0","id":2,"method":"ping","params":{{"pad":"{}"}}}}"#, "x".repeat(10 << 20));
+    let big = post(huge, Some("t0ken-for-the-test")).await.unwrap();
+    assert_eq!(big.status(), 413);
+
+    // The real client over HTTP: the same numbers as report.json, and 100
+    // concurrent calls, all answered.
+    let id = report["actions"].as_array().unwrap()[0]["campaign_id"].as_str().unwrap().to_string();
+    let calls = json!([["get_budget", {}], ["explain", {"campaign_id": id}], ["explain", {"nope": 1}], ["get_budget", {}]]);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mcp_client.py");
+    let out = Command::new(python()).arg(script).args(["http", &format!("{base}/mcp"), "t0ken-for-the-test"]).arg(calls.to_string()).arg("100").output().unwrap();
+    assert!(out.status.success(), "the client failed: {}", stderr(&out));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["tools"].as_array().unwrap().len(), 6);
+    let calls = r["calls"].as_array().unwrap();
+    assert_eq!(calls[0]["result"]["totals"], report["totals"]);
+    let c = report["campaigns"].as_array().unwrap().iter().find(|c| c["campaign_id"] == id.as_str()).unwrap();
+    assert_eq!(calls[1]["result"]["reasons"], c["reasons"]);
+    assert_eq!(calls[1]["result"]["budget"], c["budget"]);
+    assert!(calls[2]["ok"] == false && calls[2]["error"].as_str().unwrap().contains("unknown field `nope`"), "{}", calls[2]);
+    assert_eq!(calls[3]["result"]["totals"], report["totals"], "still serving after a bad call");
+    let burst = &r["burst"];
+    assert_eq!((burst["n"].as_u64(), burst["failed"].as_u64()), (Some(100), Some(0)), "{burst}");
+    eprintln!("100 concurrent get_budget calls over HTTP: p50 {} ms, p99 {} ms", burst["p50_ms"], burst["p99_ms"]);
+    // Still serving; SIGTERM stops it cleanly.
+    assert_eq!(http.get(format!("{base}/healthz")).send().await.unwrap().status(), 200);
+    unsafe {
+        libc::kill(server.id() as i32, libc::SIGTERM);
+    }
+    let mut status = None;
+    for _ in 0..100 {
+        if let Some(s) = server.try_wait().unwrap() {
+            status = Some(s);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let status = status.unwrap_or_else(|| {
+        let _ = server.kill();
+        panic!("serve did not stop on SIGTERM")
+    });
+    assert_eq!(status.code(), Some(0));
 }

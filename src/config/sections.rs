@@ -37,6 +37,7 @@ pub struct Settings {
     pub llm: LlmSettings,
     pub notify: NotifySettings,
     pub metrics: MetricsSettings,
+    pub serve: ServeSettings,
     pub validate: ValidateSettings,
 }
 
@@ -66,6 +67,7 @@ impl Default for Settings {
             llm: LlmSettings::default(),
             notify: NotifySettings::default(),
             metrics: MetricsSettings::default(),
+            serve: ServeSettings::default(),
             validate: ValidateSettings::default(),
         }
     }
@@ -714,6 +716,34 @@ pub struct NotifySettings {
 impl Default for NotifySettings {
     fn default() -> Self {
         NotifySettings { webhook_url: String::new(), attempts: 3, budget_s: 10.0 }
+    }
+}
+
+/// `campaign-pilot serve` (SPEC §12): MCP over streamable HTTP.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServeSettings {
+    /// Address to listen on; off loopback a bearer token
+    /// (`CAMPAIGN_PILOT_SERVE_TOKEN`) is required.
+    pub bind: String,
+    /// Largest request body accepted (bytes); a larger one gets 413.
+    pub max_body_bytes: u64,
+    /// `Host` values accepted (DNS rebinding): loopback by default; add the
+    /// name clients use when the server is reached from elsewhere.
+    pub allowed_hosts: Vec<String>,
+    /// Browser `Origin`s accepted (with scheme; `:*` any port); a request
+    /// with another Origin is refused.
+    pub allowed_origins: Vec<String>,
+}
+
+impl Default for ServeSettings {
+    fn default() -> Self {
+        ServeSettings {
+            bind: "127.0.0.1:8787".into(),
+            max_body_bytes: 1_048_576,
+            allowed_hosts: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
+            allowed_origins: vec!["http://localhost:*".into(), "http://127.0.0.1:*".into()],
+        }
     }
 }
 
