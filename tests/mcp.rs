@@ -185,8 +185,13 @@ async fn over_http_behind_a_token_the_same_answers_a_burst_of_100_calls_and_bad_
     let bad = post("{not json".to_string(), Some("t0ken-for-the-test")).await.unwrap();
     assert!(bad.status().is_client_error(), "{}", bad.status());
     let huge = format!(r#"{{"jsonrpc":"2.0","id":2,"method":"ping","params":{{"pad":"{}"}}}}"#, "x".repeat(10 << 20));
-    let big = post(huge, Some("t0ken-for-the-test")).await.unwrap();
-    assert_eq!(big.status(), 413);
+    // The server answers 413 as soon as the body passes its limit; a client
+    // still uploading may see the connection closed instead. Either way it
+    // is refused, and the server keeps serving (asserted below).
+    match post(huge, Some("t0ken-for-the-test")).await {
+        Ok(big) => assert_eq!(big.status(), 413),
+        Err(e) => assert!(format!("{e:?}").contains("BrokenPipe") || e.is_body() || e.is_request(), "{e:?}"),
+    }
 
     // The real client over HTTP: the same numbers as report.json, and 100
     // concurrent calls, all answered.
