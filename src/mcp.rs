@@ -11,10 +11,11 @@ use rmcp::model::{
 use rmcp::service::{RequestContext, RoleServer};
 use rmcp::{ServerHandler, ServiceExt};
 
+use crate::clock::SystemClock;
 use crate::config::LoadedConfig;
 use crate::db::Db;
 use crate::error::{Error, Result};
-use crate::tools::{self, Hub, ToolError};
+use crate::tools::Hub;
 
 /// The registry as an MCP server.
 #[derive(Clone)]
@@ -29,8 +30,8 @@ impl McpServer {
     }
 }
 
-fn tool_list() -> Vec<Tool> {
-    tools::specs()
+fn tool_list(hub: &Hub) -> Vec<Tool> {
+    hub.specs()
         .into_iter()
         .map(|t| {
             let schema = match t.input_schema {
@@ -50,18 +51,18 @@ impl ServerHandler for McpServer {
     }
 
     async fn list_tools(&self, _request: Option<PaginatedRequestParams>, _context: RequestContext<RoleServer>) -> std::result::Result<ListToolsResult, ErrorData> {
-        Ok(ListToolsResult::with_all_items(tool_list()))
+        Ok(ListToolsResult::with_all_items(tool_list(&self.hub)))
     }
 
     async fn call_tool(&self, request: CallToolRequestParams, _context: RequestContext<RoleServer>) -> std::result::Result<CallToolResponse, ErrorData> {
         let arguments = request.arguments.map(serde_json::Value::Object).unwrap_or(serde_json::Value::Null);
         match self.hub.call(&request.name, arguments, self.caller).await {
             Ok(v) => Ok(CallToolResult::success(vec![ContentBlock::text(v.to_string())]).into()),
-            // Not a tool this server has, or arguments that do not fit: the
-            // request itself is wrong (JSON-RPC invalid params).
-            Err(e @ (ToolError::UnknownTool(_) | ToolError::BadArguments { .. })) => Err(ErrorData::invalid_params(e.to_string(), None)),
-            // The tool ran and could not answer: the caller sees why.
-            Err(e) => Ok(CallToolResult::error(vec![ContentBlock::text(e.to_string())]).into()),
+            // Not a tool this server offers, or arguments that do not fit:
+            // the request itself is wrong (JSON-RPC invalid params).
+            Err(e) if e.is_bad_request() => Err(ErrorData::invalid_params(e.to_string(), None)),
+            // The tool ran and could not answer, or refused: the caller sees why.
+            Err(e) => Ok(CallToolResult::error(vec![ContentBlock::text(e.body())]).into()),
         }
     }
 }
@@ -69,7 +70,7 @@ impl ServerHandler for McpServer {
 /// Serves the registry on stdin/stdout until the client goes away.
 pub async fn serve_stdio(cfg: &LoadedConfig) -> Result<()> {
     let db = Db::connect(&cfg.database_url()).await?;
-    let server = McpServer::new(Arc::new(Hub::new(db)), "mcp-stdio");
+    let server = McpServer::new(Arc::new(Hub::new(db, Arc::new(cfg.clone()), Arc::new(SystemClock))), "mcp-stdio");
     let running = server.serve(rmcp::transport::stdio()).await.map_err(|e| Error::Usage(format!("mcp: {e}")))?;
     running.waiting().await.map_err(|e| Error::Usage(format!("mcp: {e}")))?;
     Ok(())

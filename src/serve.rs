@@ -57,7 +57,7 @@ pub async fn serve(cfg: &LoadedConfig, bind: Option<&str>) -> Result<()> {
         return Err(Error::Usage(format!("serve: binding {addr} (not loopback) needs a bearer token in {TOKEN_ENV}")));
     }
     let db = Db::connect(&cfg.database_url()).await?;
-    let hub = Arc::new(Hub::new(db));
+    let hub = Arc::new(Hub::new(db, Arc::new(cfg.clone()), Arc::new(crate::clock::SystemClock)));
     let ct = CancellationToken::new();
     let mut hosts = s.allowed_hosts.clone();
     hosts.push(addr.to_string());

@@ -9,7 +9,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{generate, stderr, App, BIN};
+use common::{applied_keys, generate, stderr, App, BIN};
 use serde_json::{json, Value};
 
 fn python() -> String {
@@ -35,14 +35,27 @@ async fn count(url: &str, sql: &str) -> i64 {
     n
 }
 
-#[tokio::test]
-async fn a_real_mcp_client_lists_the_tools_and_their_answers_are_the_reports_numbers() {
+/// A database filled by a real run (a dry run unless `acting`) over a
+/// generated store of 200 products and 60 campaigns: its data directory, the
+/// app, and the run's report.json.
+fn filled(extra_toml: &str, acting: bool) -> (tempfile::TempDir, App, Value) {
     let d = tempfile::tempdir().unwrap();
-    generate(d.path(), &["--seed", "42", "--products", "200", "--campaigns", "60", "--days", "90", "--as-of", "2026-03-31"]);
-    let app = App::new(d.path(), "[decisions]\npolicy = \"profit\"\n");
-    let out = app.run("2026-03-31");
+    generate(d.path(), &["--seed", "42", "--products", "200", "--campaigns", "60", "--days", "90", "--as-of", AS_OF]);
+    let app = App::new(d.path(), extra_toml);
+    let out = if acting { app.command(AS_OF).output().unwrap() } else { app.run(AS_OF) };
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let report = app.report();
+    (d, app, report)
+}
+
+const AS_OF: &str = "2026-03-31";
+
+/// The read tools, in the order every client sees them.
+const READ_TOOLS: [&str; 8] = ["list_campaigns", "get_budget", "campaign_metrics", "explain", "latest_report", "history", "list_proposals", "outcomes"];
+
+#[tokio::test]
+async fn a_real_mcp_client_lists_the_tools_and_their_answers_are_the_reports_numbers() {
+    let (data, app, report) = filled("[decisions]\npolicy = \"profit\"\n", false);
     let campaigns = report["campaigns"].as_array().unwrap();
     // Three campaigns with an action (and so a forecast), one without.
     let mut picked: Vec<String> = report["actions"].as_array().unwrap().iter().filter(|a| a["kind"] == "set_budget").take(3).map(|a| a["campaign_id"].as_str().unwrap().to_string()).collect();
@@ -57,6 +70,9 @@ async fn a_real_mcp_client_lists_the_tools_and_their_answers_are_the_reports_num
         json!(["explain", {"campaign_id": "C99999"}]),
         json!(["history", {}]),
         json!(["outcomes", {"rule": "budget_up"}]),
+        json!(["campaign_metrics", {"campaign_id": picked[0], "from": "2026-03-25", "to": AS_OF}]),
+        json!(["list_proposals", {}]),
+        json!(["campaign_metrics", {"campaign_id": picked[0], "from": AS_OF, "to": "2026-03-01"}]),
     ]);
     let n_calls = calls.len();
     let r = client(&app, Value::Array(calls));
@@ -65,7 +81,7 @@ async fn a_real_mcp_client_lists_the_tools_and_their_answers_are_the_reports_num
     // The tools, each with an object schema; explain requires campaign_id and takes nothing unknown.
     let tools = r["tools"].as_array().unwrap();
     let names: Vec<&str> = tools.iter().map(|t| t["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["list_campaigns", "get_budget", "explain", "latest_report", "history", "outcomes"]);
+    assert_eq!(names, READ_TOOLS, "writes are off by default: not listed");
     let explain = tools.iter().find(|t| t["name"] == "explain").unwrap();
     assert_eq!(explain["inputSchema"]["type"], "object");
     assert_eq!(explain["inputSchema"]["required"], json!(["campaign_id"]));
@@ -130,9 +146,76 @@ async fn a_real_mcp_client_lists_the_tools_and_their_answers_are_the_reports_num
     assert!(missing["is_error"] == true && missing["result"].as_str().unwrap().contains("C99999"), "{missing}");
     assert_eq!(ok(at + 4)["changes"], json!([]), "a dry run changed nothing");
     assert_eq!(ok(at + 5)["total"], 0);
+    // campaign_metrics: the campaign's rows of campaign_daily.csv, read here
+    // independently; over the current window their spend is the report's.
+    let m = ok(at + 6);
+    let mut want = Vec::new();
+    let mut rows = csv::Reader::from_path(data.path().join("campaign_daily.csv")).unwrap();
+    for row in rows.deserialize::<std::collections::HashMap<String, String>>() {
+        let row = row.unwrap();
+        if row["campaign_id"] == picked[0] && row["date"].as_str() >= "2026-03-25" && row["date"].as_str() <= AS_OF {
+            want.push((row["date"].clone(), row["spend"].parse::<f64>().unwrap(), row["clicks"].parse::<i64>().unwrap()));
+        }
+    }
+    want.sort_by(|a, b| a.0.cmp(&b.0));
+    let got: Vec<(String, f64, i64)> = m["days"].as_array().unwrap().iter().map(|d| (d["date"].as_str().unwrap().to_string(), d["spend"].as_f64().unwrap(), d["clicks"].as_i64().unwrap())).collect();
+    assert_eq!(got, want);
+    let c0 = campaigns.iter().find(|c| c["campaign_id"] == picked[0].as_str()).unwrap();
+    assert!((m["sums"]["spend"].as_f64().unwrap() - c0["metrics"]["spend"].as_f64().unwrap()).abs() < 1e-6, "{} vs {}", m["sums"], c0["metrics"]);
+    // list_proposals: the dry run's actions wait as proposals.
+    let waiting = ok(at + 7)["proposals"].as_array().unwrap().clone();
+    assert_eq!(waiting.len(), report["actions"].as_array().unwrap().len());
+    assert!(waiting.iter().all(|p| p["proposal_id"] == report["run_id"] && p["status"] == "proposed"));
+    assert!(err(at + 8).contains("is after to"), "{}", err(at + 8));
     // Every call is audited, refusals too.
     assert_eq!(count(&app.db_url(), "SELECT COUNT(*) FROM tool_calls").await, n_calls as i64);
-    assert_eq!(count(&app.db_url(), "SELECT COUNT(*) FROM tool_calls WHERE ok = 0").await, 4);
+    assert_eq!(count(&app.db_url(), "SELECT COUNT(*) FROM tool_calls WHERE ok = 0").await, 5);
+}
+
+/// `campaign-pilot serve` on a free loopback port, up (its /healthz answers).
+struct Served {
+    child: std::process::Child,
+    base: String,
+}
+
+impl Served {
+    async fn start(app: &App, env: &[(&str, &str)]) -> Served {
+        let port = free_port();
+        let child = Command::new(BIN)
+            .arg("--config")
+            .arg(app.config())
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+            .envs(env.iter().copied())
+            .env_remove("CAMPAIGN_PILOT_CONFIG")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let served = Served { child, base: format!("http://127.0.0.1:{port}") };
+        let http = reqwest::Client::new();
+        for _ in 0..100 {
+            if http.get(format!("{}/healthz", served.base)).send().await.is_ok_and(|r| r.status() == 200) {
+                return served;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("serve did not come up")
+    }
+
+    /// SIGTERM, and the exit status it ended with.
+    async fn stop(mut self) -> std::process::ExitStatus {
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        for _ in 0..100 {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let _ = self.child.kill();
+        panic!("serve did not stop on SIGTERM")
+    }
 }
 
 /// A port free on loopback right now.
@@ -142,34 +225,10 @@ fn free_port() -> u16 {
 
 #[tokio::test]
 async fn over_http_behind_a_token_the_same_answers_a_burst_of_100_calls_and_bad_requests_do_not_stop_it() {
-    let d = tempfile::tempdir().unwrap();
-    generate(d.path(), &["--seed", "42", "--products", "200", "--campaigns", "60", "--days", "90", "--as-of", "2026-03-31"]);
-    let app = App::new(d.path(), "[decisions]\npolicy = \"profit\"\n");
-    let out = app.run("2026-03-31");
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let report = app.report();
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut server = Command::new(BIN)
-        .arg("--config")
-        .arg(app.config())
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-        .env("CAMPAIGN_PILOT_SERVE_TOKEN", "t0ken-for-the-test")
-        .env_remove("CAMPAIGN_PILOT_CONFIG")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let (_data, app, report) = filled("[decisions]\npolicy = \"profit\"\n", false);
+    let server = Served::start(&app, &[("CAMPAIGN_PILOT_SERVE_TOKEN", "t0ken-for-the-test")]).await;
+    let base = server.base.clone();
     let http = reqwest::Client::new();
-    let mut up = false;
-    for _ in 0..100 {
-        if http.get(format!("{base}/healthz")).send().await.is_ok_and(|r| r.status() == 200) {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert!(up, "serve did not come up");
     let init = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
     let post = |body: String, token: Option<&str>| {
         let mut r = http.post(format!("{base}/mcp")).header("Content-Type", "application/json").header("Accept", "application/json, text/event-stream").body(body);
@@ -201,7 +260,7 @@ async fn over_http_behind_a_token_the_same_answers_a_burst_of_100_calls_and_bad_
     let out = Command::new(python()).arg(script).args(["http", &format!("{base}/mcp"), "t0ken-for-the-test"]).arg(calls.to_string()).arg("100").output().unwrap();
     assert!(out.status.success(), "the client failed: {}", stderr(&out));
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(r["tools"].as_array().unwrap().len(), 6);
+    assert_eq!(r["tools"].as_array().unwrap().len(), READ_TOOLS.len());
     let calls = r["calls"].as_array().unwrap();
     assert_eq!(calls[0]["result"]["totals"], report["totals"]);
     let c = report["campaigns"].as_array().unwrap().iter().find(|c| c["campaign_id"] == id.as_str()).unwrap();
@@ -214,20 +273,105 @@ async fn over_http_behind_a_token_the_same_answers_a_burst_of_100_calls_and_bad_
     eprintln!("100 concurrent get_budget calls over HTTP: p50 {} ms, p99 {} ms", burst["p50_ms"], burst["p99_ms"]);
     // Still serving; SIGTERM stops it cleanly.
     assert_eq!(http.get(format!("{base}/healthz")).send().await.unwrap().status(), 200);
-    unsafe {
-        libc::kill(server.id() as i32, libc::SIGTERM);
+    assert_eq!(server.stop().await.code(), Some(0));
+}
+
+/// One session of the real client over stdio with this app's configuration.
+fn calls_of(app: &App, calls: Value) -> (Vec<String>, Vec<Value>) {
+    let r = client(app, calls);
+    let names = r["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap().to_string()).collect();
+    (names, r["calls"].as_array().unwrap().clone())
+}
+
+/// The rules a refused call named.
+fn refused_rules(answer: &Value) -> Vec<String> {
+    assert_eq!(answer["is_error"], true, "not refused: {answer}");
+    assert_eq!(answer["result"]["refused"], true, "{answer}");
+    answer["result"]["refusals"].as_array().unwrap().iter().map(|r| r["rule"].as_str().unwrap().to_string()).collect()
+}
+
+#[tokio::test]
+async fn save_proposal_refuses_what_a_run_would_refuse_saves_the_rest_and_only_approve_applies_it_once() {
+    let (data, app, report) = filled("", true);
+    let applied_by_run = applied_keys(data.path()).len();
+    let touched: std::collections::HashSet<&str> = report["actions"].as_array().unwrap().iter().map(|a| a["campaign_id"].as_str().unwrap()).collect();
+    // Active campaigns the run left alone, largest budget first.
+    let mut free: Vec<(String, f64)> = report["campaigns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| !["PAUSED", "RESUME"].contains(&c["decision"].as_str().unwrap()) && !touched.contains(c["campaign_id"].as_str().unwrap()))
+        .map(|c| (c["campaign_id"].as_str().unwrap().to_string(), c["budget"]["current"].as_f64().unwrap()))
+        .collect();
+    free.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let (big, second, locked) = (free[0].clone(), free[1].clone(), free[2].clone());
+    let small = free.iter().rev().find(|c| c.1 >= 16.0).unwrap().clone();
+    let pauses: Vec<Value> = free.iter().filter(|c| c.0 != locked.0).map(|c| json!({"campaign_id": c.0, "kind": "pause"})).collect();
+    assert!(pauses.len() * 2 > report["campaigns"].as_array().unwrap().len(), "enough to pass max_action_fraction");
+    let cents = |x: f64| (x * 100.0).floor() / 100.0;
+
+    let mut toml = std::fs::read_to_string(app.config()).unwrap();
+    toml.push_str(&format!("\n[tools]\nallow_writes = true\nallow_approve = true\n[act]\nlocked_campaigns = [\"{}\"]\n", locked.0));
+    std::fs::write(app.config(), &toml).unwrap();
+    let plan = |changes: Value| json!(["save_proposal", {"changes": changes, "rationale": "test"}]);
+    let (up, down) = (cents(second.1 * 1.10), cents(big.1 * 0.90));
+    let (names, a) = calls_of(
+        &app,
+        json!([
+            plan(json!([{"campaign_id": big.0, "kind": "set_budget", "to": cents(big.1 * 1.30)}])),
+            plan(json!([{"campaign_id": small.0, "kind": "set_budget", "to": 14.0}])),
+            plan(json!([{"campaign_id": locked.0, "kind": "set_budget", "to": cents(locked.1 * 0.95)}])),
+            plan(Value::Array(pauses)),
+            ["list_proposals", {"status": "all"}],
+            plan(json!([{"campaign_id": second.0, "kind": "set_budget", "to": up}, {"campaign_id": big.0, "kind": "set_budget", "to": down}])),
+            ["list_proposals", {}],
+        ]),
+    );
+    let mut all: Vec<&str> = READ_TOOLS.to_vec();
+    all.extend(["save_proposal", "approve", "reject"]);
+    assert_eq!(names, all);
+    // Each refused with its rule and numbers; nothing saved.
+    let r0 = refused_rules(&a[0]);
+    assert!(r0.contains(&"max_increase_pct".into()), "{r0:?}");
+    let inc = a[0]["result"]["refusals"].as_array().unwrap().iter().find(|r| r["rule"] == "max_increase_pct").unwrap();
+    assert_eq!(inc["limit"], 20.0);
+    assert!((inc["value"].as_f64().unwrap() - 30.0).abs() < 0.1, "{inc}");
+    let r1 = refused_rules(&a[1]);
+    assert!(r1.contains(&"min_daily".into()), "{r1:?}");
+    assert_eq!(refused_rules(&a[2]), ["locked_campaigns"]);
+    let r3 = refused_rules(&a[3]);
+    assert!(r3.contains(&"max_action_fraction".into()) && r3.contains(&"max_pause_fraction".into()), "{r3:?}");
+    let before = a[4]["result"]["proposals"].as_array().unwrap();
+    assert!(before.iter().all(|p| p["proposal_id"] == report["run_id"]), "a refused plan saved something: {before:?}");
+    // The valid plan: saved, waiting, not applied.
+    let saved = &a[5]["result"];
+    assert_eq!((a[5]["is_error"].as_bool(), saved["saved"].as_bool()), (Some(false), Some(true)), "{}", a[5]);
+    let id = saved["proposal_id"].as_str().unwrap().to_string();
+    let waiting = a[6]["result"]["proposals"].as_array().unwrap();
+    assert_eq!(waiting.len(), 2, "{waiting:?}");
+    assert!(waiting.iter().all(|p| p["proposal_id"] == id.as_str() && p["reason"].as_str().unwrap().ends_with(": test")));
+    assert_eq!(applied_keys(data.path()).len(), applied_by_run, "saving applied nothing");
+    assert_eq!(count(&app.db_url(), "SELECT COUNT(*) FROM runs WHERE mode = 'propose'").await, 1);
+
+    // approve applies it once; a second approve finds nothing waiting.
+    let (_, b) = calls_of(&app, json!([["approve", {"id": id}], ["approve", {"id": id}], ["history", {"campaign_id": second.0}]]));
+    assert_eq!(b[0]["is_error"], false, "{}", b[0]);
+    let done = b[0]["result"]["actions"].as_array().unwrap();
+    assert!(done.len() == 2 && done.iter().all(|x| x["status"] == "applied"), "{done:?}");
+    assert!(b[1]["is_error"] == true && b[1]["result"].as_str().unwrap().contains("no waiting proposal"), "{}", b[1]);
+    let keys = applied_keys(data.path());
+    assert_eq!(keys.len(), applied_by_run + 2);
+    for x in done {
+        assert_eq!(keys.iter().filter(|k| **k == x["key"].as_str().unwrap()).count(), 1, "{x}");
     }
-    let mut status = None;
-    for _ in 0..100 {
-        if let Some(s) = server.try_wait().unwrap() {
-            status = Some(s);
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let status = status.unwrap_or_else(|| {
-        let _ = server.kill();
-        panic!("serve did not stop on SIGTERM")
-    });
-    assert_eq!(status.code(), Some(0));
+    let change = b[2]["result"]["changes"].as_array().unwrap().iter().find(|h| h["actor"] == "approve").unwrap().clone();
+    assert_eq!((change["before"].as_f64(), change["after"].as_f64()), (Some(second.1), Some(up)));
+
+    // With writes off the write tools are not listed, and calling one names the key.
+    std::fs::write(app.config(), toml.replace("allow_writes = true\nallow_approve = true\n", "")).unwrap();
+    let (names, c) = calls_of(&app, json!([plan(json!([{"campaign_id": big.0, "kind": "pause"}])), ["approve", {"id": id}]]));
+    assert_eq!(names, READ_TOOLS);
+    assert!(c[0]["error"].as_str().unwrap().contains("[tools] allow_writes = true"), "{}", c[0]);
+    assert!(c[1]["error"].as_str().unwrap().contains("allow_approve"), "{}", c[1]);
+    assert_eq!(count(&app.db_url(), "SELECT COUNT(*) FROM runs WHERE mode = 'propose'").await, 1);
 }

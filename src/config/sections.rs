@@ -38,6 +38,7 @@ pub struct Settings {
     pub notify: NotifySettings,
     pub metrics: MetricsSettings,
     pub serve: ServeSettings,
+    pub tools: ToolSettings,
     pub validate: ValidateSettings,
 }
 
@@ -68,6 +69,7 @@ impl Default for Settings {
             notify: NotifySettings::default(),
             metrics: MetricsSettings::default(),
             serve: ServeSettings::default(),
+            tools: ToolSettings::default(),
             validate: ValidateSettings::default(),
         }
     }
@@ -745,6 +747,18 @@ impl Default for ServeSettings {
             allowed_origins: vec!["http://localhost:*".into(), "http://127.0.0.1:*".into()],
         }
     }
+}
+
+/// The tool registry's writes (SPEC §12): off unless switched on.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ToolSettings {
+    /// `save_proposal` is listed and callable: changes checked by the run's
+    /// own rules and saved as proposals (never applied by the tool).
+    pub allow_writes: bool,
+    /// `approve` and `reject` are listed and callable too (needs
+    /// `allow_writes`): an MCP client can then apply saved proposals.
+    pub allow_approve: bool,
 }
 
 /// Prometheus metrics of each run (`metrics.rs` publishes them).

@@ -92,6 +92,9 @@ impl Settings {
     /// Every semantic problem, each naming its key.
     pub fn validate(&self) -> Vec<String> {
         let mut p = Vec::new();
+        if self.tools.allow_approve && !self.tools.allow_writes {
+            p.push("tools.allow_approve: needs tools.allow_writes = true (approve applies what save_proposal saved)".into());
+        }
         let mut non_negative = |key: &str, v: f64| {
             if !v.is_finite() || v < 0.0 {
                 p.push(format!("{key}: must be a number ≥ 0, found {v}"));

@@ -22,9 +22,9 @@ use crate::config::LoadedConfig;
 use crate::db::{Db, DbError};
 use crate::http::{HttpError, Peer};
 use crate::model::batch::{RawBatch, RawTable, SideFeed};
-use crate::model::contract::Table;
+use crate::model::contract::{col as c, Table};
 use crate::model::day::Day;
-use crate::model::history::ViewsRow;
+use crate::model::history::{CampaignDayRow, ViewsRow};
 use crate::model::kinds::{AdsKind, StoreKind, ViewsItemId, ViewsKind};
 
 /// What fetching cost, for the report and the benchmark.
@@ -258,6 +258,56 @@ async fn read_ads(cfg: &LoadedConfig, db: &Db, from: Day, as_of: Day) -> Result<
         }
     };
     Ok((campaigns, campaign_daily, observed, part))
+}
+
+/// One campaign's daily rows of `from..=to` as the run would read them,
+/// without fetching: the files' `campaign_daily` (rows that do not parse are
+/// left out; the run quarantines them), or the history the API runs kept.
+pub async fn stored_campaign_days(cfg: &LoadedConfig, db: &Db, campaign_id: &str, from: Day, to: Day) -> Result<Vec<CampaignDayRow>, ConnectorError> {
+    let s = &cfg.settings;
+    let mut rows = match s.ads.kind {
+        AdsKind::Files => {
+            let t = files::read_table(&cfg.resolve(&s.ads.path), Table::CampaignDaily, "ads.path")?;
+            campaign_rows(t.df, campaign_id, from, to).map_err(|e| ConnectorError::Read { path: t.source.describe(), message: e.to_string() })?
+        }
+        AdsKind::Sandbox => db.campaign_days(&ads_source(s), from, to).await.map_err(history_err)?,
+        AdsKind::Impact => db.impact_campaign_days(&ads_source(s), from, to).await.map_err(history_err)?,
+    };
+    rows.retain(|r| r.campaign_id == campaign_id);
+    rows.sort_by_key(|r| r.day);
+    Ok(rows)
+}
+
+/// The rows of one campaign and date range, from a whole `campaign_daily` frame.
+fn campaign_rows(df: polars::prelude::DataFrame, campaign_id: &str, from: Day, to: Day) -> polars::prelude::PolarsResult<Vec<CampaignDayRow>> {
+    use polars::prelude::*;
+    let day = col(c::DATE).cast(DataType::Int32);
+    let df = df
+        .lazy()
+        .filter(col(c::CAMPAIGN_ID).eq(lit(campaign_id)).and(day.clone().gt_eq(lit(from))).and(day.clone().lt_eq(lit(to))))
+        .with_column(day.alias(c::DATE))
+        .collect()?;
+    let days = df.column(c::DATE)?.i32()?;
+    let int = |name: &str| -> PolarsResult<Vec<Option<i64>>> { Ok(df.column(name)?.i64()?.iter().collect()) };
+    let money = |name: &str| -> PolarsResult<Vec<Option<f64>>> { Ok(df.column(name)?.f64()?.iter().collect()) };
+    let (impressions, clicks, conversions, new_customers) = (int(c::IMPRESSIONS)?, int(c::CLICKS)?, int(c::CONVERSIONS)?, int(c::NEW_CUSTOMERS)?);
+    let (spend, revenue) = (money(c::SPEND)?, money(c::REVENUE)?);
+    Ok(days
+        .iter()
+        .enumerate()
+        .filter_map(|(i, d)| {
+            Some(CampaignDayRow {
+                day: d?,
+                campaign_id: campaign_id.to_string(),
+                impressions: impressions[i],
+                clicks: clicks[i],
+                spend: spend[i],
+                conversions: conversions[i],
+                revenue: revenue[i],
+                new_customers: new_customers[i],
+            })
+        })
+        .collect())
 }
 
 #[cfg(test)]

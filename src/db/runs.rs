@@ -111,6 +111,42 @@ impl Db {
         Ok(())
     }
 
+    /// A plan saved through the tools: an invocation of its own (mode
+    /// `propose`, as of the run it was judged against) and its actions as
+    /// waiting proposals, in one transaction.
+    pub async fn save_tool_plan(&self, run_id: &str, as_of: &str, actions: &[Action]) -> Result<(), DbError> {
+        let mut tx = self.pool.begin().await?;
+        let now = chrono::Utc::now().to_rfc3339();
+        sqlx::query("INSERT INTO runs (run_id, as_of, started_at, finished_at, status, dry_run, mode) VALUES ($1, $2, $3, $4, $5, 0, $6)")
+            .bind(run_id)
+            .bind(as_of)
+            .bind(now.clone())
+            .bind(now)
+            .bind(RunStatus::Succeeded.as_str())
+            .bind(RunMode::Propose.as_str())
+            .execute(&mut *tx)
+            .await?;
+        insert_actions(&mut tx, run_id, actions).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The run id of [`Db::newest_run_report`]'s report, or of the newest
+    /// such run decided as of `as_of`.
+    pub async fn newest_run_id(&self, as_of: Option<&str>) -> Result<Option<String>, DbError> {
+        let row = sqlx::query(
+            "SELECT r.run_id FROM reports r JOIN runs u ON u.run_id = r.run_id WHERE u.mode IN ($1, $2) AND ($3 = '' OR u.as_of = $4) \
+             ORDER BY u.started_at DESC, r.run_id DESC LIMIT 1",
+        )
+        .bind(RunMode::Auto.as_str())
+        .bind(RunMode::Manual.as_str())
+        .bind(as_of.unwrap_or(""))
+        .bind(as_of.unwrap_or(""))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| get(&r, "reports", "run_id")).transpose()
+    }
+
     /// Stores a finished run's decisions, actions, quarantine and report in one transaction.
     pub async fn save_report(&self, r: &Report, quarantine: &[QuarantinedRow], rendered: &Rendered) -> Result<(), DbError> {
         let mut tx = self.pool.begin().await?;
@@ -155,14 +191,10 @@ impl Db {
     /// report.json of the newest run that decided on the live portfolio (a
     /// run in auto or manual mode, not a backfill day).
     pub async fn newest_run_report(&self) -> Result<Option<String>, DbError> {
-        let row = sqlx::query(
-            "SELECT r.report_json AS body FROM reports r JOIN runs u ON u.run_id = r.run_id WHERE u.mode IN ($1, $2) ORDER BY u.started_at DESC, r.run_id DESC LIMIT 1",
-        )
-        .bind(RunMode::Auto.as_str())
-        .bind(RunMode::Manual.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|r| get(&r, "reports", "body")).transpose()
+        match self.newest_run_id(None).await? {
+            Some(id) => Ok(self.stored_report(Some(&id), ReportFormat::Json).await?.and_then(|(_, body)| body)),
+            None => Ok(None),
+        }
     }
 
     /// Runs recorded, and how many are still `running` (unfinished).

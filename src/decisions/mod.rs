@@ -8,6 +8,7 @@ pub mod guardrails;
 pub mod marginal;
 pub mod matrix;
 pub mod outcomes;
+pub mod proposals;
 pub mod response;
 pub mod risk;
 pub mod selection;

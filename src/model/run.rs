@@ -32,9 +32,11 @@ pub enum RunMode {
     Approve,
     Reject,
     Rollback,
+    /// A plan saved through the tools (`save_proposal`): proposals only.
+    Propose,
 }
 
-named!(RunMode, "run mode", Auto => "auto", Manual => "manual", Backfill => "backfill", Approve => "approve", Reject => "reject", Rollback => "rollback");
+named!(RunMode, "run mode", Auto => "auto", Manual => "manual", Backfill => "backfill", Approve => "approve", Reject => "reject", Rollback => "rollback", Propose => "propose");
 
 /// Where an action stands in the journal: planned → sent → applied | failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

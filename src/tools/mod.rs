@@ -3,92 +3,100 @@
 //! database and the stored runs; its arguments are a serde type whose JSON
 //! Schema comes from the type (schemars), unknown arguments are an error
 //! naming them, and its result is what the pipeline computed — no tool
-//! invents a number. Every call is audited (`tool_calls`).
+//! invents a number. Writes are off unless `[tools] allow_writes`; a write
+//! only saves proposals (`approve` applies them, as a tool only with
+//! `[tools] allow_approve`). Every call is audited (`tool_calls`).
+
+mod read;
+mod write;
+
+use std::sync::Arc;
 
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::db::outcomes::OutcomeFilter;
+use crate::clock::Clock;
+use crate::config::LoadedConfig;
 use crate::db::{Db, DbError};
-use crate::model::decision::Decision;
-use crate::model::outcome::Rule;
-use crate::model::plan::ActionStatus;
-use crate::model::report::{CampaignEntry, Report, ReportFormat};
+use crate::model::report::{Report, ReportFormat};
+
+pub use read::{CampaignMetrics, Explain, GetBudget, History, LatestReport, ListCampaigns, ListProposals, Outcomes};
+pub use write::{Approve, Reject, SaveProposal};
 
 /// Why a call did not answer.
 #[derive(Debug, thiserror::Error)]
 pub enum ToolError {
     #[error("unknown tool {0:?}")]
     UnknownTool(String),
+    /// A write tool while writes are off: named with the key that turns it on.
+    #[error("{tool} is off: set [tools] {key} = true to use it")]
+    Off { tool: &'static str, key: &'static str },
     /// Arguments that do not fit the tool's schema (an unknown one named).
     #[error("{tool}: bad arguments: {message}")]
     BadArguments { tool: &'static str, message: String },
     #[error("{0}")]
     NotFound(String),
+    /// A write the rules refuse: every reason, with the rule and the numbers.
+    #[error("{tool} refused, nothing saved or applied: {summary}")]
+    Refused { tool: &'static str, summary: String, detail: Value },
+    /// The tool ran and failed (a platform call, the run lock held).
+    #[error("{0}")]
+    Failed(String),
     #[error(transparent)]
     Db(#[from] DbError),
     #[error("a stored report does not decode: {0}")]
     Stored(#[from] serde_json::Error),
 }
 
-/// What a client sees of a tool: its name, what it does and its arguments' schema.
-#[derive(Debug, Clone, Serialize)]
-pub struct ToolSpec {
-    pub name: &'static str,
-    pub description: &'static str,
-    pub input_schema: Value,
+impl ToolError {
+    /// What the caller reads: a refusal's reasons as JSON, else the message.
+    pub fn body(&self) -> String {
+        match self {
+            ToolError::Refused { detail, .. } => detail.to_string(),
+            other => other.to_string(),
+        }
+    }
+
+    /// The request itself is wrong (JSON-RPC invalid params), not the tool.
+    pub fn is_bad_request(&self) -> bool {
+        matches!(self, ToolError::UnknownTool(_) | ToolError::BadArguments { .. } | ToolError::Off { .. })
+    }
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ListCampaigns {
-    /// Only campaigns with this decision (CONTINUE, OPTIMIZE, MONITOR, PAUSE,
-    /// EMERGENCY_PAUSE, RESUME, PAUSED, LEARNING).
-    pub decision: Option<String>,
-    /// A run id (default: the newest run).
-    pub run_id: Option<String>,
+/// Who may call a tool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    /// Listed only with `[tools] allow_writes`.
+    Write,
+    /// Listed only with `[tools] allow_approve` (and `allow_writes`).
+    Approve,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct GetBudget {
-    /// A run id (default: the newest run).
-    pub run_id: Option<String>,
+/// Every tool; its name is written here once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ToolName {
+    ListCampaigns,
+    GetBudget,
+    CampaignMetrics,
+    Explain,
+    LatestReport,
+    History,
+    ListProposals,
+    Outcomes,
+    SaveProposal,
+    Approve,
+    Reject,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Explain {
-    pub campaign_id: String,
-    /// A run id (default: the newest run).
-    pub run_id: Option<String>,
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LatestReport {
-    /// md (default), json, csv or html.
-    pub format: Option<String>,
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct History {
-    /// Only this campaign's changes.
-    pub campaign_id: Option<String>,
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Outcomes {
-    /// pause, emergency_pause, budget_up, budget_down, resume or create.
-    pub rule: Option<String>,
-    pub campaign_id: Option<String>,
-    /// At most this many, newest first (default 100).
-    pub limit: Option<u32>,
-}
+named!(
+    ToolName, "tool",
+    ListCampaigns => "list_campaigns", GetBudget => "get_budget", CampaignMetrics => "campaign_metrics", Explain => "explain",
+    LatestReport => "latest_report", History => "history", ListProposals => "list_proposals", Outcomes => "outcomes",
+    SaveProposal => "save_proposal", Approve => "approve", Reject => "reject",
+);
 
 fn schema<T: JsonSchema>() -> Value {
     let mut v = serde_json::to_value(schemars::schema_for!(T)).unwrap_or_else(|_| json!({"type": "object"}));
@@ -100,61 +108,75 @@ fn schema<T: JsonSchema>() -> Value {
     v
 }
 
-/// Every tool, in the order clients list them.
-pub fn specs() -> Vec<ToolSpec> {
-    vec![
-        ToolSpec {
-            name: "list_campaigns",
-            description: "The campaigns of a run (the newest by default) with their decision, spend, revenue, ROI and budget.",
-            input_schema: schema::<ListCampaigns>(),
-        },
-        ToolSpec {
-            name: "get_budget",
-            description: "Per campaign the current and proposed daily budget and the decision; the portfolio's totals (budget before, after, savings, expected profit).",
-            input_schema: schema::<GetBudget>(),
-        },
-        ToolSpec {
-            name: "explain",
-            description: "Why a campaign got its decision: the rule's reasons, the numbers behind them, its fitted response and the forecast of its action.",
-            input_schema: schema::<Explain>(),
-        },
-        ToolSpec {
-            name: "latest_report",
-            description: "The newest run's report as markdown, JSON, CSV or HTML.",
-            input_schema: schema::<LatestReport>(),
-        },
-        ToolSpec {
-            name: "history",
-            description: "Every change campaign-pilot made or was asked to make, oldest first, with before and after values.",
-            input_schema: schema::<History>(),
-        },
-        ToolSpec {
-            name: "outcomes",
-            description: "The follow-ups of applied actions: what each was expected to bring per day, what it did, hit or miss.",
-            input_schema: schema::<Outcomes>(),
-        },
-    ]
+impl ToolName {
+    pub fn access(self) -> Access {
+        match self {
+            ToolName::SaveProposal => Access::Write,
+            ToolName::Approve | ToolName::Reject => Access::Approve,
+            _ => Access::Read,
+        }
+    }
+
+    pub fn description(self) -> &'static str {
+        match self {
+            ToolName::ListCampaigns => "The campaigns of a run (the newest by default) with their decision, status after the run, spend, revenue, ROI and budget.",
+            ToolName::GetBudget => "Per campaign the current and proposed daily budget and the decision; the portfolio's totals (budget before, after, savings, expected profit).",
+            ToolName::CampaignMetrics => "A campaign's daily rows (impressions, clicks, spend, conversions, revenue, new customers) between two dates, from the data the runs read, with their sums.",
+            ToolName::Explain => "Why a campaign got its decision: the rule's reasons, the numbers behind them, its fitted response and the forecast of its action.",
+            ToolName::LatestReport => "The newest run's report as markdown, JSON, CSV or HTML.",
+            ToolName::History => "Every change campaign-pilot made or was asked to make, oldest first, with before and after values.",
+            ToolName::ListProposals => "Saved proposals (waiting ones by default) with the run or call that made them: what approve would apply.",
+            ToolName::Outcomes => "The follow-ups of applied actions: what each was expected to bring per day, what it did, hit or miss.",
+            ToolName::SaveProposal => "Proposes budget changes, pauses or resumes. Each change is checked by the run's own rules (max increase and decrease, min_daily, locked campaigns, total budget, blast-radius limits); a refused plan saves nothing and names every rule with its numbers; an accepted one is saved as proposals that only approve applies.",
+            ToolName::Approve => "Applies the waiting proposals of a proposal id or one action key, exactly once, through the same checks as `campaign-pilot approve` (stale proposals and guardrails refuse).",
+            ToolName::Reject => "Discards the waiting proposals of a proposal id or one action key.",
+        }
+    }
+
+    pub fn input_schema(self) -> Value {
+        match self {
+            ToolName::ListCampaigns => schema::<ListCampaigns>(),
+            ToolName::GetBudget => schema::<GetBudget>(),
+            ToolName::CampaignMetrics => schema::<CampaignMetrics>(),
+            ToolName::Explain => schema::<Explain>(),
+            ToolName::LatestReport => schema::<LatestReport>(),
+            ToolName::History => schema::<History>(),
+            ToolName::ListProposals => schema::<ListProposals>(),
+            ToolName::Outcomes => schema::<Outcomes>(),
+            ToolName::SaveProposal => schema::<SaveProposal>(),
+            ToolName::Approve => schema::<Approve>(),
+            ToolName::Reject => schema::<Reject>(),
+        }
+    }
 }
 
-/// The registry over one database.
+/// What a client sees of a tool: its name, what it does and its arguments' schema.
+#[derive(Debug, Clone, Serialize)]
+pub struct ToolSpec {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub input_schema: Value,
+}
+
+/// The conformance suite's error scenario calls a tool of its own that
+/// always fails; a build with the test hooks lists it when
+/// CAMPAIGN_PILOT_TEST_ERROR_TOOL is set, so that scenario runs through the
+/// same path as any tool that fails.
+#[cfg(feature = "test-hooks")]
+const TEST_ERROR_TOOL: &str = "test_error_handling";
+
+#[cfg(feature = "test-hooks")]
+fn test_error_tool_on() -> bool {
+    std::env::var_os("CAMPAIGN_PILOT_TEST_ERROR_TOOL").is_some()
+}
+
+/// The registry over one database and configuration.
 pub struct Hub {
     db: Db,
-}
-
-/// The decision in a sentence: the report's words for a change, else the
-/// decision and its first reason.
-fn in_words(c: &CampaignEntry) -> String {
-    let changed = c.decision.is_pause() || c.budget.proposed != c.budget.current;
-    let words = if changed { crate::report::html::why_in_words(c) } else { String::new() };
-    if !words.is_empty() {
-        return words;
-    }
-    let why = c.reasons.first().map(|r| format!(" ({r})")).unwrap_or_default();
-    if changed {
-        format!("{}: budget {:.2} → {:.2}{why}.", c.decision, c.budget.current, c.budget.proposed)
-    } else {
-        format!("{}: kept at {:.2} a day{why}.", c.decision, c.budget.current)
-    }
+    cfg: Arc<LoadedConfig>,
+    clock: Arc<dyn Clock>,
+    /// The last report decoded, by run id: every read tool starts from one.
+    cached: tokio::sync::Mutex<Option<(String, Arc<Report>)>>,
 }
 
 fn args<T: DeserializeOwned>(tool: &'static str, v: Value) -> Result<T, ToolError> {
@@ -163,13 +185,38 @@ fn args<T: DeserializeOwned>(tool: &'static str, v: Value) -> Result<T, ToolErro
 }
 
 impl Hub {
-    pub fn new(db: Db) -> Self {
-        Hub { db }
+    pub fn new(db: Db, cfg: Arc<LoadedConfig>, clock: Arc<dyn Clock>) -> Self {
+        Hub { db, cfg, clock, cached: tokio::sync::Mutex::new(None) }
+    }
+
+    fn allowed(&self, access: Access) -> bool {
+        let t = &self.cfg.settings.tools;
+        match access {
+            Access::Read => true,
+            Access::Write => t.allow_writes,
+            Access::Approve => t.allow_writes && t.allow_approve,
+        }
+    }
+
+    /// The tools this configuration offers, in the order clients list them:
+    /// a write that is off is not listed at all.
+    pub fn specs(&self) -> Vec<ToolSpec> {
+        #[allow(unused_mut)]
+        let mut specs: Vec<ToolSpec> = ToolName::ALL
+            .iter()
+            .filter(|t| self.allowed(t.access()))
+            .map(|&t| ToolSpec { name: t.as_str(), description: t.description(), input_schema: t.input_schema() })
+            .collect();
+        #[cfg(feature = "test-hooks")]
+        if test_error_tool_on() {
+            specs.push(ToolSpec { name: TEST_ERROR_TOOL, description: "Always fails (the conformance suite's error scenario).", input_schema: json!({"type": "object", "properties": {}}) });
+        }
+        specs
     }
 
     /// Calls `name` with `arguments` for `caller`, and audits the call.
     pub async fn call(&self, name: &str, arguments: Value, caller: &str) -> Result<Value, ToolError> {
-        let result = self.dispatch(name, arguments.clone()).await;
+        let result = self.dispatch(name, arguments.clone(), caller).await;
         let (ok, summary) = match &result {
             Ok(v) => (true, format!("{} bytes", v.to_string().len())),
             Err(e) => (false, e.to_string()),
@@ -178,99 +225,58 @@ impl Hub {
         result
     }
 
-    async fn dispatch(&self, name: &str, a: Value) -> Result<Value, ToolError> {
-        match name {
-            "list_campaigns" => {
-                let a: ListCampaigns = args("list_campaigns", a)?;
-                let decision = a
-                    .decision
-                    .map(|d| d.to_uppercase().parse::<Decision>().map_err(|e| ToolError::BadArguments { tool: "list_campaigns", message: e.to_string() }))
-                    .transpose()?;
-                let r = self.report(a.run_id.as_deref()).await?;
-                let rows: Vec<Value> = r
-                    .campaigns
-                    .iter()
-                    .filter(|c| decision.is_none_or(|d| c.decision == d))
-                    .map(|c| {
-                        json!({
-                            "campaign_id": c.campaign_id, "product_id": c.product_id, "decision": c.decision,
-                            "spend": c.metrics.spend, "revenue": c.metrics.revenue, "roi": c.metrics.roi,
-                            "budget_current": c.budget.current, "budget_proposed": c.budget.proposed,
-                        })
-                    })
-                    .collect();
-                Ok(json!({ "run_id": r.run_id, "as_of": r.as_of, "campaigns": rows }))
-            }
-            "get_budget" => {
-                let a: GetBudget = args("get_budget", a)?;
-                let r = self.report(a.run_id.as_deref()).await?;
-                let rows: Vec<Value> = r
-                    .campaigns
-                    .iter()
-                    .map(|c| json!({ "campaign_id": c.campaign_id, "decision": c.decision, "current": c.budget.current, "proposed": c.budget.proposed }))
-                    .collect();
-                Ok(json!({ "run_id": r.run_id, "as_of": r.as_of, "campaigns": rows, "totals": r.totals }))
-            }
-            "explain" => {
-                let a: Explain = args("explain", a)?;
-                let r = self.report(a.run_id.as_deref()).await?;
-                let c: &CampaignEntry = r
-                    .campaigns
-                    .iter()
-                    .find(|c| c.campaign_id == a.campaign_id)
-                    .ok_or_else(|| ToolError::NotFound(format!("campaign {} is not in run {}", a.campaign_id, r.run_id)))?;
-                let action = r.actions.iter().find(|x| x.campaign_id == c.campaign_id);
-                Ok(json!({
-                    "run_id": r.run_id, "as_of": r.as_of, "campaign_id": c.campaign_id, "product_id": c.product_id,
-                    "decision": c.decision, "seed_decision": c.seed_decision, "reasons": c.reasons,
-                    "in_words": in_words(c),
-                    "metrics": c.metrics, "budget": c.budget, "response": c.response,
-                    "action": action.map(|x| json!({ "key": x.key, "kind": x.kind, "from": x.from, "to": x.to, "status": x.status, "applied": x.status == ActionStatus::Applied, "forecast": x.forecast })),
-                }))
-            }
-            "latest_report" => {
-                let a: LatestReport = args("latest_report", a)?;
-                let format: ReportFormat = a
-                    .format
-                    .as_deref()
-                    .unwrap_or("md")
-                    .parse()
-                    .map_err(|e: crate::model::names::UnknownName| ToolError::BadArguments { tool: "latest_report", message: e.to_string() })?;
-                match self.db.stored_report(None, format).await? {
-                    Some((run_id, Some(body))) => Ok(json!({ "run_id": run_id, "format": format, "body": body })),
-                    Some((run_id, None)) => Err(ToolError::NotFound(format!("run {run_id} has no {format} report"))),
-                    None => Err(ToolError::NotFound("no run has a report yet".into())),
-                }
-            }
-            "history" => {
-                let a: History = args("history", a)?;
-                Ok(json!({ "changes": self.db.history(a.campaign_id.as_deref()).await? }))
-            }
-            "outcomes" => {
-                let a: Outcomes = args("outcomes", a)?;
-                let rule = a
-                    .rule
-                    .map(|r| r.parse::<Rule>().map_err(|e| ToolError::BadArguments { tool: "outcomes", message: e.to_string() }))
-                    .transpose()?;
-                let mut rows = self.db.outcomes(&OutcomeFilter { rule, campaign: a.campaign_id, ..OutcomeFilter::default() }).await?;
-                let total = rows.len();
-                rows.truncate(a.limit.unwrap_or(100) as usize);
-                Ok(json!({ "total": total, "outcomes": rows }))
-            }
-            other => Err(ToolError::UnknownTool(other.to_string())),
+    async fn dispatch(&self, name: &str, a: Value, caller: &str) -> Result<Value, ToolError> {
+        #[cfg(feature = "test-hooks")]
+        if name == TEST_ERROR_TOOL && test_error_tool_on() {
+            return Err(ToolError::Failed("This tool intentionally returns an error for testing".into()));
+        }
+        let tool: ToolName = name.parse().map_err(|_| ToolError::UnknownTool(name.to_string()))?;
+        match tool.access() {
+            Access::Write if !self.allowed(Access::Write) => return Err(ToolError::Off { tool: tool.as_str(), key: "allow_writes" }),
+            Access::Approve if !self.allowed(Access::Approve) => return Err(ToolError::Off { tool: tool.as_str(), key: "allow_approve" }),
+            _ => {}
+        }
+        let n = tool.as_str();
+        match tool {
+            ToolName::ListCampaigns => self.list_campaigns(args(n, a)?).await,
+            ToolName::GetBudget => self.get_budget(args(n, a)?).await,
+            ToolName::CampaignMetrics => self.campaign_metrics(args(n, a)?).await,
+            ToolName::Explain => self.explain(args(n, a)?).await,
+            ToolName::LatestReport => self.latest_report(args(n, a)?).await,
+            ToolName::History => self.history(args(n, a)?).await,
+            ToolName::ListProposals => self.list_proposals(args(n, a)?).await,
+            ToolName::Outcomes => self.outcomes(args(n, a)?).await,
+            ToolName::SaveProposal => self.save_proposal(args(n, a)?, caller).await,
+            ToolName::Approve => self.approve(args(n, a)?).await,
+            ToolName::Reject => self.reject(args(n, a)?).await,
         }
     }
 
-    async fn report(&self, run_id: Option<&str>) -> Result<Report, ToolError> {
-        let body = match run_id {
-            Some(id) => self.db.stored_report(Some(id), ReportFormat::Json).await?.and_then(|(_, b)| b),
-            None => self.db.newest_run_report().await?,
+    /// The report of `run_id`, else of the newest run as of `as_of`, else
+    /// of the newest run.
+    async fn report(&self, run_id: Option<&str>, as_of: Option<&str>) -> Result<Arc<Report>, ToolError> {
+        let id = match run_id {
+            Some(id) => Some(id.to_string()),
+            None => self.db.newest_run_id(as_of).await?,
         };
-        let body = body.ok_or_else(|| ToolError::NotFound(match run_id {
-            Some(id) => format!("no report for run {id}"),
-            None => "no run has a report yet: run `campaign-pilot run` first".into(),
-        }))?;
-        Ok(serde_json::from_str(&body)?)
+        let missing = || {
+            ToolError::NotFound(match (run_id, as_of) {
+                (Some(id), _) => format!("no report for run {id}"),
+                (None, Some(day)) => format!("no run decided as of {day}"),
+                (None, None) => "no run has a report yet: run `campaign-pilot run` first".into(),
+            })
+        };
+        let id = id.ok_or_else(missing)?;
+        let mut cached = self.cached.lock().await;
+        if let Some((cached_id, r)) = cached.as_ref() {
+            if *cached_id == id {
+                return Ok(r.clone());
+            }
+        }
+        let body = self.db.stored_report(Some(&id), ReportFormat::Json).await?.and_then(|(_, b)| b).ok_or_else(missing)?;
+        let r: Arc<Report> = Arc::new(serde_json::from_str(&body)?);
+        *cached = Some((id, r.clone()));
+        Ok(r)
     }
 }
 
@@ -280,12 +286,17 @@ mod tests {
 
     #[test]
     fn every_tool_has_an_object_schema_and_unknown_arguments_are_named() {
-        for t in specs() {
-            assert_eq!(t.input_schema["type"], "object", "{}", t.name);
+        for t in ToolName::ALL {
+            assert_eq!(t.input_schema()["type"], "object", "{t}");
+            assert!(!t.description().is_empty());
         }
         let err = args::<Explain>("explain", json!({"campaign_id": "C1", "campaign": "C1"})).unwrap_err();
         assert!(err.to_string().contains("unknown field `campaign`"), "{err}");
         let err = args::<Explain>("explain", json!({"campaign_id": 7})).unwrap_err();
         assert!(err.to_string().contains("invalid type"), "{err}");
+        let err = args::<SaveProposal>("save_proposal", json!({"rationale": "r", "changes": [{"campaign_id": "C1", "kind": "set_budget", "to": 20, "force": true}]})).unwrap_err();
+        assert!(err.to_string().contains("unknown field `force`"), "{err}");
+        let err = args::<SaveProposal>("save_proposal", json!({"rationale": "r", "changes": [{"campaign_id": "C1", "kind": "create"}]})).unwrap_err();
+        assert!(err.to_string().contains("unknown variant `create`"), "{err}");
     }
 }
