@@ -185,8 +185,9 @@ impl Served {
             .arg("--config")
             .arg(app.config())
             .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-            .envs(env.iter().copied())
             .env_remove("CAMPAIGN_PILOT_CONFIG")
+            .env_remove("CAMPAIGN_PILOT_SERVE_TOKEN")
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -216,6 +217,38 @@ impl Served {
         let _ = self.child.kill();
         panic!("serve did not stop on SIGTERM")
     }
+}
+
+/// The official MCP conformance suite's command (npm
+/// `@modelcontextprotocol/conformance`, installed by `.ci/run` under the
+/// directory CAMPAIGN_PILOT_TEST_CONFORMANCE names).
+fn conformance() -> std::path::PathBuf {
+    let dir = std::env::var("CAMPAIGN_PILOT_TEST_CONFORMANCE").unwrap_or_else(|_| format!("{}/.cache/campaign-pilot-conformance", std::env::var("HOME").unwrap_or_default()));
+    let bin = std::path::Path::new(&dir).join("node_modules/.bin/conformance");
+    assert!(bin.exists(), "{} is missing: run `bash .ci/run` (it installs the suite), or `npm install --prefix DIR @modelcontextprotocol/conformance@0.1.13` and set CAMPAIGN_PILOT_TEST_CONFORMANCE=DIR", bin.display());
+    bin
+}
+
+/// The suite's server scenarios for a server with tools and no prompts,
+/// resources, logging or completions (the other tools-call-* scenarios call
+/// tools of the suite's own, test_simple_text and the like).
+const CONFORMANCE: [&str; 6] = ["server-initialize", "ping", "tools-list", "tools-call-error", "server-sse-multiple-streams", "dns-rebinding-protection"];
+
+#[tokio::test]
+async fn the_official_conformance_suite_passes_the_scenarios_of_a_tools_server() {
+    let (_data, app, _report) = filled("", false);
+    // No token: the DNS-rebinding scenario is for a loopback server without
+    // authentication, where Host and Origin are the only defence.
+    let server = Served::start(&app, &[("CAMPAIGN_PILOT_TEST_ERROR_TOOL", "1")]).await;
+    let bin = conformance();
+    for scenario in CONFORMANCE {
+        let out = Command::new(&bin).args(["server", "--url", &format!("{}/mcp", server.base), "--scenario", scenario]).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let summary = text.lines().find(|l| l.starts_with("Passed:")).unwrap_or_default().to_string();
+        eprintln!("conformance {scenario}: {summary}");
+        assert!(out.status.success() && summary.contains(", 0 failed"), "{scenario}: {text}\n{}", stderr(&out));
+    }
+    assert_eq!(server.stop().await.code(), Some(0));
 }
 
 /// A port free on loopback right now.
