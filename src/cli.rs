@@ -109,8 +109,15 @@ pub enum Command {
     /// Serves the tools over MCP on stdin/stdout (SPEC §12), for an AI
     /// assistant: `{"command": "campaign-pilot", "args": ["mcp"]}`.
     Mcp,
-    /// Serves the tools over MCP streamable HTTP at /mcp, and GET /healthz
-    /// (SPEC §12). SIGTERM/SIGINT stop it cleanly.
+    /// A conversation in the terminal over the same tools (SPEC §12): one
+    /// question per line, Ctrl-D to quit.
+    Chat {
+        /// Continue this session (default: a new one).
+        #[arg(long, value_name = "ID")]
+        session: Option<String>,
+    },
+    /// Serves the tools over MCP streamable HTTP at /mcp, the chat at POST
+    /// /chat, and GET /healthz (SPEC §12). SIGTERM/SIGINT stop it cleanly.
     Serve {
         /// Address to listen on (default: serve.bind, 127.0.0.1:8787).
         #[arg(long, value_name = "ADDR:PORT")]

@@ -31,5 +31,6 @@ pub mod stages;
 pub mod stop;
 pub mod tune;
 pub mod tools;
+pub mod chat;
 pub mod mcp;
 pub mod serve;

@@ -195,6 +195,11 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             runtime().block_on(campaign_pilot::mcp::serve_stdio(&cfg))?;
             Ok(0)
         }
+        Command::Chat { session } => {
+            let cfg = load_config(flag)?;
+            runtime().block_on(campaign_pilot::chat::terminal(&cfg, session))?;
+            Ok(0)
+        }
         Command::Serve { bind } => {
             let cfg = load_config(flag)?;
             runtime().block_on(campaign_pilot::serve::serve(&cfg, bind.as_deref()))?;

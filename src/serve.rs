@@ -1,6 +1,6 @@
 //! `campaign-pilot serve` (SPEC §12): one HTTP server with the tool
-//! registry over MCP streamable HTTP at `/mcp` (rmcp's transport) and
-//! `GET /healthz`. Bound to loopback by default; anywhere else a bearer
+//! registry over MCP streamable HTTP at `/mcp` (rmcp's transport), the chat
+//! at `POST /chat`, and `GET /healthz`. Bound to loopback by default; anywhere else a bearer
 //! token from `CAMPAIGN_PILOT_SERVE_TOKEN` is required (and, when set, it is
 //! required on loopback too). `Host` and `Origin` are checked (DNS
 //! rebinding), bodies are bounded, SIGTERM/SIGINT stop it cleanly.
@@ -17,6 +17,7 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use secrecy::{ExposeSecret, SecretString};
 use tokio_util::sync::CancellationToken;
 
+use crate::chat::{Chat, ChatError};
 use crate::config::LoadedConfig;
 use crate::db::Db;
 use crate::error::{Error, Result};
@@ -48,6 +49,69 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// `POST /chat`'s body.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChatRequest {
+    session_id: Option<String>,
+    message: String,
+}
+
+/// The chat route's own Host / Origin check (rmcp checks /mcp's): a browser
+/// page elsewhere must not reach the chat through DNS rebinding.
+#[derive(Clone)]
+struct Allowed {
+    hosts: Arc<Vec<String>>,
+    origins: Arc<Vec<String>>,
+}
+
+/// `host[:port]` without its port (`[::1]:8787` → `::1`).
+fn host_part(h: &str) -> &str {
+    if let Some(rest) = h.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match h.rsplit_once(':') {
+        Some((host, port)) if port.chars().all(|c| c.is_ascii_digit()) => host,
+        _ => h,
+    }
+}
+
+/// An Origin against `scheme://host[:port|:*]` patterns.
+fn origin_allowed(origin: &str, patterns: &[String]) -> bool {
+    patterns.iter().any(|p| match p.strip_suffix(":*") {
+        Some(base) => origin == base || origin.strip_prefix(base).and_then(|r| r.strip_prefix(':')).is_some_and(|port| !port.is_empty() && port.chars().all(|c| c.is_ascii_digit())),
+        None => origin == p,
+    })
+}
+
+async fn chat_handler(
+    State((chat, allowed)): State<(Arc<Chat>, Allowed)>,
+    headers: axum::http::HeaderMap,
+    body: std::result::Result<axum::Json<ChatRequest>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).map(host_part);
+    if !host.is_some_and(|h| allowed.hosts.iter().any(|a| host_part(a) == h)) {
+        return (StatusCode::FORBIDDEN, "Host not allowed\n").into_response();
+    }
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        if !origin_allowed(origin, &allowed.origins) {
+            return (StatusCode::FORBIDDEN, "Origin not allowed\n").into_response();
+        }
+    }
+    let body = match body {
+        Ok(axum::Json(b)) => b,
+        Err(e) => return (e.status(), axum::Json(serde_json::json!({ "error": e.body_text() }))).into_response(),
+    };
+    match chat.turn(body.session_id.as_deref(), &body.message).await {
+        Ok(reply) => axum::Json(reply).into_response(),
+        Err(ChatError::BadRequest(m)) => (StatusCode::BAD_REQUEST, axum::Json(serde_json::json!({ "error": m }))).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "chat turn failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(serde_json::json!({ "error": e.to_string() }))).into_response()
+        }
+    }
+}
+
 pub async fn serve(cfg: &LoadedConfig, bind: Option<&str>) -> Result<()> {
     let s = &cfg.settings.serve;
     let bind = bind.unwrap_or(&s.bind);
@@ -57,10 +121,13 @@ pub async fn serve(cfg: &LoadedConfig, bind: Option<&str>) -> Result<()> {
         return Err(Error::Usage(format!("serve: binding {addr} (not loopback) needs a bearer token in {TOKEN_ENV}")));
     }
     let db = Db::connect(&cfg.database_url()).await?;
-    let hub = Arc::new(Hub::new(db, Arc::new(cfg.clone()), Arc::new(crate::clock::SystemClock)));
+    let shared = Arc::new(cfg.clone());
+    let hub = Arc::new(Hub::new(db.clone(), shared.clone(), Arc::new(crate::clock::SystemClock)));
+    let chat = Arc::new(Chat::new(hub.clone(), db, shared));
     let ct = CancellationToken::new();
     let mut hosts = s.allowed_hosts.clone();
     hosts.push(addr.to_string());
+    let allowed = Allowed { hosts: Arc::new(hosts.clone()), origins: Arc::new(s.allowed_origins.clone()) };
     let config = StreamableHttpServerConfig::default()
         .with_cancellation_token(ct.child_token())
         .with_allowed_hosts(hosts)
@@ -70,10 +137,12 @@ pub async fn serve(cfg: &LoadedConfig, bind: Option<&str>) -> Result<()> {
     let app = axum::Router::new()
         .route("/healthz", axum::routing::get(|| async { "ok\n" }))
         .nest_service("/mcp", mcp)
+        .route("/chat", axum::routing::post(chat_handler).with_state((chat, allowed)))
+        .layer(axum::extract::DefaultBodyLimit::max(s.max_body_bytes as usize))
         .layer(axum::middleware::from_fn_with_state(token.clone(), authorize));
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| Error::Usage(format!("serve: cannot listen on {addr}: {e}")))?;
     let local = listener.local_addr().map_err(|e| Error::Usage(format!("serve: {e}")))?;
-    tracing::info!(addr = %local, token = token.is_some(), "serving MCP at /mcp and /healthz");
+    tracing::info!(addr = %local, token = token.is_some(), "serving MCP at /mcp, the chat at /chat and /healthz");
     // The address on stderr for whoever started it on port 0.
     eprintln!("campaign-pilot: serving http://{local}/mcp");
     let signal = stop::listen(Stop::default());
@@ -86,4 +155,23 @@ pub async fn serve(cfg: &LoadedConfig, bind: Option<&str>) -> Result<()> {
         .await
         .map_err(|e| Error::Usage(format!("serve: {e}")))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_lose_their_port_and_origins_match_their_patterns() {
+        assert_eq!(host_part("127.0.0.1:8787"), "127.0.0.1");
+        assert_eq!(host_part("[::1]:8787"), "::1");
+        assert_eq!(host_part("localhost"), "localhost");
+        let p = vec!["http://localhost:*".to_string(), "https://app.example".to_string()];
+        assert!(origin_allowed("http://localhost:3000", &p));
+        assert!(origin_allowed("http://localhost", &p));
+        assert!(origin_allowed("https://app.example", &p));
+        assert!(!origin_allowed("http://localhost.evil.com", &p));
+        assert!(!origin_allowed("http://localhost:3000.evil.com", &p));
+        assert!(!origin_allowed("https://app.example.evil", &p));
+    }
 }

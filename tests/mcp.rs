@@ -9,7 +9,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{applied_keys, generate, stderr, App, BIN};
+use common::{applied_keys, filled, stderr, App, Served, AS_OF, BIN};
 use serde_json::{json, Value};
 
 fn python() -> String {
@@ -35,20 +35,6 @@ async fn count(url: &str, sql: &str) -> i64 {
     n
 }
 
-/// A database filled by a real run (a dry run unless `acting`) over a
-/// generated store of 200 products and 60 campaigns: its data directory, the
-/// app, and the run's report.json.
-fn filled(extra_toml: &str, acting: bool) -> (tempfile::TempDir, App, Value) {
-    let d = tempfile::tempdir().unwrap();
-    generate(d.path(), &["--seed", "42", "--products", "200", "--campaigns", "60", "--days", "90", "--as-of", AS_OF]);
-    let app = App::new(d.path(), extra_toml);
-    let out = if acting { app.command(AS_OF).output().unwrap() } else { app.run(AS_OF) };
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let report = app.report();
-    (d, app, report)
-}
-
-const AS_OF: &str = "2026-03-31";
 
 /// The read tools, in the order every client sees them.
 const READ_TOOLS: [&str; 8] = ["list_campaigns", "get_budget", "campaign_metrics", "explain", "latest_report", "history", "list_proposals", "outcomes"];
@@ -172,53 +158,6 @@ async fn a_real_mcp_client_lists_the_tools_and_their_answers_are_the_reports_num
     assert_eq!(count(&app.db_url(), "SELECT COUNT(*) FROM tool_calls WHERE ok = 0").await, 5);
 }
 
-/// `campaign-pilot serve` on a free loopback port, up (its /healthz answers).
-struct Served {
-    child: std::process::Child,
-    base: String,
-}
-
-impl Served {
-    async fn start(app: &App, env: &[(&str, &str)]) -> Served {
-        let port = free_port();
-        let child = Command::new(BIN)
-            .arg("--config")
-            .arg(app.config())
-            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-            .env_remove("CAMPAIGN_PILOT_CONFIG")
-            .env_remove("CAMPAIGN_PILOT_SERVE_TOKEN")
-            .envs(env.iter().copied())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let served = Served { child, base: format!("http://127.0.0.1:{port}") };
-        let http = reqwest::Client::new();
-        for _ in 0..100 {
-            if http.get(format!("{}/healthz", served.base)).send().await.is_ok_and(|r| r.status() == 200) {
-                return served;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        panic!("serve did not come up")
-    }
-
-    /// SIGTERM, and the exit status it ended with.
-    async fn stop(mut self) -> std::process::ExitStatus {
-        unsafe {
-            libc::kill(self.child.id() as i32, libc::SIGTERM);
-        }
-        for _ in 0..100 {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                return s;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        let _ = self.child.kill();
-        panic!("serve did not stop on SIGTERM")
-    }
-}
-
 /// The official MCP conformance suite's command (npm
 /// `@modelcontextprotocol/conformance`, installed by `.ci/run` under the
 /// directory CAMPAIGN_PILOT_TEST_CONFORMANCE names).
@@ -251,10 +190,6 @@ async fn the_official_conformance_suite_passes_the_scenarios_of_a_tools_server()
     assert_eq!(server.stop().await.code(), Some(0));
 }
 
-/// A port free on loopback right now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 #[tokio::test]
 async fn over_http_behind_a_token_the_same_answers_a_burst_of_100_calls_and_bad_requests_do_not_stop_it() {
@@ -288,7 +223,17 @@ async fn over_http_behind_a_token_the_same_answers_a_burst_of_100_calls_and_bad_
     // The real client over HTTP: the same numbers as report.json, and 100
     // concurrent calls, all answered.
     let id = report["actions"].as_array().unwrap()[0]["campaign_id"].as_str().unwrap().to_string();
-    let calls = json!([["get_budget", {}], ["explain", {"campaign_id": id}], ["explain", {"nope": 1}], ["get_budget", {}]]);
+    // Then every read tool, whose answers must be the stdio server's.
+    let each = json!([
+        ["list_campaigns", {"status": "active"}],
+        ["campaign_metrics", {"campaign_id": id}],
+        ["latest_report", {"format": "md"}],
+        ["history", {}],
+        ["list_proposals", {}],
+        ["outcomes", {}],
+    ]);
+    let mut calls = json!([["get_budget", {}], ["explain", {"campaign_id": id}], ["explain", {"nope": 1}], ["get_budget", {}]]);
+    calls.as_array_mut().unwrap().extend(each.as_array().unwrap().iter().cloned());
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mcp_client.py");
     let out = Command::new(python()).arg(script).args(["http", &format!("{base}/mcp"), "t0ken-for-the-test"]).arg(calls.to_string()).arg("100").output().unwrap();
     assert!(out.status.success(), "the client failed: {}", stderr(&out));
@@ -301,6 +246,14 @@ async fn over_http_behind_a_token_the_same_answers_a_burst_of_100_calls_and_bad_
     assert_eq!(calls[1]["result"]["budget"], c["budget"]);
     assert!(calls[2]["ok"] == false && calls[2]["error"].as_str().unwrap().contains("unknown field `nope`"), "{}", calls[2]);
     assert_eq!(calls[3]["result"]["totals"], report["totals"], "still serving after a bad call");
+    let over_stdio = client(&app, each.clone());
+    for (k, want) in over_stdio["calls"].as_array().unwrap().iter().enumerate() {
+        let got = &calls[4 + k];
+        assert!(got["ok"] == true && got["is_error"] == false, "{got}");
+        assert_eq!(got["result"], want["result"], "{} over HTTP and over stdio", each[k][0]);
+    }
+    let md = calls[6]["result"]["body"].as_str().unwrap();
+    assert!(md.contains(report["run_id"].as_str().unwrap()) || md.contains(report["as_of"].as_str().unwrap()), "the markdown report");
     let burst = &r["burst"];
     assert_eq!((burst["n"].as_u64(), burst["failed"].as_u64()), (Some(100), Some(0)), "{burst}");
     eprintln!("100 concurrent get_budget calls over HTTP: p50 {} ms, p99 {} ms", burst["p50_ms"], burst["p99_ms"]);

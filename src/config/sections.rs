@@ -39,6 +39,7 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     pub serve: ServeSettings,
     pub tools: ToolSettings,
+    pub session: SessionSettings,
     pub validate: ValidateSettings,
 }
 
@@ -70,6 +71,7 @@ impl Default for Settings {
             metrics: MetricsSettings::default(),
             serve: ServeSettings::default(),
             tools: ToolSettings::default(),
+            session: SessionSettings::default(),
             validate: ValidateSettings::default(),
         }
     }
@@ -759,6 +761,22 @@ pub struct ToolSettings {
     /// `approve` and `reject` are listed and callable too (needs
     /// `allow_writes`): an MCP client can then apply saved proposals.
     pub allow_approve: bool,
+}
+
+/// Chat sessions (SPEC §12): kept in the database.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionSettings {
+    /// Seconds a session lives after its last turn.
+    pub ttl_s: u64,
+    /// Turns of a session kept (older ones are dropped).
+    pub max_turns: u32,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        SessionSettings { ttl_s: 1800, max_turns: 20 }
+    }
 }
 
 /// Prometheus metrics of each run (`metrics.rs` publishes them).

@@ -92,6 +92,12 @@ impl Settings {
     /// Every semantic problem, each naming its key.
     pub fn validate(&self) -> Vec<String> {
         let mut p = Vec::new();
+        if self.session.ttl_s == 0 {
+            p.push("session.ttl_s: must be at least 1".into());
+        }
+        if self.session.max_turns == 0 {
+            p.push("session.max_turns: must be at least 1".into());
+        }
         if self.tools.allow_approve && !self.tools.allow_writes {
             p.push("tools.allow_approve: needs tools.allow_writes = true (approve applies what save_proposal saved)".into());
         }

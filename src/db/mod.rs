@@ -23,6 +23,7 @@ pub mod llm_cache;
 pub mod outcomes;
 pub mod proposals;
 pub mod runs;
+pub mod sessions;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {

@@ -37,7 +37,7 @@ impl From<ChangeKind> for ActionKind {
 }
 
 /// One asked-for change.
-#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Change {
     pub campaign_id: String,
@@ -45,6 +45,7 @@ pub struct Change {
     pub kind: ChangeKind,
     /// The new daily budget (set_budget; resume, default budget.min_daily);
     /// a pause sets 0 and takes no value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<f64>,
 }
 

@@ -252,6 +252,17 @@ impl Hub {
         }
     }
 
+    /// The registry's clock (the chat's sessions expire by it).
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
+    /// The campaign ids of the newest run (not a tool: the chat's router
+    /// recognises them in a message).
+    pub async fn campaign_ids(&self) -> Result<std::collections::HashSet<String>, ToolError> {
+        Ok(self.report(None, None).await?.campaigns.iter().map(|c| c.campaign_id.clone()).collect())
+    }
+
     /// The report of `run_id`, else of the newest run as of `as_of`, else
     /// of the newest run.
     async fn report(&self, run_id: Option<&str>, as_of: Option<&str>) -> Result<Arc<Report>, ToolError> {

@@ -23,6 +23,9 @@ pub struct SaveProposal {
     pub changes: Vec<Change>,
     /// Why: kept with every proposal it saves.
     pub rationale: String,
+    /// Judge the plan and answer what would be saved, saving nothing.
+    #[serde(default)]
+    pub preview: bool,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -94,6 +97,12 @@ impl Hub {
                             message: format!("{}: {key} was applied as of {day}, after run {} (as of {}); propose after the next run", x.campaign_id, r.run_id, r.as_of),
                         });
                     }
+                }
+                if since.is_empty() && a.preview {
+                    return Ok(json!({
+                        "saved": false, "preview": true, "judged_against": { "run_id": r.run_id, "as_of": r.as_of },
+                        "proposals": actions.iter().map(action_json).collect::<Vec<_>>(),
+                    }));
                 }
                 if since.is_empty() {
                     return self.save(actions, &a.rationale, caller, &r.run_id, &r.as_of).await;

@@ -301,3 +301,70 @@ pub async fn exec(url: &str, sql: &str) {
     sqlx::query(sql).execute(&pool).await.unwrap();
     pool.close().await;
 }
+
+/// `campaign-pilot serve` on a free loopback port, up (its /healthz answers).
+pub struct Served {
+    child: std::process::Child,
+    pub base: String,
+}
+
+impl Served {
+    pub async fn start(app: &App, env: &[(&str, &str)]) -> Served {
+        let port = free_port();
+        let child = Command::new(BIN)
+            .arg("--config")
+            .arg(app.config())
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+            .env_remove("CAMPAIGN_PILOT_CONFIG")
+            .env_remove("CAMPAIGN_PILOT_SERVE_TOKEN")
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let served = Served { child, base: format!("http://127.0.0.1:{port}") };
+        let http = reqwest::Client::new();
+        for _ in 0..100 {
+            if http.get(format!("{}/healthz", served.base)).send().await.is_ok_and(|r| r.status() == 200) {
+                return served;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("serve did not come up")
+    }
+
+    /// SIGTERM, and the exit status it ended with.
+    pub async fn stop(mut self) -> std::process::ExitStatus {
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        for _ in 0..100 {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let _ = self.child.kill();
+        panic!("serve did not stop on SIGTERM")
+    }
+}
+
+/// A port free on loopback right now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A database filled by a real run (a dry run unless `acting`) over a
+/// generated store of 200 products and 60 campaigns: its data directory, the
+/// app, and the run's report.json.
+pub fn filled(extra_toml: &str, acting: bool) -> (tempfile::TempDir, App, serde_json::Value) {
+    let d = tempfile::tempdir().unwrap();
+    generate(d.path(), &["--seed", "42", "--products", "200", "--campaigns", "60", "--days", "90", "--as-of", AS_OF]);
+    let app = App::new(d.path(), extra_toml);
+    let out = if acting { app.command(AS_OF).output().unwrap() } else { app.run(AS_OF) };
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = app.report();
+    (d, app, report)
+}
+
+pub const AS_OF: &str = "2026-03-31";

@@ -1,0 +1,347 @@
+//! The chat (SPEC §12): `campaign-pilot chat` and `POST /chat` on `serve`.
+//! A message is routed by the shortcuts first (`router`); the budget and
+//! report branches answer through the tool registry, so every figure in a
+//! reply is a tool result of that turn, and the tools used are listed. A
+//! change is previewed (`save_proposal` with `preview`) and saved only when
+//! the next turn says yes. Sessions live in the database for
+//! `session.ttl_s` after their last turn.
+
+pub mod router;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::SecondsFormat;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::config::LoadedConfig;
+use crate::db::{Db, DbError};
+use crate::decisions::proposals::{Change, ChangeKind};
+use crate::model::kinds::LlmProvider;
+use crate::tools::{Hub, ToolError, ToolName};
+use router::{Ask, Branch, Intent};
+
+/// Longest message accepted.
+pub const MAX_MESSAGE_CHARS: usize = 4000;
+/// How many changed campaigns a "what changed" reply names.
+const CHANGED_NAMED: usize = 10;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChatError {
+    /// The request is wrong (empty message, a malformed session id).
+    #[error("{0}")]
+    BadRequest(String),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("a stored session does not decode: {0}")]
+    Session(#[from] serde_json::Error),
+}
+
+/// One tool call a reply was built from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolCallSeen {
+    pub tool: String,
+    pub arguments: Value,
+    pub ok: bool,
+}
+
+/// `POST /chat`'s answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatReply {
+    pub session_id: String,
+    pub reply: String,
+    pub branch: Branch,
+    pub tool_calls: Vec<ToolCallSeen>,
+}
+
+/// A change previewed and waiting for the user's yes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Pending {
+    changes: Vec<Change>,
+    rationale: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Turn {
+    user: String,
+    reply: String,
+    branch: Branch,
+}
+
+/// What a session keeps between turns.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct Session {
+    turns: Vec<Turn>,
+    /// The campaign the last turn was about: what "it" means next.
+    last_campaign: Option<String>,
+    pending: Option<Pending>,
+}
+
+/// The chat over one tool registry.
+pub struct Chat {
+    hub: Arc<Hub>,
+    db: Db,
+    cfg: Arc<LoadedConfig>,
+}
+
+/// A session id a client may choose: 1–128 of `[A-Za-z0-9_-]`.
+fn valid_session_id(id: &str) -> bool {
+    (1..=128).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+fn money(v: &Value) -> String {
+    v.as_f64().map_or_else(|| "?".into(), |x| format!("{x:.2}"))
+}
+
+/// A tool's failure in words for the reply.
+fn failed(e: &ToolError) -> String {
+    match e {
+        ToolError::Refused { detail, .. } => {
+            let why: Vec<String> = detail["refusals"]
+                .as_array()
+                .map(|a| a.iter().map(|r| format!("{} ({})", r["message"].as_str().unwrap_or(""), r["rule"].as_str().unwrap_or(""))).collect())
+                .unwrap_or_default();
+            format!("Refused by the rules, nothing saved: {}.", why.join("; "))
+        }
+        other => format!("I could not answer that: {}.", other.body()),
+    }
+}
+
+impl Chat {
+    pub fn new(hub: Arc<Hub>, db: Db, cfg: Arc<LoadedConfig>) -> Self {
+        Chat { hub, db, cfg }
+    }
+
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.hub.now()
+    }
+
+    async fn load(&self, id: &str) -> Result<Session, ChatError> {
+        let now = self.now().to_rfc3339_opts(SecondsFormat::Millis, true);
+        Ok(match self.db.chat_session(id, &now).await? {
+            Some(body) => serde_json::from_str(&body)?,
+            None => Session::default(),
+        })
+    }
+
+    async fn store(&self, id: &str, s: &Session) -> Result<(), ChatError> {
+        let ttl = chrono::Duration::seconds(self.cfg.settings.session.ttl_s.min(i64::MAX as u64 / 1000) as i64);
+        let expires = (self.now() + ttl).to_rfc3339_opts(SecondsFormat::Millis, true);
+        self.db.put_chat_session(id, &serde_json::to_string(s)?, &expires).await?;
+        Ok(())
+    }
+
+    /// One turn: the reply to `message` in session `session_id` (a new
+    /// session when none is given).
+    pub async fn turn(&self, session_id: Option<&str>, message: &str) -> Result<ChatReply, ChatError> {
+        let message = message.trim();
+        if message.is_empty() {
+            return Err(ChatError::BadRequest("message: empty".into()));
+        }
+        if message.chars().count() > MAX_MESSAGE_CHARS {
+            return Err(ChatError::BadRequest(format!("message: longer than {MAX_MESSAGE_CHARS} characters")));
+        }
+        let id = match session_id {
+            Some(id) if valid_session_id(id) => id.to_string(),
+            Some(id) => return Err(ChatError::BadRequest(format!("session_id {id:?}: 1 to 128 letters, digits, - or _"))),
+            None => uuid::Uuid::now_v7().to_string(),
+        };
+        let mut session = self.load(&id).await?;
+        let known: HashSet<String> = self.hub.campaign_ids().await.unwrap_or_default();
+        let intent = router::route(message, &known, session.last_campaign.as_deref());
+        let mut calls = Vec::new();
+        let reply = self.answer(&intent, message, &mut session, &mut calls).await;
+        match &intent {
+            Intent::Budget(Some(c)) | Intent::Why(c) | Intent::Propose { campaign: c, .. } => session.last_campaign = Some(c.clone()),
+            _ => {}
+        }
+        let branch = intent.branch();
+        session.turns.push(Turn { user: message.to_string(), reply: reply.clone(), branch });
+        let keep = self.cfg.settings.session.max_turns as usize;
+        if session.turns.len() > keep {
+            session.turns.drain(..session.turns.len() - keep);
+        }
+        self.store(&id, &session).await?;
+        Ok(ChatReply { session_id: id, reply, branch, tool_calls: calls })
+    }
+
+    /// Calls a tool through the registry (audited as the chat's) and notes it.
+    async fn tool(&self, calls: &mut Vec<ToolCallSeen>, name: ToolName, arguments: Value) -> Result<Value, ToolError> {
+        let r = self.hub.call(name.as_str(), arguments.clone(), "chat").await;
+        calls.push(ToolCallSeen { tool: name.as_str().to_string(), arguments, ok: r.is_ok() });
+        r
+    }
+
+    async fn answer(&self, intent: &Intent, message: &str, session: &mut Session, calls: &mut Vec<ToolCallSeen>) -> String {
+        let result = match intent {
+            Intent::Budget(Some(c)) => self.budget_of(c, calls).await,
+            Intent::Budget(None) => self.totals(calls).await,
+            Intent::Why(c) => self.why(c, calls).await,
+            Intent::Changed => self.changed(calls).await,
+            Intent::Report => self.report(calls).await,
+            Intent::Propose { campaign, ask } => self.preview(campaign, *ask, message, session, calls).await,
+            Intent::Confirm => self.confirm(session, calls).await,
+            Intent::Cancel => Ok(match session.pending.take() {
+                Some(_) => "Dropped the change that was waiting; nothing was saved.".into(),
+                None => "Nothing was waiting to be cancelled.".into(),
+            }),
+            Intent::Free => Ok(self.free()),
+        };
+        result.unwrap_or_else(|e| failed(&e))
+    }
+
+    fn free(&self) -> String {
+        let help = "I can answer: \"budget of C00012\", \"why was C00012 paused\", \"what changed\", \"report\", and propose \"pause C00012\", \"set C00012 to 30\", \"raise C00012 by 10%\"";
+        if self.cfg.settings.llm.provider == LlmProvider::None {
+            format!("No language model is configured ([llm] provider = \"none\"), so I only answer what I can read from the pipeline's own numbers. {help}.")
+        } else {
+            format!("I cannot route that question yet. {help}.")
+        }
+    }
+
+    async fn budget_of(&self, c: &str, calls: &mut Vec<ToolCallSeen>) -> Result<String, ToolError> {
+        let b = self.tool(calls, ToolName::GetBudget, json!({})).await?;
+        let Some(row) = b["campaigns"].as_array().and_then(|rows| rows.iter().find(|r| r["campaign_id"] == c)) else {
+            return Ok(format!("{c} is not in the newest run (as of {}).", b["as_of"].as_str().unwrap_or("?")));
+        };
+        let (cur, prop) = (money(&row["current"]), money(&row["proposed"]));
+        let decision = row["decision"].as_str().unwrap_or("?");
+        Ok(if cur == prop {
+            format!("{c}: daily budget {cur}, kept by the newest run (as of {}, {decision}).", b["as_of"].as_str().unwrap_or("?"))
+        } else {
+            format!("{c}: daily budget {cur}; the newest run (as of {}) decided {decision} and proposed {prop}.", b["as_of"].as_str().unwrap_or("?"))
+        })
+    }
+
+    async fn totals(&self, calls: &mut Vec<ToolCallSeen>) -> Result<String, ToolError> {
+        let b = self.tool(calls, ToolName::GetBudget, json!({})).await?;
+        let t = &b["totals"];
+        let mut s = format!(
+            "As of {}: total daily budget {} before the newest run, {} after; savings {}.",
+            b["as_of"].as_str().unwrap_or("?"),
+            money(&t["budget_before"]),
+            money(&t["budget_after"]),
+            money(&t["savings"])
+        );
+        if t["expected_profit_before"].is_number() {
+            s.push_str(&format!(" Expected daily profit {} → {}.", money(&t["expected_profit_before"]), money(&t["expected_profit_after"])));
+        }
+        Ok(s)
+    }
+
+    async fn why(&self, c: &str, calls: &mut Vec<ToolCallSeen>) -> Result<String, ToolError> {
+        let e = self.tool(calls, ToolName::Explain, json!({ "campaign_id": c })).await?;
+        let reasons: Vec<&str> = e["reasons"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+        let mut s = format!("{c} (as of {}): {}", e["as_of"].as_str().unwrap_or("?"), e["in_words"].as_str().unwrap_or(""));
+        if !reasons.is_empty() {
+            s.push_str(&format!(" Reasons: {}.", reasons.join("; ")));
+        }
+        Ok(s)
+    }
+
+    async fn changed(&self, calls: &mut Vec<ToolCallSeen>) -> Result<String, ToolError> {
+        let b = self.tool(calls, ToolName::GetBudget, json!({})).await?;
+        let rows: Vec<&Value> = b["campaigns"].as_array().map(|a| a.iter().filter(|r| r["current"] != r["proposed"]).collect()).unwrap_or_default();
+        let as_of = b["as_of"].as_str().unwrap_or("?");
+        if rows.is_empty() {
+            return Ok(format!("The newest run (as of {as_of}) changed no budget."));
+        }
+        let named: Vec<String> = rows
+            .iter()
+            .take(CHANGED_NAMED)
+            .map(|r| format!("{} {} → {} ({})", r["campaign_id"].as_str().unwrap_or("?"), money(&r["current"]), money(&r["proposed"]), r["decision"].as_str().unwrap_or("?")))
+            .collect();
+        let more = if rows.len() > CHANGED_NAMED { format!("; and {} more", rows.len() - CHANGED_NAMED) } else { String::new() };
+        Ok(format!("The newest run (as of {as_of}) decided {} budget changes: {}{more}.", rows.len(), named.join("; ")))
+    }
+
+    async fn report(&self, calls: &mut Vec<ToolCallSeen>) -> Result<String, ToolError> {
+        let r = self.tool(calls, ToolName::LatestReport, json!({ "format": "md" })).await?;
+        let body = r["body"].as_str().unwrap_or("");
+        let mut out = String::new();
+        for line in body.lines() {
+            if out.len() + line.len() > 1200 {
+                out.push_str("…\n");
+                break;
+            }
+            out.push_str(line);
+            out.push('\n');
+        }
+        Ok(out.trim_end().to_string())
+    }
+
+    /// Judges the change and keeps it for the next turn's yes.
+    async fn preview(&self, c: &str, ask: Ask, message: &str, session: &mut Session, calls: &mut Vec<ToolCallSeen>) -> Result<String, ToolError> {
+        if !self.hub.specs().iter().any(|t| t.name == ToolName::SaveProposal.as_str()) {
+            return Ok("Changes are off here: with [tools] allow_writes = true the chat can save proposals (a person still approves them).".into());
+        }
+        let change = match ask {
+            Ask::Pause => Change { campaign_id: c.to_string(), kind: ChangeKind::Pause, to: None },
+            Ask::Resume => Change { campaign_id: c.to_string(), kind: ChangeKind::Resume, to: None },
+            Ask::SetTo(to) => Change { campaign_id: c.to_string(), kind: ChangeKind::SetBudget, to: Some(to) },
+            Ask::ByPct(p) => {
+                let b = self.tool(calls, ToolName::GetBudget, json!({})).await?;
+                let current = b["campaigns"].as_array().and_then(|rows| rows.iter().find(|r| r["campaign_id"] == c)).and_then(|r| r["current"].as_f64());
+                let Some(current) = current else { return Ok(format!("{c} is not in the newest run.")) };
+                let to = (current * (1.0 + p / 100.0) * 100.0 + 1e-6).floor() / 100.0;
+                Change { campaign_id: c.to_string(), kind: ChangeKind::SetBudget, to: Some(to) }
+            }
+        };
+        let pending = Pending { changes: vec![change], rationale: format!("chat: {message}") };
+        let args = json!({ "changes": pending.changes, "rationale": pending.rationale, "preview": true });
+        let judged = self.tool(calls, ToolName::SaveProposal, args).await?;
+        let lines: Vec<String> = judged["proposals"]
+            .as_array()
+            .map(|a| a.iter().map(|x| format!("{} {} {} → {}", x["campaign_id"].as_str().unwrap_or("?"), x["kind"].as_str().unwrap_or("?"), money(&x["from"]), money(&x["to"]))).collect())
+            .unwrap_or_default();
+        session.pending = Some(pending);
+        Ok(format!(
+            "Preview (the rules accept it): {}. Reply \"yes\" to save it as a proposal — nothing is applied until someone approves it — or \"no\" to drop it.",
+            lines.join("; ")
+        ))
+    }
+
+    async fn confirm(&self, session: &mut Session, calls: &mut Vec<ToolCallSeen>) -> Result<String, ToolError> {
+        let Some(p) = session.pending.take() else {
+            return Ok("Nothing is waiting for a yes: ask for a change first (\"pause C00012\", \"set C00012 to 30\").".into());
+        };
+        let saved = self.tool(calls, ToolName::SaveProposal, json!({ "changes": p.changes, "rationale": p.rationale })).await?;
+        let id = saved["proposal_id"].as_str().unwrap_or("?");
+        Ok(format!("Saved as proposal {id}; it waits for approval (campaign-pilot approve {id}, or reject {id})."))
+    }
+}
+
+/// `campaign-pilot chat`: one question per line on stdin, each reply on
+/// stdout with the branch and the tools it used; Ctrl-D (end of input) quits.
+pub async fn terminal(cfg: &LoadedConfig, session: Option<String>) -> crate::error::Result<()> {
+    use tokio::io::AsyncBufReadExt;
+    let db = Db::connect(&cfg.database_url()).await?;
+    let shared = Arc::new(cfg.clone());
+    let hub = Arc::new(Hub::new(db.clone(), shared.clone(), Arc::new(crate::clock::SystemClock)));
+    let chat = Chat::new(hub, db, shared);
+    let mut session = session;
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    eprintln!("campaign-pilot chat: ask about budgets, decisions and changes; Ctrl-D quits.");
+    loop {
+        eprint!("> ");
+        let Ok(Some(line)) = lines.next_line().await else { break };
+        if line.trim().is_empty() {
+            continue;
+        }
+        match chat.turn(session.as_deref(), &line).await {
+            Ok(r) => {
+                let tools: Vec<&str> = r.tool_calls.iter().map(|t| t.tool.as_str()).collect();
+                {
+                    use std::io::Write as _;
+                    let _ = writeln!(std::io::stdout().lock(), "{}", r.reply);
+                }
+                eprintln!("  [{}{}]", r.branch, if tools.is_empty() { String::new() } else { format!(" · tools: {}", tools.join(", ")) });
+                session = Some(r.session_id);
+            }
+            Err(ChatError::BadRequest(m)) => eprintln!("  {m}"),
+            Err(e) => return Err(crate::error::Error::Usage(format!("chat: {e}"))),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,149 @@
+//! The chat (SPEC §12) over real HTTP (`POST /chat` on `serve`) and in the
+//! terminal, without a language model: the shortcuts answer from the tools
+//! with report.json's numbers, a change is saved only after the confirming
+//! turn, a capped change is refused with its rule named, and sessions keep
+//! "it" across turns and restarts until their TTL.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use common::{filled, stderr, Served, BIN};
+use serde_json::{json, Value};
+
+async fn say(http: &reqwest::Client, base: &str, session: Option<&str>, message: &str) -> Value {
+    let mut body = json!({ "message": message });
+    if let Some(s) = session {
+        body["session_id"] = json!(s);
+    }
+    let r = http.post(format!("{base}/chat")).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 200, "{message}");
+    r.json().await.unwrap()
+}
+
+fn tools(r: &Value) -> Vec<&str> {
+    r["tool_calls"].as_array().unwrap().iter().map(|t| t["tool"].as_str().unwrap()).collect()
+}
+
+async fn count(url: &str, sql: &str) -> i64 {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(url).await.unwrap();
+    let n: i64 = sqlx::Row::get(&sqlx::query(sql).fetch_one(&pool).await.unwrap(), 0);
+    pool.close().await;
+    n
+}
+
+#[tokio::test]
+async fn without_a_model_the_shortcuts_answer_from_the_tools_and_a_change_waits_for_a_yes() {
+    let (_data, app, report) = filled("[tools]\nallow_writes = true\n[session]\nttl_s = 6\n", false);
+    let campaigns = report["campaigns"].as_array().unwrap();
+    let c3 = campaigns.iter().find(|c| c["campaign_id"] == "C00003").expect("C00003 in the run");
+    let served = Served::start(&app, &[]).await;
+    let (base, http) = (served.base.clone(), reqwest::Client::new());
+
+    // A budget question: C00003's numbers, from get_budget.
+    let r = say(&http, &base, None, "what is the budget of C00003?").await;
+    assert_eq!(r["branch"], "budget");
+    assert_eq!(tools(&r), ["get_budget"]);
+    assert_eq!(r["tool_calls"][0]["ok"], true);
+    let reply = r["reply"].as_str().unwrap();
+    assert!(reply.contains("C00003") && reply.contains(&format!("{:.2}", c3["budget"]["current"].as_f64().unwrap())), "{reply}");
+    assert!(reply.contains(c3["decision"].as_str().unwrap()), "{reply}");
+    let session = r["session_id"].as_str().unwrap().to_string();
+
+    // "it" is the campaign of the previous turn; the reasons are the report's.
+    let r = say(&http, &base, Some(&session), "and why is it like that?").await;
+    assert_eq!((r["branch"].as_str(), tools(&r)), (Some("budget"), vec!["explain"]));
+    assert_eq!(r["tool_calls"][0]["arguments"], json!({"campaign_id": "C00003"}));
+    let first_reason = c3["reasons"][0].as_str().unwrap();
+    assert!(r["reply"].as_str().unwrap().contains(first_reason), "{}", r["reply"]);
+
+    // What changed: every campaign whose budget the run changed, counted.
+    let changed: Vec<&Value> = campaigns.iter().filter(|c| c["budget"]["current"] != c["budget"]["proposed"]).collect();
+    let r = say(&http, &base, Some(&session), "what changed today?").await;
+    assert_eq!(r["branch"], "report");
+    let reply = r["reply"].as_str().unwrap();
+    assert!(reply.contains(&format!("decided {} budget changes", changed.len())), "{reply}");
+    assert!(reply.contains(changed[0]["campaign_id"].as_str().unwrap()), "{reply}");
+
+    // A free question: plainly, no model.
+    let r = say(&http, &base, Some(&session), "what is the capital of France?").await;
+    assert_eq!((r["branch"].as_str(), tools(&r).len()), (Some("generic"), 0));
+    assert!(r["reply"].as_str().unwrap().contains("No language model is configured"), "{}", r["reply"]);
+
+    // A capped change: refused with the rule named, nothing waits.
+    let mut active: Vec<&Value> = campaigns.iter().filter(|c| !["PAUSED", "RESUME"].contains(&c["decision"].as_str().unwrap())).collect();
+    active.sort_by(|a, b| b["budget"]["current"].as_f64().unwrap().total_cmp(&a["budget"]["current"].as_f64().unwrap()));
+    let big = active[0]["campaign_id"].as_str().unwrap();
+    let r = say(&http, &base, Some(&session), &format!("raise {big} by 50%")).await;
+    assert!(r["reply"].as_str().unwrap().contains("max_increase_pct"), "{}", r["reply"]);
+    let r = say(&http, &base, Some(&session), "yes").await;
+    assert!(r["reply"].as_str().unwrap().contains("Nothing is waiting"), "{}", r["reply"]);
+
+    // A change inside the caps: a preview first, saved only by the yes.
+    let r = say(&http, &base, Some(&session), &format!("cut {big} by 10%")).await;
+    let reply = r["reply"].as_str().unwrap();
+    assert!(reply.starts_with("Preview") && reply.contains(big), "{reply}");
+    assert_eq!(tools(&r), ["get_budget", "save_proposal"]);
+    assert_eq!(r["tool_calls"][1]["arguments"]["preview"], true);
+    assert_eq!(count(&app.db_url(), "SELECT COUNT(*) FROM runs WHERE mode = 'propose'").await, 0, "a preview saves nothing");
+    let r = say(&http, &base, Some(&session), "yes").await;
+    let reply = r["reply"].as_str().unwrap();
+    assert!(reply.starts_with("Saved as proposal"), "{reply}");
+    let id = reply.trim_start_matches("Saved as proposal ").split(';').next().unwrap().to_string();
+    // It shows in list_proposals (the registry itself, as an MCP client sees it).
+    let cfg = campaign_pilot::config::load(Some(&app.config()), Vec::new()).unwrap();
+    let db = campaign_pilot::db::Db::connect(&cfg.database_url()).await.unwrap();
+    let hub = campaign_pilot::tools::Hub::new(db, std::sync::Arc::new(cfg), std::sync::Arc::new(campaign_pilot::clock::SystemClock));
+    let waiting = hub.call("list_proposals", json!({}), "test").await.unwrap();
+    let mine: Vec<&Value> = waiting["proposals"].as_array().unwrap().iter().filter(|p| p["proposal_id"] == id.as_str()).collect();
+    assert_eq!(mine.len(), 1, "{waiting}");
+    let want = (active[0]["budget"]["current"].as_f64().unwrap() * 0.9 * 100.0 + 1e-6).floor() / 100.0;
+    assert_eq!((mine[0]["campaign_id"].as_str(), mine[0]["to"].as_f64()), (Some(big), Some(want)));
+
+    // Bad requests: a 4xx each, and the chat keeps answering.
+    assert_eq!(http.post(format!("{base}/chat")).json(&json!({"message": "  "})).send().await.unwrap().status(), 400);
+    assert_eq!(http.post(format!("{base}/chat")).json(&json!({"message": "hi", "session_id": "../x"})).send().await.unwrap().status(), 400);
+    assert!(http.post(format!("{base}/chat")).json(&json!({"msg": "hi"})).send().await.unwrap().status().is_client_error());
+    let evil = http.post(format!("{base}/chat")).header("Origin", "http://evil.example").json(&json!({"message": "hi"})).send().await.unwrap();
+    assert_eq!(evil.status(), 403);
+
+    // The session survives a restart of serve (it lives in the database)…
+    assert_eq!(served.stop().await.code(), Some(0));
+    let served = Served::start(&app, &[]).await;
+    let base = served.base.clone();
+    let r = say(&http, &base, Some(&session), "what's its budget?").await;
+    assert_eq!(tools(&r), ["get_budget"]);
+    assert!(r["reply"].as_str().unwrap().starts_with(big), "'it' is still the last campaign: {}", r["reply"]);
+    // …and is gone after its TTL (6 s): "it" means nothing any more.
+    tokio::time::sleep(std::time::Duration::from_secs(7)).await;
+    let r = say(&http, &base, Some(&session), "and why is it like that?").await;
+    assert_eq!(r["branch"], "generic", "{r}");
+    assert_eq!(served.stop().await.code(), Some(0));
+}
+
+#[test]
+fn the_terminal_chat_answers_line_by_line_and_ends_at_end_of_input() {
+    let (_data, app, report) = filled("", false);
+    let c3 = report["campaigns"].as_array().unwrap().iter().find(|c| c["campaign_id"] == "C00003").unwrap().clone();
+    let mut child = Command::new(BIN)
+        .arg("--config")
+        .arg(app.config())
+        .arg("chat")
+        .env_remove("CAMPAIGN_PILOT_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"budget of C00003\nwhy is it like that\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout.clone()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines[0].contains(&format!("{:.2}", c3["budget"]["current"].as_f64().unwrap())), "{text}");
+    assert!(lines[1].contains(c3["reasons"][0].as_str().unwrap()), "{text}");
+    assert!(stderr(&out).contains("tools: explain"), "{}", stderr(&out));
+}
