@@ -147,3 +147,99 @@ fn the_terminal_chat_answers_line_by_line_and_ends_at_end_of_input() {
     assert!(lines[1].contains(c3["reasons"][0].as_str().unwrap()), "{text}");
     assert!(stderr(&out).contains("tools: explain"), "{}", stderr(&out));
 }
+
+fn completion(message: Value) -> Value {
+    json!({
+        "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "test-model",
+        "choices": [{"index": 0, "finish_reason": if message["tool_calls"].is_array() { "tool_calls" } else { "stop" }, "logprobs": null, "message": message}],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
+    })
+}
+
+/// A scripted OpenAI-compatible server: the first step of a turn asks for
+/// `get_budget`; once a tool result is in the conversation it answers `final_text`.
+async fn scripted(final_text: &str) -> wiremock::MockServer {
+    use wiremock::matchers::{body_string_contains, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .and(body_string_contains("tool_call_id"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(completion(json!({"role": "assistant", "content": final_text, "refusal": null}))))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let call = json!({"role": "assistant", "content": null, "refusal": null,
+        "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "get_budget", "arguments": "{}"}}]});
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(completion(call)))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    server
+}
+
+fn llm_toml(server: &wiremock::MockServer) -> String {
+    format!("[llm]\nprovider = \"openai\"\nbase_url = \"{}/v1\"\nmodel = \"test-model\"\ntimeout_s = 5.0\n", server.uri())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_model_the_budget_branch_calls_the_tools_and_a_figure_no_tool_returned_is_replaced() {
+    // The model answers with the budget get_budget returned: its reply stands.
+    let probe = scripted("placeholder").await;
+    let (_data, app, report) = tokio::task::spawn_blocking({
+        let toml = llm_toml(&probe);
+        move || filled(&toml, false)
+    })
+    .await
+    .unwrap();
+    let c3 = report["campaigns"].as_array().unwrap().iter().find(|c| c["campaign_id"] == "C00003").unwrap().clone();
+    let budget = format!("{:.2}", c3["budget"]["current"].as_f64().unwrap());
+    let honest = scripted(&format!("C00003 has a daily budget of {budget}.")).await;
+    std::fs::write(app.config(), std::fs::read_to_string(app.config()).unwrap().replace(&probe.uri(), &honest.uri())).unwrap();
+    let served = Served::start(&app, &[]).await;
+    let http = reqwest::Client::new();
+    let r = say(&http, &served.base, None, "what is the budget of C00003?").await;
+    assert_eq!(r["branch"], "budget");
+    assert_eq!(r["reply"], format!("C00003 has a daily budget of {budget}."));
+    assert_eq!(tools(&r), ["get_budget"]);
+    assert_eq!(r["tool_calls"][0]["ok"], true);
+    // The tool result reached the model between the markers; the question too.
+    let requests = honest.received_requests().await.unwrap();
+    let last: Value = serde_json::from_slice(&requests.last().unwrap().body).unwrap();
+    let tool_msg = last["messages"].as_array().unwrap().iter().find(|m| m["role"] == "tool").unwrap();
+    let content = tool_msg["content"].as_str().unwrap();
+    assert!(content.starts_with("<<<UNTRUSTED_STORE_DATA") && content.contains(&budget), "{content}");
+    assert!(last["tools"].as_array().unwrap().iter().all(|t| !["approve", "reject", "save_proposal"].contains(&t["function"]["name"].as_str().unwrap())), "writes are off: no write tool offered");
+    // A follow-up in the same session: the history reaches the model.
+    let session = r["session_id"].as_str().unwrap();
+    let _ = say(&http, &served.base, Some(session), "and why is it like that?").await;
+    let requests = honest.received_requests().await.unwrap();
+    let last: Value = serde_json::from_slice(&requests.last().unwrap().body).unwrap();
+    let said: Vec<&str> = last["messages"].as_array().unwrap().iter().filter_map(|m| m["content"].as_str()).collect();
+    assert!(said.contains(&"what is the budget of C00003?") && said.contains(&format!("C00003 has a daily budget of {budget}.").as_str()), "{said:?}");
+    assert_eq!(served.stop().await.code(), Some(0));
+
+    // A model that states a budget no tool returned: caught, the templated answer instead.
+    let liar = scripted("C00003 has a daily budget of 987654.32.").await;
+    std::fs::write(app.config(), std::fs::read_to_string(app.config()).unwrap().replace(&honest.uri(), &liar.uri())).unwrap();
+    let served = Served::start(&app, &[]).await;
+    let r = say(&http, &served.base, None, "what is the budget of C00003?").await;
+    let reply = r["reply"].as_str().unwrap();
+    assert!(!reply.contains("987654") && reply.contains(&budget) && reply.starts_with("C00003: daily budget"), "{reply}");
+    assert_eq!(r["branch"], "budget");
+    assert_eq!(served.stop().await.code(), Some(0));
+
+    // A dead model server: a clear answer at once, never a hang.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    std::fs::write(app.config(), std::fs::read_to_string(app.config()).unwrap().replace(&liar.uri(), &format!("http://{dead}"))).unwrap();
+    let served = Served::start(&app, &[]).await;
+    let t = std::time::Instant::now();
+    let r = say(&http, &served.base, None, "what is the budget of C00003?").await;
+    assert!(r["reply"].as_str().unwrap().contains(&budget), "the templated answer: {}", r["reply"]);
+    let r = say(&http, &served.base, None, "tell me a joke").await;
+    assert!(r["reply"].as_str().unwrap().starts_with("The language model did not answer"), "{}", r["reply"]);
+    assert!(t.elapsed() < std::time::Duration::from_secs(5), "within llm.timeout_s: {:?}", t.elapsed());
+    assert_eq!(served.stop().await.code(), Some(0));
+}

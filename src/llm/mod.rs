@@ -7,6 +7,8 @@
 //! so an identical rerun makes no request. Any failure — timeout, 5xx, 429,
 //! refusal, malformed output — falls back to the template, logged once.
 
+pub mod chat;
+
 use std::time::Duration;
 
 use async_openai::config::OpenAIConfig;
@@ -47,6 +49,25 @@ pub enum LlmError {
     Malformed(String),
 }
 
+/// The one way a model client is built: the configured server, the key (if
+/// any) in its header, requests bounded by `llm.timeout_s`. None unless
+/// `llm.provider` names a server.
+pub(crate) fn client(settings: &LlmSettings, key: Option<SecretString>) -> Option<Client<OpenAIConfig>> {
+    (settings.provider == LlmProvider::Openai).then(|| {
+        let mut config = OpenAIConfig::new().with_api_base(settings.base_url.trim_end_matches('/'));
+        if let Some(k) = &key {
+            crate::secrets::hold(k);
+            // The only place the key is exposed: building the client's header.
+            config = config.with_api_key(k.expose_secret());
+        }
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs_f64(settings.timeout_s))
+            .build()
+            .expect("an HTTP client with a timeout");
+        Client::with_config(config).with_http_client(http)
+    })
+}
+
 pub struct Llm<'a> {
     client: Option<Client<OpenAIConfig>>,
     settings: &'a LlmSettings,
@@ -78,20 +99,7 @@ impl WrittenCopy {
 impl<'a> Llm<'a> {
     /// `key` is read from the environment variable `llm.api_key_env` by the caller.
     pub fn new(settings: &'a LlmSettings, db: &'a Db, key: Option<SecretString>) -> Self {
-        let client = (settings.provider == LlmProvider::Openai).then(|| {
-            let mut config = OpenAIConfig::new().with_api_base(settings.base_url.trim_end_matches('/'));
-            if let Some(k) = &key {
-                crate::secrets::hold(k);
-                // The only place the key is exposed: building the client's header.
-                config = config.with_api_key(k.expose_secret());
-            }
-            let http = reqwest::Client::builder()
-                .timeout(Duration::from_secs_f64(settings.timeout_s))
-                .build()
-                .expect("an HTTP client with a timeout");
-            Client::with_config(config).with_http_client(http)
-        });
-        Llm { client, settings, db, usage: LlmUsage::default(), warned: false }
+        Llm { client: client(settings, key), settings, db, usage: LlmUsage::default(), warned: false }
     }
 
     pub fn enabled(&self) -> bool {
