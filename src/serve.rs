@@ -123,7 +123,7 @@ pub async fn serve(cfg: &LoadedConfig, bind: Option<&str>) -> Result<()> {
     let db = Db::connect(&cfg.database_url()).await?;
     let shared = Arc::new(cfg.clone());
     let hub = Arc::new(Hub::new(db.clone(), shared.clone(), Arc::new(crate::clock::SystemClock)));
-    let chat = Arc::new(Chat::new(hub.clone(), db, shared));
+    let chat = Arc::new(Chat::open(hub.clone(), db, shared).await.map_err(|e| Error::Usage(format!("serve: {e}")))?);
     let ct = CancellationToken::new();
     let mut hosts = s.allowed_hosts.clone();
     hosts.push(addr.to_string());

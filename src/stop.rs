@@ -30,8 +30,11 @@ impl Stop {
 /// name; the second exits the process.
 pub fn listen(stop: Stop) -> tokio::sync::oneshot::Receiver<&'static str> {
     let (tx, rx) = tokio::sync::oneshot::channel();
+    // Installed here, not in the task: a SIGTERM that arrives before the
+    // task first runs (a loaded machine) must still be a graceful stop.
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
     tokio::spawn(async move {
-        let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
+        let Ok(mut term) = term else {
             tracing::warn!("cannot listen for SIGTERM; a signal will stop the process at once");
             return;
         };

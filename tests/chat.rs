@@ -243,3 +243,121 @@ async fn with_a_model_the_budget_branch_calls_the_tools_and_a_figure_no_tool_ret
     assert!(t.elapsed() < std::time::Duration::from_secs(5), "within llm.timeout_s: {:?}", t.elapsed());
     assert_eq!(served.stop().await.code(), Some(0));
 }
+
+/// A redis-server of its own on a free loopback port, stopped when dropped.
+struct Redis {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Redis {
+    fn start() -> Redis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server (Debian's redis-server; .ci/run installs it)");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Redis { child, port };
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("redis-server did not start")
+    }
+
+    fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new("redis-cli").args(["-p", &self.port.to_string()]).args(args).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn with_redis_a_session_survives_a_restart_of_serve_and_is_gone_after_its_ttl() {
+    let redis = Redis::start();
+    let (_data, app, report) = filled(&format!("[session]\nredis_url = \"redis://127.0.0.1:{}/0\"\nttl_s = 3\n", redis.port), false);
+    let c3 = report["campaigns"].as_array().unwrap().iter().find(|c| c["campaign_id"] == "C00003").unwrap().clone();
+    let http = reqwest::Client::new();
+    let served = Served::start(&app, &[]).await;
+    let r = say(&http, &served.base, None, "what is the budget of C00003?").await;
+    let session = r["session_id"].as_str().unwrap().to_string();
+    assert_eq!(served.stop().await.code(), Some(0));
+    // In Redis, with its TTL; not in the database.
+    let key = format!("campaign-pilot:session:{session}");
+    let ttl: i64 = redis.cli(&["TTL", &key]).parse().unwrap();
+    assert!((1..=3).contains(&ttl), "TTL {ttl}");
+    assert!(redis.cli(&["GET", &key]).contains("C00003"));
+    assert_eq!(count(&app.db_url(), "SELECT COUNT(*) FROM chat_sessions").await, 0);
+
+    let served = Served::start(&app, &[]).await;
+    let r = say(&http, &served.base, Some(&session), "and why is it like that?").await;
+    assert_eq!(tools(&r), ["explain"], "'it' survived the restart: {r}");
+    assert!(r["reply"].as_str().unwrap().contains(c3["reasons"][0].as_str().unwrap()), "{}", r["reply"]);
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    assert_eq!(redis.cli(&["EXISTS", &key]), "0", "Redis forgot it after the TTL");
+    let r = say(&http, &served.base, Some(&session), "and why is it like that?").await;
+    assert_eq!(r["branch"], "generic", "{r}");
+    assert_eq!(served.stop().await.code(), Some(0));
+
+    // A Redis that is not there: serve refuses to start, naming the key.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    std::fs::write(app.config(), std::fs::read_to_string(app.config()).unwrap().replace(&format!(":{}/0", redis.port), &format!(":{dead}/0"))).unwrap();
+    let out = Command::new(BIN).arg("--config").arg(app.config()).args(["serve", "--bind", "127.0.0.1:0"]).env_remove("CAMPAIGN_PILOT_CONFIG").output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("session.redis_url"), "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_concurrent_chats_with_a_50_ms_model_all_answer() {
+    use wiremock::matchers::{body_string_contains, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    let (_data, app, report) = tokio::task::spawn_blocking({
+        let toml = llm_toml(&server);
+        move || filled(&toml, false)
+    })
+    .await
+    .unwrap();
+    let c3 = report["campaigns"].as_array().unwrap().iter().find(|c| c["campaign_id"] == "C00003").unwrap().clone();
+    let budget = format!("{:.2}", c3["budget"]["current"].as_f64().unwrap());
+    let delay = std::time::Duration::from_millis(50);
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .and(body_string_contains("tool_call_id"))
+        .respond_with(ResponseTemplate::new(200).set_delay(delay).set_body_json(completion(json!({"role": "assistant", "content": format!("C00003 has a daily budget of {budget}."), "refusal": null}))))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let call = json!({"role": "assistant", "content": null, "refusal": null,
+        "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "get_budget", "arguments": "{}"}}]});
+    Mock::given(method("POST")).and(path("/v1/chat/completions")).respond_with(ResponseTemplate::new(200).set_delay(delay).set_body_json(completion(call))).with_priority(2).mount(&server).await;
+    let served = Served::start(&app, &[]).await;
+    let http = reqwest::Client::new();
+    let one = |http: reqwest::Client, base: String| {
+        let budget = budget.clone();
+        async move {
+        let t = std::time::Instant::now();
+        let r = http.post(format!("{base}/chat")).json(&json!({"message": "what is the budget of C00003?"})).send().await;
+        let ok = match r {
+            Ok(r) if r.status() == 200 => r.json::<Value>().await.is_ok_and(|v| v["reply"].as_str().is_some_and(|s| s.contains(&budget))),
+            _ => false,
+        };
+        (t.elapsed(), ok)
+        }
+    };
+    let all = futures::future::join_all((0..200).map(|_| one(http.clone(), served.base.clone()))).await;
+    let failed = all.iter().filter(|(_, ok)| !ok).count();
+    let mut times: Vec<f64> = all.iter().map(|(t, _)| t.as_secs_f64() * 1000.0).collect();
+    times.sort_by(f64::total_cmp);
+    eprintln!("200 concurrent /chat turns (model 50 ms a step, 2 steps each): {failed} failed, p50 {:.0} ms, p99 {:.0} ms", times[100], times[197]);
+    assert_eq!(failed, 0);
+    assert_eq!(served.stop().await.code(), Some(0));
+}

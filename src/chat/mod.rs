@@ -8,22 +8,23 @@
 
 pub mod figures;
 pub mod router;
+pub mod sessions;
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use chrono::SecondsFormat;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::config::LoadedConfig;
-use crate::db::{Db, DbError};
+use crate::db::Db;
 use crate::llm::chat::{ChatModel, Msg, Said, ToolDef};
 use crate::llm::untrusted;
 use crate::decisions::proposals::{Change, ChangeKind};
 use crate::model::kinds::LlmProvider;
 use crate::tools::{Hub, ToolError, ToolName};
 use router::{Ask, Branch, Intent};
+use sessions::{SessionError, Sessions};
 
 /// Longest message accepted.
 pub const MAX_MESSAGE_CHARS: usize = 4000;
@@ -36,9 +37,9 @@ pub enum ChatError {
     #[error("{0}")]
     BadRequest(String),
     #[error(transparent)]
-    Db(#[from] DbError),
+    Store(#[from] SessionError),
     #[error("a stored session does not decode: {0}")]
-    Session(#[from] serde_json::Error),
+    Decode(#[from] serde_json::Error),
 }
 
 /// One tool call a reply was built from.
@@ -84,7 +85,7 @@ struct Session {
 /// The chat over one tool registry.
 pub struct Chat {
     hub: Arc<Hub>,
-    db: Db,
+    sessions: Sessions,
     cfg: Arc<LoadedConfig>,
     /// The model, when `[llm]` names one.
     model: Option<ChatModel>,
@@ -123,11 +124,14 @@ fn failed(e: &ToolError) -> String {
 }
 
 impl Chat {
-    pub fn new(hub: Arc<Hub>, db: Db, cfg: Arc<LoadedConfig>) -> Self {
+    /// The chat over `hub`, its sessions in Redis (`[session] redis_url`,
+    /// connected now) or in `db`.
+    pub async fn open(hub: Arc<Hub>, db: Db, cfg: Arc<LoadedConfig>) -> Result<Self, SessionError> {
+        let sessions = Sessions::open(&cfg.settings.session.redis_url, db).await?;
         let s = &cfg.settings.llm;
         let key = std::env::var(&s.api_key_env).ok().filter(|k| !k.is_empty()).map(secrecy::SecretString::from);
         let model = ChatModel::new(s, key);
-        Chat { hub, db, cfg, model }
+        Ok(Chat { hub, sessions, cfg, model })
     }
 
     fn now(&self) -> chrono::DateTime<chrono::Utc> {
@@ -135,17 +139,14 @@ impl Chat {
     }
 
     async fn load(&self, id: &str) -> Result<Session, ChatError> {
-        let now = self.now().to_rfc3339_opts(SecondsFormat::Millis, true);
-        Ok(match self.db.chat_session(id, &now).await? {
+        Ok(match self.sessions.get(id, self.now()).await? {
             Some(body) => serde_json::from_str(&body)?,
             None => Session::default(),
         })
     }
 
     async fn store(&self, id: &str, s: &Session) -> Result<(), ChatError> {
-        let ttl = chrono::Duration::seconds(self.cfg.settings.session.ttl_s.min(i64::MAX as u64 / 1000) as i64);
-        let expires = (self.now() + ttl).to_rfc3339_opts(SecondsFormat::Millis, true);
-        self.db.put_chat_session(id, &serde_json::to_string(s)?, &expires).await?;
+        self.sessions.put(id, &serde_json::to_string(s)?, self.now(), self.cfg.settings.session.ttl_s).await?;
         Ok(())
     }
 
@@ -440,7 +441,7 @@ pub async fn terminal(cfg: &LoadedConfig, session: Option<String>) -> crate::err
     let db = Db::connect(&cfg.database_url()).await?;
     let shared = Arc::new(cfg.clone());
     let hub = Arc::new(Hub::new(db.clone(), shared.clone(), Arc::new(crate::clock::SystemClock)));
-    let chat = Chat::new(hub, db, shared);
+    let chat = Chat::open(hub, db, shared).await.map_err(|e| crate::error::Error::Usage(format!("chat: {e}")))?;
     let mut session = session;
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     eprintln!("campaign-pilot chat: ask about budgets, decisions and changes; Ctrl-D quits.");

@@ -763,10 +763,13 @@ pub struct ToolSettings {
     pub allow_approve: bool,
 }
 
-/// Chat sessions (SPEC §12): kept in the database.
+/// Chat sessions (SPEC §12): in Redis when `redis_url` is set, else in the database.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct SessionSettings {
+    /// `redis://host:port/db`; empty = the database. With a password it is a
+    /// secret: set it as CAMPAIGN_PILOT__SESSION__REDIS_URL, never here.
+    pub redis_url: String,
     /// Seconds a session lives after its last turn.
     pub ttl_s: u64,
     /// Turns of a session kept (older ones are dropped).
@@ -775,7 +778,7 @@ pub struct SessionSettings {
 
 impl Default for SessionSettings {
     fn default() -> Self {
-        SessionSettings { ttl_s: 1800, max_turns: 20 }
+        SessionSettings { redis_url: String::new(), ttl_s: 1800, max_turns: 20 }
     }
 }
 

@@ -74,6 +74,11 @@ pub fn router(opts: ServeOptions) -> Router {
 pub async fn serve(opts: ServeOptions, port: u16) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let addr = listener.local_addr()?;
+    // SIGTERM (a CI runner, Kubernetes) is caught from before the address
+    // is printed: whoever reads it may stop the server at once, and a
+    // handler installed only when the shutdown future is first polled could
+    // miss that (a loaded CI machine did).
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     let today = date_of(opts.world.today);
     use std::io::Write;
     let mut out = std::io::stdout().lock();
@@ -82,16 +87,16 @@ pub async fn serve(opts: ServeOptions, port: u16) -> std::io::Result<()> {
     let _ = out.flush();
     drop(out);
     axum::serve(listener, router(opts))
-        .with_graceful_shutdown(async {
-            // SIGTERM (a CI runner, Kubernetes) or Ctrl-C: finish the answers in flight, then stop.
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(mut term) => {
+        .with_graceful_shutdown(async move {
+            // SIGTERM or Ctrl-C: finish the answers in flight, then stop.
+            match term {
+                Some(mut term) => {
                     tokio::select! {
                         _ = term.recv() => {},
                         _ = tokio::signal::ctrl_c() => {},
                     }
                 }
-                Err(_) => {
+                None => {
                     let _ = tokio::signal::ctrl_c().await;
                 }
             }
