@@ -40,6 +40,7 @@ pub struct Settings {
     pub serve: ServeSettings,
     pub tools: ToolSettings,
     pub session: SessionSettings,
+    pub search: SearchSettings,
     pub validate: ValidateSettings,
 }
 
@@ -72,6 +73,7 @@ impl Default for Settings {
             serve: ServeSettings::default(),
             tools: ToolSettings::default(),
             session: SessionSettings::default(),
+            search: SearchSettings::default(),
             validate: ValidateSettings::default(),
         }
     }
@@ -779,6 +781,23 @@ pub struct SessionSettings {
 impl Default for SessionSettings {
     fn default() -> Self {
         SessionSettings { redis_url: String::new(), ttl_s: 1800, max_turns: 20 }
+    }
+}
+
+/// The chat's web search (SPEC §12).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SearchSettings {
+    pub kind: crate::model::kinds::SearchKind,
+    /// The SearxNG instance (its JSON format enabled), e.g. `http://searx:8080`.
+    pub base_url: String,
+    /// Results given to the model (and listed in the reply).
+    pub max_results: u32,
+}
+
+impl Default for SearchSettings {
+    fn default() -> Self {
+        SearchSettings { kind: crate::model::kinds::SearchKind::None, base_url: String::new(), max_results: 5 }
     }
 }
 

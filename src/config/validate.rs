@@ -92,6 +92,12 @@ impl Settings {
     /// Every semantic problem, each naming its key.
     pub fn validate(&self) -> Vec<String> {
         let mut p = Vec::new();
+        if self.search.kind == crate::model::kinds::SearchKind::Searxng && self.search.base_url.is_empty() {
+            p.push("search.base_url: search.kind = \"searxng\" needs the instance's URL".into());
+        }
+        if self.search.max_results == 0 {
+            p.push("search.max_results: must be at least 1".into());
+        }
         if self.session.ttl_s == 0 {
             p.push("session.ttl_s: must be at least 1".into());
         }

@@ -17,6 +17,7 @@ pub mod lenient;
 pub mod platform;
 pub mod sandbox_ads;
 pub mod sandbox_auth;
+pub mod searxng;
 pub mod sync;
 pub mod woocommerce;
 

@@ -12,6 +12,22 @@ use crate::model::run::{QuarantinedRow, RunMode, RunStatus};
 /// [`RunStatus`] when it ends; one left `running` was killed).
 const RUNNING: &str = "running";
 
+/// The run row of an invocation that is not a pipeline run, started and
+/// finished now.
+async fn insert_invocation<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(e: E, run_id: &str, as_of: &str, mode: RunMode, status: RunStatus) -> Result<(), DbError> {
+    let now = chrono::Utc::now().to_rfc3339();
+    sqlx::query("INSERT INTO runs (run_id, as_of, started_at, finished_at, status, dry_run, mode) VALUES ($1, $2, $3, $4, $5, 0, $6)")
+        .bind(run_id.to_string())
+        .bind(as_of.to_string())
+        .bind(now.clone())
+        .bind(now)
+        .bind(status.as_str())
+        .bind(mode.as_str())
+        .execute(e)
+        .await?;
+    Ok(())
+}
+
 /// A run's per-campaign decisions, inside the caller's transaction.
 pub(super) async fn insert_decisions(tx: &mut sqlx::Transaction<'_, sqlx::Any>, r: &Report) -> Result<(), DbError> {
     for chunk in r.campaigns.chunks(rows_per_statement(9)) {
@@ -98,17 +114,7 @@ impl Db {
 
     /// Records a non-pipeline invocation (approve, reject, rollback) as a run.
     pub async fn record_invocation(&self, run_id: &str, as_of: &str, mode: RunMode, status: RunStatus) -> Result<(), DbError> {
-        let now = chrono::Utc::now().to_rfc3339();
-        sqlx::query("INSERT INTO runs (run_id, as_of, started_at, finished_at, status, dry_run, mode) VALUES ($1, $2, $3, $4, $5, 0, $6)")
-            .bind(run_id)
-            .bind(as_of)
-            .bind(now.clone())
-            .bind(now)
-            .bind(status.as_str())
-            .bind(mode.as_str())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        insert_invocation(&self.pool, run_id, as_of, mode, status).await
     }
 
     /// A plan saved through the tools: an invocation of its own (mode
@@ -116,16 +122,7 @@ impl Db {
     /// waiting proposals, in one transaction.
     pub async fn save_tool_plan(&self, run_id: &str, as_of: &str, actions: &[Action]) -> Result<(), DbError> {
         let mut tx = self.pool.begin().await?;
-        let now = chrono::Utc::now().to_rfc3339();
-        sqlx::query("INSERT INTO runs (run_id, as_of, started_at, finished_at, status, dry_run, mode) VALUES ($1, $2, $3, $4, $5, 0, $6)")
-            .bind(run_id)
-            .bind(as_of)
-            .bind(now.clone())
-            .bind(now)
-            .bind(RunStatus::Succeeded.as_str())
-            .bind(RunMode::Propose.as_str())
-            .execute(&mut *tx)
-            .await?;
+        insert_invocation(&mut *tx, run_id, as_of, RunMode::Propose, RunStatus::Succeeded).await?;
         insert_actions(&mut tx, run_id, actions).await?;
         tx.commit().await?;
         Ok(())

@@ -71,6 +71,18 @@ pub enum LlmProvider {
 
 named!(LlmProvider, "llm provider", None => "none", Openai => "openai");
 
+/// `search.kind`: the chat's web search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchKind {
+    /// No web search: the router says so.
+    None,
+    /// A SearxNG instance's JSON API (`/search?q=…&format=json`).
+    Searxng,
+}
+
+named!(SearchKind, "search kind", None => "none", Searxng => "searxng");
+
 /// `act.mode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -124,6 +136,7 @@ mod tests {
         assert_serde_names(StoreKind::ALL);
         assert_serde_names(AdsKind::ALL);
         assert_serde_names(ViewsKind::ALL);
+        assert_serde_names(SearchKind::ALL);
         assert_serde_names(ViewsItemId::ALL);
         assert_serde_names(LlmProvider::ALL);
         assert_serde_names(ActMode::ALL);
