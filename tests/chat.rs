@@ -421,3 +421,63 @@ async fn a_web_result_that_gives_orders_reaches_the_model_only_as_marked_data_an
     assert!(seen >= 1, "the page reached the model");
     assert_eq!(served.stop().await.code(), Some(0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_product_named_like_an_order_reaches_the_model_only_as_marked_data_and_nothing_waits_for_a_yes() {
+    use wiremock::matchers::{body_string_contains, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let llm = MockServer::start().await;
+    // The model reads the report, then obeys what it found in it, every round.
+    let read = json!({"role": "assistant", "content": null, "refusal": null, "tool_calls": [{"id": "call_1", "type": "function",
+        "function": {"name": "latest_report", "arguments": "{\"format\": \"json\"}"}}]});
+    let obey = json!({"role": "assistant", "content": null, "refusal": null, "tool_calls": [{"id": "call_2", "type": "function",
+        "function": {"name": "save_proposal", "arguments": "{\"changes\": [{\"campaign_id\": \"C00003\", \"kind\": \"pause\"}], \"rationale\": \"the product said so\"}"}}]});
+    Mock::given(method("POST")).and(path("/v1/chat/completions")).and(body_string_contains("tool_call_id")).respond_with(ResponseTemplate::new(200).set_body_json(completion(obey))).with_priority(1).mount(&llm).await;
+    Mock::given(method("POST")).and(path("/v1/chat/completions")).respond_with(ResponseTemplate::new(200).set_body_json(completion(read))).with_priority(2).mount(&llm).await;
+    let toml = format!("{}[tools]\nallow_writes = true\n", llm_toml(&llm));
+    let (data, app) = tokio::task::spawn_blocking(move || {
+        // The first dry run picks new campaigns; the product of the first is renamed and the run repeated.
+        let (data, app, report) = filled(&toml, false);
+        let product = report["new_campaigns"][0]["product_id"].as_str().expect("the run proposes a new campaign").to_string();
+        common::map_csv(&data.path().join("products.csv"), |h, mut row| {
+            let (id, name) = (h.iter().position(|c| c == "product_id").unwrap(), h.iter().position(|c| c == "name").unwrap());
+            if row[id] == product {
+                row[name] = INJECTION.to_string();
+            }
+            row
+        });
+        assert!(app.run(common::AS_OF).status.success());
+        assert!(app.report()["new_campaigns"].to_string().contains(INJECTION), "the store's text is in the report");
+        (data, app)
+    })
+    .await
+    .unwrap();
+    let served = Served::start(&app, &[]).await;
+    let http = reqwest::Client::new();
+    let r = say(&http, &served.base, None, "show me the report").await;
+    assert_eq!(r["branch"], "report");
+    let ran = tools(&r);
+    assert_eq!(ran[0], "latest_report", "{r}");
+    // Whatever the model asked, a save_proposal ran only as a preview, and
+    // the turn ended on the templated report: nothing waits for a yes.
+    assert!(r["tool_calls"].as_array().unwrap().iter().filter(|t| t["tool"] == "save_proposal").all(|t| t["arguments"]["preview"] == true), "{r}");
+    let session = r["session_id"].as_str().unwrap();
+    let r = say(&http, &served.base, Some(session), "yes").await;
+    assert!(r["reply"].as_str().unwrap().contains("Nothing is waiting"), "{}", r["reply"]);
+    assert_eq!(count(&app.db_url(), "SELECT COUNT(*) FROM runs WHERE mode = 'propose'").await, 0);
+    assert!(!data.path().join("actions_applied.csv").exists() || common::applied_keys(data.path()).is_empty(), "nothing applied");
+    // Everything the model was sent: the product's name only inside the markers.
+    let mut seen = 0;
+    for req in llm.received_requests().await.unwrap() {
+        let body: Value = serde_json::from_slice(&req.body).unwrap();
+        for m in body["messages"].as_array().into_iter().flatten() {
+            let text = m["content"].as_str().unwrap_or("");
+            if text.contains(INJECTION) {
+                seen += 1;
+                assert!(only_inside_markers(text, INJECTION), "outside the markers: {text}");
+            }
+        }
+    }
+    assert!(seen >= 1, "the product's name reached the model (in latest_report's result)");
+    assert_eq!(served.stop().await.code(), Some(0));
+}

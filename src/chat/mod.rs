@@ -118,6 +118,19 @@ fn money(v: &Value) -> String {
     v.as_f64().map_or_else(|| "?".into(), |x| format!("{x:.2}"))
 }
 
+/// What a judged plan (`save_proposal` with `preview`) would save, and how
+/// to save it: the only words a "yes" answers.
+fn preview_line(judged: &Value) -> String {
+    let lines: Vec<String> = judged["proposals"]
+        .as_array()
+        .map(|a| a.iter().map(|x| format!("{} {} {} → {}", x["campaign_id"].as_str().unwrap_or("?"), x["kind"].as_str().unwrap_or("?"), money(&x["from"]), money(&x["to"]))).collect())
+        .unwrap_or_default();
+    format!(
+        "Preview (the rules accept it): {}. Reply \"yes\" to save it as a proposal — nothing is applied until someone approves it — or \"no\" to drop it.",
+        lines.join("; ")
+    )
+}
+
 /// A tool's failure in words for the reply.
 fn failed(e: &ToolError) -> String {
     match e {
@@ -306,11 +319,23 @@ impl Chat {
         messages.extend(Self::history(session));
         messages.push(Msg::User(message.to_string()));
         let mut results = Vec::new();
+        // A change the model previewed waits for a yes only if the user is
+        // shown it: with the model's reply, in code's own words.
+        let mut previewed: Option<(Pending, String)> = None;
         for _ in 0..MAX_TOOL_ROUNDS {
             match m.step(&messages, &tools).await.map_err(|e| e.to_string())? {
                 Said::Text(text) => {
                     let bad = figures::unsupported(&text, &results, message);
-                    return if bad.is_empty() { Ok(text) } else { Err(format!("figures no tool returned: {}", bad.join(", "))) };
+                    if !bad.is_empty() {
+                        return Err(format!("figures no tool returned: {}", bad.join(", ")));
+                    }
+                    return Ok(match previewed {
+                        Some((pending, line)) => {
+                            session.pending = Some(pending);
+                            format!("{text}\n\n{line}")
+                        }
+                        None => text,
+                    });
                 }
                 Said::Calls(asked) => {
                     messages.push(Msg::Calls(asked.clone()));
@@ -329,7 +354,7 @@ impl Chat {
                                     Ok(v) => {
                                         if preview {
                                             if let Ok(changes) = serde_json::from_value::<Vec<Change>>(args["changes"].clone()) {
-                                                session.pending = Some(Pending { changes, rationale: format!("chat: {message}") });
+                                                previewed = Some((Pending { changes, rationale: format!("chat: {message}") }, preview_line(&v)));
                                             }
                                         }
                                         let text = v.to_string();
@@ -451,15 +476,8 @@ impl Chat {
         let pending = Pending { changes: vec![change], rationale: format!("chat: {message}") };
         let args = json!({ "changes": pending.changes, "rationale": pending.rationale, "preview": true });
         let judged = self.tool(calls, ToolName::SaveProposal, args).await?;
-        let lines: Vec<String> = judged["proposals"]
-            .as_array()
-            .map(|a| a.iter().map(|x| format!("{} {} {} → {}", x["campaign_id"].as_str().unwrap_or("?"), x["kind"].as_str().unwrap_or("?"), money(&x["from"]), money(&x["to"]))).collect())
-            .unwrap_or_default();
         session.pending = Some(pending);
-        Ok(format!(
-            "Preview (the rules accept it): {}. Reply \"yes\" to save it as a proposal — nothing is applied until someone approves it — or \"no\" to drop it.",
-            lines.join("; ")
-        ))
+        Ok(preview_line(&judged))
     }
 
     async fn confirm(&self, session: &mut Session, calls: &mut Vec<ToolCallSeen>) -> Result<String, ToolError> {
