@@ -362,6 +362,27 @@ fn only_inside_markers(text: &str, needle: &str) -> bool {
     })
 }
 
+/// The request bodies the scripted model server received.
+async fn sent_to_model(llm: &wiremock::MockServer) -> Vec<Value> {
+    llm.received_requests().await.unwrap().iter().map(|r| serde_json::from_slice(&r.body).unwrap()).collect()
+}
+
+/// Asserts every message holding INJECTION holds it only between the
+/// markers; how many messages held it.
+fn injection_only_inside_markers(bodies: &[Value]) -> usize {
+    let mut seen = 0;
+    for body in bodies {
+        for m in body["messages"].as_array().into_iter().flatten() {
+            let text = m["content"].as_str().unwrap_or("");
+            if text.contains(INJECTION) {
+                seen += 1;
+                assert!(only_inside_markers(text, INJECTION), "outside the markers: {text}");
+            }
+        }
+    }
+    seen
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_web_result_that_gives_orders_reaches_the_model_only_as_marked_data_and_writes_nothing() {
     use wiremock::matchers::{body_string_contains, method, path};
@@ -403,17 +424,9 @@ async fn a_web_result_that_gives_orders_reaches_the_model_only_as_marked_data_an
     assert_eq!(count(&app.db_url(), "SELECT COUNT(*) FROM runs WHERE mode = 'propose'").await, 0);
     assert_eq!(count(&app.db_url(), "SELECT COUNT(*) FROM tool_calls WHERE tool = 'save_proposal'").await, 0);
     // Everything the model was sent: the page's text only inside the markers.
-    let requests = llm.received_requests().await.unwrap();
-    let mut seen = 0;
-    for req in &requests {
-        let body: Value = serde_json::from_slice(&req.body).unwrap();
-        for m in body["messages"].as_array().into_iter().flatten() {
-            let text = m["content"].as_str().unwrap_or("");
-            if text.contains(INJECTION) {
-                seen += 1;
-                assert!(only_inside_markers(text, INJECTION), "outside the markers: {text}");
-            }
-        }
+    let bodies = sent_to_model(&llm).await;
+    let seen = injection_only_inside_markers(&bodies);
+    for body in &bodies {
         if body["messages"].to_string().contains("Web results") {
             assert!(body["tools"].is_null(), "no tool is offered with web results");
         }
@@ -467,17 +480,7 @@ async fn a_product_named_like_an_order_reaches_the_model_only_as_marked_data_and
     assert_eq!(count(&app.db_url(), "SELECT COUNT(*) FROM runs WHERE mode = 'propose'").await, 0);
     assert!(!data.path().join("actions_applied.csv").exists() || common::applied_keys(data.path()).is_empty(), "nothing applied");
     // Everything the model was sent: the product's name only inside the markers.
-    let mut seen = 0;
-    for req in llm.received_requests().await.unwrap() {
-        let body: Value = serde_json::from_slice(&req.body).unwrap();
-        for m in body["messages"].as_array().into_iter().flatten() {
-            let text = m["content"].as_str().unwrap_or("");
-            if text.contains(INJECTION) {
-                seen += 1;
-                assert!(only_inside_markers(text, INJECTION), "outside the markers: {text}");
-            }
-        }
-    }
+    let seen = injection_only_inside_markers(&sent_to_model(&llm).await);
     assert!(seen >= 1, "the product's name reached the model (in latest_report's result)");
     assert_eq!(served.stop().await.code(), Some(0));
 }
