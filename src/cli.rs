@@ -109,8 +109,9 @@ pub enum Command {
     /// Serves the tools over MCP on stdin/stdout (SPEC §12), for an AI
     /// assistant: `{"command": "campaign-pilot", "args": ["mcp"]}`.
     Mcp,
-    /// A conversation in the terminal over the same tools (SPEC §12): one
-    /// question per line, Ctrl-D to quit.
+    /// A conversation in the terminal over the same tools (SPEC §12): the
+    /// arrow keys recall earlier questions, Ctrl-D quits; from a pipe, one
+    /// question per line.
     Chat {
         /// Continue this session (default: a new one).
         #[arg(long, value_name = "ID")]

@@ -148,6 +148,27 @@ fn the_terminal_chat_answers_line_by_line_and_ends_at_end_of_input() {
     assert!(stderr(&out).contains("tools: explain"), "{}", stderr(&out));
 }
 
+/// On a terminal the chat is a line editor: the up arrow brings back the
+/// last question, Ctrl-D quits, and the prompt stays on the terminal (stdout
+/// holds the answers only). Driven from a real pseudo-terminal.
+#[test]
+fn on_a_terminal_the_up_arrow_repeats_the_last_question_and_ctrl_d_quits() {
+    let (_data, app, report) = filled("", false);
+    let c3 = report["campaigns"].as_array().unwrap().iter().find(|c| c["campaign_id"] == "C00003").unwrap().clone();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/pty_chat.py");
+    let out = Command::new("python3").arg(script).arg(BIN).arg(app.config()).args(["budget of C00003\\r", "what changed today\\r", "\\x1b[A\\x1b[A\\r", "\\x04"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(seen["rc"], 0, "{seen}");
+    let lines: Vec<&str> = seen["stdout"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect();
+    assert_eq!(lines.len(), 3, "{seen}");
+    assert!(lines[0].contains(&format!("{:.2}", c3["budget"]["current"].as_f64().unwrap())), "{seen}");
+    assert_ne!(lines[1], lines[0], "{seen}");
+    assert_eq!(lines[2], lines[0], "two arrows up is the first question again: {seen}");
+    assert!(!lines.iter().any(|l| l.contains("> ")), "the prompt is not on stdout: {seen}");
+    assert!(seen["screen"].as_str().unwrap().contains("[budget · tools: get_budget]"), "{seen}");
+}
+
 fn completion(message: Value) -> Value {
     json!({
         "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "test-model",

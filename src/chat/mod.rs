@@ -493,17 +493,15 @@ impl Chat {
 /// `campaign-pilot chat`: one question per line on stdin, each reply on
 /// stdout with the branch and the tools it used; Ctrl-D (end of input) quits.
 pub async fn terminal(cfg: &LoadedConfig, session: Option<String>) -> crate::error::Result<()> {
-    use tokio::io::AsyncBufReadExt;
+    use std::io::IsTerminal as _;
     let db = Db::connect(&cfg.database_url()).await?;
     let shared = Arc::new(cfg.clone());
     let hub = Arc::new(Hub::new(db.clone(), shared.clone(), Arc::new(crate::clock::SystemClock)));
     let chat = Chat::open(hub, db, shared).await.map_err(|e| crate::error::Error::Usage(format!("chat: {e}")))?;
     let mut session = session;
-    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-    eprintln!("campaign-pilot chat: ask about budgets, decisions and changes; Ctrl-D quits.");
-    loop {
-        eprint!("> ");
-        let Ok(Some(line)) = lines.next_line().await else { break };
+    let mut input = if std::io::stdin().is_terminal() { Input::editor()? } else { Input::plain() };
+    eprintln!("campaign-pilot chat: ask about budgets, decisions and changes; arrow keys recall earlier questions, Ctrl-D quits.");
+    while let Some(line) = input.next().await? {
         if line.trim().is_empty() {
             continue;
         }
@@ -522,4 +520,53 @@ pub async fn terminal(cfg: &LoadedConfig, session: Option<String>) -> crate::err
         }
     }
     Ok(())
+}
+
+/// Where the terminal chat's questions come from: a line editor on a
+/// terminal (history with the arrow keys, its prompt on the terminal itself,
+/// never on stdout, so `chat > answers.txt` holds the answers only), plain
+/// lines from a pipe or a file.
+enum Input {
+    Editor(Option<Box<rustyline::DefaultEditor>>),
+    Plain(tokio::io::Lines<tokio::io::BufReader<tokio::io::Stdin>>),
+}
+
+impl Input {
+    fn editor() -> crate::error::Result<Input> {
+        let config = rustyline::Config::builder().behavior(rustyline::config::Behavior::PreferTerm).auto_add_history(true).max_history_size(1000).map_err(|e| crate::error::Error::Usage(format!("chat: terminal: {e}")))?.build();
+        let editor = rustyline::DefaultEditor::with_config(config).map_err(|e| crate::error::Error::Usage(format!("chat: terminal: {e}")))?;
+        Ok(Input::Editor(Some(Box::new(editor))))
+    }
+
+    fn plain() -> Input {
+        use tokio::io::AsyncBufReadExt as _;
+        Input::Plain(tokio::io::BufReader::new(tokio::io::stdin()).lines())
+    }
+
+    /// The next question, `None` at Ctrl-D or the end of input. Ctrl-C
+    /// clears the line being typed, as in a shell.
+    async fn next(&mut self) -> crate::error::Result<Option<String>> {
+        match self {
+            Input::Plain(lines) => {
+                eprint!("> ");
+                Ok(lines.next_line().await.ok().flatten())
+            }
+            Input::Editor(slot) => loop {
+                let Some(mut editor) = slot.take() else { return Ok(None) };
+                let (editor, read) = tokio::task::spawn_blocking(move || {
+                    let read = editor.readline("> ");
+                    (editor, read)
+                })
+                .await
+                .map_err(|e| crate::error::Error::Usage(format!("chat: terminal: {e}")))?;
+                *slot = Some(editor);
+                match read {
+                    Ok(line) => return Ok(Some(line)),
+                    Err(rustyline::error::ReadlineError::Interrupted) => continue,
+                    Err(rustyline::error::ReadlineError::Eof) => return Ok(None),
+                    Err(e) => return Err(crate::error::Error::Usage(format!("chat: terminal: {e}"))),
+                }
+            },
+        }
+    }
 }
