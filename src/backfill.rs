@@ -188,7 +188,7 @@ pub async fn backfill(cfg: &LoadedConfig, req: &BackfillRequest) -> Result<Backf
         if s.demo.enabled && s.store.kind == StoreKind::Files {
             ensure_demo(&cfg.resolve(&s.store.path), req.to, s.demo.seed, s.demo.products, s.demo.campaigns, s.demo.days)?;
         }
-        let (raw, fetch) = sync::read_range(cfg, &db, day_of(*first) - s.history.days as i32 + 1, day_of(*last)).await?;
+        let (raw, fetch) = sync::read_range(cfg, &db, day_of(*first) - s.history.days as i32 + 1, day_of(*last), None).await?;
         if fetch.requests > 0 {
             tracing::info!(requests = fetch.requests, days = ?fetch.days_fetched, seconds = fetch.seconds, "fetched the missing history once for the whole range");
         }

@@ -309,6 +309,22 @@ pub struct GenerateArgs {
     /// Also write bad rows of every kind the validator must catch (listed in faults.json).
     #[arg(long)]
     pub faults: bool,
+    /// Row order of the daily tables: `id` (each product's or campaign's
+    /// days together) or `date` (each day's rows together, as an export that
+    /// appends a day at a time writes them).
+    #[arg(long, value_enum, default_value_t = OrderArg::Id)]
+    pub order: OrderArg,
+    /// Write the daily rows up to this day only, of the world that runs to
+    /// `--as-of`: the same data as it stood a day (or more) earlier, for
+    /// benchmarking the next day's run.
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = date_arg)]
+    pub until: Option<NaiveDate>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OrderArg {
+    Id,
+    Date,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

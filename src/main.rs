@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use campaign_pilot::cli::{Cli, Command, FormatArg, LogFormat, PolicyArg, SandboxCommand};
+use campaign_pilot::cli::{Cli, Command, FormatArg, LogFormat, OrderArg, PolicyArg, SandboxCommand};
 use campaign_pilot::clock::{Clock, SystemClock};
 use campaign_pilot::config;
 use campaign_pilot::error::{exit_code, status_code, Error};
@@ -14,7 +14,7 @@ use campaign_pilot::model::plan::ActionStatus;
 use campaign_pilot::model::shard::Shard;
 use campaign_pilot::pipeline::{self, RunRequest};
 use campaign_pilot::review::{self, ReviewContext};
-use campaign_pilot::sandbox::generate::{generate, Format, GenerateOptions};
+use campaign_pilot::sandbox::generate::{generate, Format, GenerateOptions, RowOrder};
 use campaign_pilot::sandbox::serve::{serve, ServeOptions};
 use campaign_pilot::sandbox::simulate::{self, Policy, SimulateOptions};
 use campaign_pilot::sandbox::world::WorldOptions;
@@ -366,6 +366,11 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                 },
                 faults: a.faults,
                 progress: true,
+                order: match a.order {
+                    OrderArg::Id => RowOrder::Id,
+                    OrderArg::Date => RowOrder::Date,
+                },
+                until: a.until,
             };
             let s = generate(&a.out, &opts).map_err(Error::Generate)?;
             let rows: Vec<String> = s.rows.iter().map(|(t, n)| format!("{t} {n}")).collect();

@@ -297,7 +297,7 @@ pub async fn replay(base: &LoadedConfig, settings: &[Vec<(String, f64)>], from: 
         db.close().await;
         return Err(Error::Locked);
     };
-    let (raw, _) = sync::read_range(base, &db, day_of(from) - s.history.days as i32 + 1, day_of(to)).await?;
+    let (raw, _) = sync::read_range(base, &db, day_of(from) - s.history.days as i32 + 1, day_of(to), None).await?;
     db.close().await;
     let days: Vec<NaiveDate> = from.iter_days().take_while(|d| *d <= to).collect();
     let bar = if progress { ProgressBar::new((days.len() * settings.len()) as u64) } else { ProgressBar::hidden() };

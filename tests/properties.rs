@@ -134,10 +134,10 @@ fn write_products(dir: &Path, rows: &[(Bad, String, String, bool)]) -> Vec<u64> 
 
 fn batch(dir: &Path) -> RawBatch {
     RawBatch {
-        products: read_table(dir, Table::Products, "store.path").unwrap(),
-        product_daily: read_table(dir, Table::ProductDaily, "store.path").unwrap(),
-        campaigns: read_table(dir, Table::Campaigns, "ads.path").unwrap(),
-        campaign_daily: read_table(dir, Table::CampaignDaily, "ads.path").unwrap(),
+        products: read_table(dir, Table::Products, "store.path", None).unwrap(),
+        product_daily: read_table(dir, Table::ProductDaily, "store.path", None).unwrap(),
+        campaigns: read_table(dir, Table::Campaigns, "ads.path", None).unwrap(),
+        campaign_daily: read_table(dir, Table::CampaignDaily, "ads.path", None).unwrap(),
         views_available: true,
         views_feed: SideFeed::default(),
         observed_budgets: BTreeMap::new(),

@@ -19,14 +19,18 @@ use crate::model::day::{parse_day, Day};
 use crate::model::history::ViewsRow;
 use crate::model::run::QuarantinedRow;
 
-/// Finds and reads one table.
-pub fn read_table(dir: &Path, table: Table, key: &'static str) -> Result<RawTable, ConnectorError> {
+/// Finds and reads one table. With a `reach`, a daily table's rows dated
+/// before it are left unread in [`RawTable::older`] (a Parquet file's row
+/// groups that hold only such days are then skipped by the run's own reads;
+/// a CSV file is parsed once either way).
+pub fn read_table(dir: &Path, table: Table, key: &'static str, reach: Option<Day>) -> Result<RawTable, ConnectorError> {
     let csv = dir.join(format!("{}.csv", table.name()));
     let parquet = dir.join(format!("{}.parquet", table.name()));
+    let reach = reach.filter(|_| table.columns().iter().any(|c| c.name == col::DATE));
     if csv.exists() {
-        guarded(&csv, || read_csv(&csv, table, key))
+        guarded(&csv, || read_csv(&csv, table, key).and_then(|t| split_at(t, reach, &csv)))
     } else if parquet.exists() {
-        guarded(&parquet, || read_parquet(&parquet, table, key))
+        guarded(&parquet, || read_parquet(&parquet, table, key, reach))
     } else {
         Err(ConnectorError::MissingTable { key, dir: dir.display().to_string(), table: table.name() })
     }
@@ -96,44 +100,66 @@ fn read_csv(path: &Path, table: Table, key: &'static str) -> Result<RawTable, Co
         .try_into_reader_with_file_path(Some(path.to_path_buf()))
         .and_then(|r| r.finish())
         .map_err(read_err(path))?;
-    Ok(RawTable { table, df, source: Source::Csv(path.to_path_buf()) })
+    Ok(RawTable::whole(table, df, Source::Csv(path.to_path_buf())))
 }
 
-fn read_parquet(path: &Path, table: Table, key: &'static str) -> Result<RawTable, ConnectorError> {
-    let file = File::open(path).map_err(|e| ConnectorError::Read {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    })?;
-    let mut reader = ParquetReader::new(file);
-    let schema = reader.schema().map_err(read_err(path))?;
+/// The rows a run reads of a daily table: dated from `reach` on, or without
+/// a readable date (the validator quarantines those).
+fn from_reach(date: Expr, reach: Day) -> Expr {
+    date.clone().is_null().or(date.gt_eq(lit(reach)))
+}
+
+/// Splits a table read whole at `reach`: the older rows stay behind, lazily.
+fn split_at(t: RawTable, reach: Option<Day>, path: &Path) -> Result<RawTable, ConnectorError> {
+    let Some(reach) = reach else { return Ok(t) };
+    let date = col(col::DATE).cast(DataType::Int32);
+    let whole = t.df.lazy();
+    let df = whole.clone().filter(from_reach(date.clone(), reach)).collect().map_err(read_err(path))?;
+    Ok(RawTable { table: t.table, df, older: Some(whole.filter(date.lt(lit(reach)))), source: t.source })
+}
+
+fn read_parquet(path: &Path, table: Table, key: &'static str, reach: Option<Day>) -> Result<RawTable, ConnectorError> {
+    File::open(path).map_err(|e| ConnectorError::Read { path: path.display().to_string(), message: e.to_string() })?;
+    let mut scan = LazyFrame::scan_parquet(PlRefPath::new(path.display().to_string()), ScanArgsParquet { row_index: Some(RowIndex { name: col::LINE.into(), offset: 1 }), ..Default::default() })
+        .map_err(read_err(path))?;
+    let schema = scan.collect_schema().map_err(read_err(path))?;
     let names: Vec<&str> = schema.iter_names().map(|s| s.as_str()).collect();
     check_columns(&names, table, path, key)?;
-    let wanted: Vec<String> = table.columns().iter().map(|c| c.name.to_string()).collect();
-    let mut df = reader
-        .with_columns(Some(wanted))
-        .with_row_index(Some(RowIndex { name: col::LINE.into(), offset: 1 }))
-        .finish()
-        .map_err(read_err(path))?;
     // A parquet column may hold another type (an int32, a date as text):
     // cast without failing, as the CSV reader does; failures become null.
+    let mut casts = vec![col(col::LINE)];
     for c in table.columns() {
         let target = c.kind.read_dtype();
-        let s = df.column(c.name).map_err(read_err(path))?;
-        if s.dtype() != &target {
-            let cast = match (c.kind, s.dtype()) {
-                (Kind::OptionalDate, _) => s.cast(&DataType::String),
+        let found = schema.get(c.name).cloned().unwrap_or(DataType::Null);
+        casts.push(if found == target {
+            col(c.name)
+        } else {
+            match (c.kind, &found) {
+                (Kind::OptionalDate, _) => col(c.name).cast(DataType::String),
                 // Text to a date parses it (a value that does not becomes null).
-                (Kind::Date, DataType::String) => s
-                    .str()
-                    .and_then(|t| t.as_date(Some("%Y-%m-%d"), false))
-                    .map(|d| d.into_series().with_name(c.name.into()).into_column()),
-                _ => s.cast(&target),
+                (Kind::Date, DataType::String) => col(c.name).str().to_date(StrptimeOptions { format: Some("%Y-%m-%d".into()), strict: false, exact: true, cache: true }),
+                _ => col(c.name).cast(target.clone()),
             }
-            .map_err(read_err(path))?;
-            df.with_column(cast).map_err(read_err(path))?;
-        }
+            .alias(c.name)
+        });
     }
-    Ok(RawTable { table, df, source: Source::Parquet(path.to_path_buf()) })
+    let date_is_date = matches!(schema.get(col::DATE), Some(DataType::Date));
+    let Some(reach) = reach else {
+        let df = scan.select(casts).collect().map_err(read_err(path))?;
+        return Ok(RawTable::whole(table, df, Source::Parquet(path.to_path_buf())));
+    };
+    // A stored date column is compared as it is stored, before any cast, so
+    // the reader skips the row groups whose statistics lie before the reach.
+    let (df, older) = if date_is_date {
+        let date = col(col::DATE).cast(DataType::Int32);
+        (scan.clone().filter(from_reach(date.clone(), reach)).select(casts.clone()), scan.filter(date.lt(lit(reach))).select(casts))
+    } else {
+        let typed = scan.select(casts);
+        let date = col(col::DATE).cast(DataType::Int32);
+        (typed.clone().filter(from_reach(date.clone(), reach)), typed.filter(date.lt(lit(reach))))
+    };
+    let df = df.collect().map_err(read_err(path))?;
+    Ok(RawTable { table, df, older: Some(older), source: Source::Parquet(path.to_path_buf()) })
 }
 
 /// Where the given CSV records stand in their file and what they say: for

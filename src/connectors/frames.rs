@@ -54,7 +54,7 @@ pub(crate) fn products_table(source: &str, list: &[StoreProduct]) -> Result<RawT
     ])
     .map_err(polars_err(source))?;
     let raw = Arc::new(list.iter().map(|p| p.raw.clone()).collect());
-    Ok(RawTable { table: Table::Products, df, source: Source::Api { name: format!("{source} products"), raw } })
+    Ok(RawTable::whole(Table::Products, df, Source::Api { name: format!("{source} products"), raw }))
 }
 
 pub(crate) fn product_daily_table(source: &str, sales: Vec<SalesRow>, views: Option<Vec<ViewsRow>>) -> Result<RawTable, ConnectorError> {
@@ -81,7 +81,7 @@ pub(crate) fn product_daily_table(source: &str, sales: Vec<SalesRow>, views: Opt
         Column::new(col::LINE.into(), lines(n)),
     ])
     .map_err(polars_err(source))?;
-    Ok(RawTable { table: Table::ProductDaily, df, source: Source::Api { name: format!("{source} product_daily (history)"), raw: Arc::new(Vec::new()) } })
+    Ok(RawTable::whole(Table::ProductDaily, df, Source::Api { name: format!("{source} product_daily (history)"), raw: Arc::new(Vec::new()) }))
 }
 
 pub(crate) fn campaigns_table(source: &str, list: &[CampaignRecord]) -> Result<RawTable, ConnectorError> {
@@ -99,7 +99,7 @@ pub(crate) fn campaigns_table(source: &str, list: &[CampaignRecord]) -> Result<R
     ])
     .map_err(polars_err(source))?;
     let raw = Arc::new(list.iter().map(|c| c.raw.clone()).collect());
-    Ok(RawTable { table: Table::Campaigns, df, source: Source::Api { name: format!("{source} campaigns"), raw } })
+    Ok(RawTable::whole(Table::Campaigns, df, Source::Api { name: format!("{source} campaigns"), raw }))
 }
 
 pub(crate) fn campaign_daily_table(source: &str, rows: Vec<CampaignDayRow>) -> Result<RawTable, ConnectorError> {
@@ -115,5 +115,5 @@ pub(crate) fn campaign_daily_table(source: &str, rows: Vec<CampaignDayRow>) -> R
         Column::new(col::LINE.into(), lines(rows.len())),
     ])
     .map_err(polars_err(source))?;
-    Ok(RawTable { table: Table::CampaignDaily, df, source: Source::Api { name: format!("{source} campaign_daily (history)"), raw: Arc::new(Vec::new()) } })
+    Ok(RawTable::whole(Table::CampaignDaily, df, Source::Api { name: format!("{source} campaign_daily (history)"), raw: Arc::new(Vec::new()) }))
 }

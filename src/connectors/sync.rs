@@ -75,15 +75,18 @@ pub fn runs(days: &[Day]) -> Vec<(Day, Day)> {
 /// Reads the run's four tables from whatever is configured: the store and
 /// the ad platform side by side (their limits are independent).
 pub async fn read_batch(cfg: &LoadedConfig, db: &Db, as_of: Day) -> Result<(RawBatch, FetchStats), ConnectorError> {
-    read_range(cfg, db, as_of - cfg.settings.history.days as i32 + 1, as_of).await
+    let reach = crate::decisions::reach::needed_from(as_of, &cfg.settings);
+    read_range(cfg, db, as_of - cfg.settings.history.days as i32 + 1, as_of, Some(reach)).await
 }
 
 /// The daily rows of `from..=as_of` (API connectors: brought up to date in
 /// the database first; files: whatever the files hold) and the current
-/// products and campaigns. `backfill` reads its whole range once.
-pub async fn read_range(cfg: &LoadedConfig, db: &Db, from: Day, as_of: Day) -> Result<(RawBatch, FetchStats), ConnectorError> {
+/// products and campaigns. `backfill` reads its whole range once. With a
+/// `reach`, files' daily rows dated before it are left for the validator's
+/// quality check only (see [`files::read_table`]).
+pub async fn read_range(cfg: &LoadedConfig, db: &Db, from: Day, as_of: Day, reach: Option<Day>) -> Result<(RawBatch, FetchStats), ConnectorError> {
     let started = Instant::now();
-    let (store, ads) = tokio::try_join!(read_store(cfg, db, from, as_of), read_ads(cfg, db, from, as_of))?;
+    let (store, ads) = tokio::try_join!(read_store(cfg, db, from, as_of, reach), read_ads(cfg, db, from, as_of, reach))?;
     let (products, product_daily, views_available, views_feed, store_part) = store;
     let (campaigns, campaign_daily, observed_budgets, ads_part) = ads;
     let mut stats = FetchStats::default();
@@ -141,13 +144,13 @@ struct Part {
 }
 
 /// Products and daily product rows (with views when a source has them).
-async fn read_store(cfg: &LoadedConfig, db: &Db, from: Day, as_of: Day) -> Result<(RawTable, RawTable, bool, SideFeed, Part), ConnectorError> {
+async fn read_store(cfg: &LoadedConfig, db: &Db, from: Day, as_of: Day, reach: Option<Day>) -> Result<(RawTable, RawTable, bool, SideFeed, Part), ConnectorError> {
     let s = &cfg.settings;
     let mut part = Part::default();
     let mut views_feed = SideFeed::default();
     let (products, product_daily, views_available) = if s.store.kind == StoreKind::Files {
         let dir = cfg.resolve(&s.store.path);
-        (files::read_table(&dir, Table::Products, "store.path")?, files::read_table(&dir, Table::ProductDaily, "store.path")?, true)
+        (files::read_table(&dir, Table::Products, "store.path", None)?, files::read_table(&dir, Table::ProductDaily, "store.path", reach)?, true)
     } else {
         let peer = store_peer(s)?;
         part.peers.push(peer.clone());
@@ -211,14 +214,14 @@ async fn read_store(cfg: &LoadedConfig, db: &Db, from: Day, as_of: Day) -> Resul
 
 /// Campaigns and daily campaign rows, and the campaigns whose budget was
 /// observed from their own spend (a platform without budgets).
-async fn read_ads(cfg: &LoadedConfig, db: &Db, from: Day, as_of: Day) -> Result<(RawTable, RawTable, BTreeMap<String, f64>, Part), ConnectorError> {
+async fn read_ads(cfg: &LoadedConfig, db: &Db, from: Day, as_of: Day, reach: Option<Day>) -> Result<(RawTable, RawTable, BTreeMap<String, f64>, Part), ConnectorError> {
     let s = &cfg.settings;
     let mut part = Part::default();
     let mut observed = BTreeMap::new();
     let (campaigns, campaign_daily) = match s.ads.kind {
         AdsKind::Files => {
             let dir = cfg.resolve(&s.ads.path);
-            (files::read_table(&dir, Table::Campaigns, "ads.path")?, files::read_table(&dir, Table::CampaignDaily, "ads.path")?)
+            (files::read_table(&dir, Table::Campaigns, "ads.path", None)?, files::read_table(&dir, Table::CampaignDaily, "ads.path", reach)?)
         }
         AdsKind::Sandbox => {
             let client = sandbox_ads(s)?;
@@ -267,7 +270,7 @@ pub async fn stored_campaign_days(cfg: &LoadedConfig, db: &Db, campaign_id: &str
     let s = &cfg.settings;
     let mut rows = match s.ads.kind {
         AdsKind::Files => {
-            let t = files::read_table(&cfg.resolve(&s.ads.path), Table::CampaignDaily, "ads.path")?;
+            let t = files::read_table(&cfg.resolve(&s.ads.path), Table::CampaignDaily, "ads.path", None)?;
             campaign_rows(t.df, campaign_id, from, to).map_err(|e| ConnectorError::Read { path: t.source.describe(), message: e.to_string() })?
         }
         AdsKind::Sandbox => db.campaign_days(&ads_source(s), from, to).await.map_err(history_err)?,

@@ -9,6 +9,7 @@ pub mod marginal;
 pub mod matrix;
 pub mod outcomes;
 pub mod proposals;
+pub mod reach;
 pub mod response;
 pub mod risk;
 pub mod selection;

@@ -5,18 +5,37 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use polars::prelude::DataFrame;
+use polars::prelude::{DataFrame, LazyFrame};
 
 use super::contract::Table;
 use super::run::QuarantinedRow;
 
 /// One table as read, before validation: the contract's columns in their
 /// read types (a value that did not parse is null), plus the source line.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RawTable {
     pub table: Table,
+    /// The rows the run uses: all of them, or for a daily table read with a
+    /// reach, those dated from it on (and those without a readable date).
     pub df: DataFrame,
+    /// A daily table's rows dated before the run's reach, not yet read:
+    /// the validator judges them for the feed's data quality only (counted,
+    /// the bad ones quarantined) and hands none of them on.
+    pub older: Option<LazyFrame>,
     pub source: Source,
+}
+
+impl RawTable {
+    /// A table read whole.
+    pub fn whole(table: Table, df: DataFrame, source: Source) -> RawTable {
+        RawTable { table, df, older: None, source }
+    }
+}
+
+impl std::fmt::Debug for RawTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawTable").field("table", &self.table).field("rows", &self.df.height()).field("older", &self.older.is_some()).field("source", &self.source).finish()
+    }
 }
 
 #[derive(Debug, Clone)]

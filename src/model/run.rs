@@ -137,11 +137,23 @@ pub struct StageReport {
     pub rows_out: u64,
 }
 
+/// The process's resident memory now and its peak so far, in MiB (Linux's
+/// `/proc/self/status`; 0 elsewhere): the stage logs carry them so a
+/// benchmark can tell which stage grew the process.
+fn memory_mb() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib = |key: &str| {
+        status.lines().find_map(|l| l.strip_prefix(key)).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok()).unwrap_or(0)
+    };
+    (kib("VmRSS:") / 1024, kib("VmHWM:") / 1024)
+}
+
 impl StageReport {
     /// The stage `name` started at `started` is done; logs its line.
     pub fn new(name: &'static str, started: Instant, rows_in: u64, rows_out: u64) -> Self {
         let ms = started.elapsed().as_millis() as u64;
-        tracing::info!(stage = name, ms, rows_in, rows_out, "stage done");
+        let (rss_mb, peak_rss_mb) = memory_mb();
+        tracing::info!(stage = name, ms, rows_in, rows_out, rss_mb, peak_rss_mb, "stage done");
         StageReport { name: name.to_string(), ms, rows_in, rows_out }
     }
 }

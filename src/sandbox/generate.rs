@@ -44,6 +44,21 @@ pub struct GenerateOptions {
     pub format: Format,
     pub faults: bool,
     pub progress: bool,
+    /// Row order of the daily tables.
+    pub order: RowOrder,
+    /// Daily rows after this day are left out (the world still runs to
+    /// `as_of`).
+    pub until: Option<NaiveDate>,
+}
+
+/// Row order of the daily tables as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RowOrder {
+    /// Each product's (campaign's) days together, oldest first.
+    #[default]
+    Id,
+    /// Each day's rows together, by id within the day.
+    Date,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -370,8 +385,8 @@ pub fn generate(dir: &Path, o: &GenerateOptions) -> Result<GenerateSummary, Gene
     .map_err(werr(dir))?;
     to_date(&mut campaigns_df, col::START_DATE).map_err(werr(dir))?;
     to_date(&mut campaigns_df, col::PAUSED_AT).map_err(werr(dir))?;
-    let mut pd_df = pd.into_frame().map_err(werr(dir))?;
-    let mut cd_df = cd.into_frame().map_err(werr(dir))?;
+    let mut pd_df = arrange(pd.into_frame().map_err(werr(dir))?, col::PRODUCT_ID, o).map_err(werr(dir))?;
+    let mut cd_df = arrange(cd.into_frame().map_err(werr(dir))?, col::CAMPAIGN_ID, o).map_err(werr(dir))?;
 
     let mut rows = std::collections::BTreeMap::new();
     for (table, df) in [
@@ -401,6 +416,18 @@ pub fn generate(dir: &Path, o: &GenerateOptions) -> Result<GenerateSummary, Gene
         let _ = std::fs::remove_file(dir.join("faults.json"));
     }
     Ok(GenerateSummary { rows, faults: n_faults, dir: dir.to_path_buf() })
+}
+
+/// A daily table cut at `o.until` and put in `o.order`.
+fn arrange(df: DataFrame, id: &str, o: &GenerateOptions) -> PolarsResult<DataFrame> {
+    let mut lf = df.lazy();
+    if let Some(until) = o.until {
+        lf = lf.filter(col(col::DATE).lt_eq(lit(until)));
+    }
+    if o.order == RowOrder::Date {
+        lf = lf.sort([col::DATE, id], SortMultipleOptions::default().with_maintain_order(true));
+    }
+    lf.collect()
 }
 
 pub(crate) fn to_date(df: &mut DataFrame, name: &str) -> PolarsResult<()> {
@@ -596,7 +623,7 @@ pub fn ensure_demo(dir: &Path, as_of: NaiveDate, seed: u64, products: u32, campa
     if has_data && (current.is_none() || current.as_deref() == Some(wanted.as_str())) {
         return Ok(false);
     }
-    let opts = GenerateOptions { seed, products, campaigns, days, as_of, format: Format::Csv, faults: false, progress: false };
+    let opts = GenerateOptions { seed, products, campaigns, days, as_of, format: Format::Csv, faults: false, progress: false, order: RowOrder::Id, until: None };
     generate(dir, &opts)?;
     std::fs::write(&marker, wanted).map_err(ioerr(dir))?;
     Ok(true)

@@ -147,8 +147,9 @@ impl Campaigns {
     /// day column, then the few rows left split by campaign.
     fn days(&self, valid: &ValidBatch, wanted: &HashSet<&str>, first: Day) -> PolarsResult<CampaignDays> {
         let cd = &valid.campaign_daily;
-        let date = cd.column(col::DATE)?.cast(&DataType::Int32)?;
-        let start = date.i32()?.min();
+        // The feed's oldest day, not the oldest day read: a run reads only
+        // its reach, and "the data starts d days before the action" is about the feed.
+        let start = valid.campaign_data_start;
         let idx: Vec<i64> = self.rows.iter().enumerate().filter(|(_, r)| wanted.contains(r.0.as_str())).map(|(i, _)| i as i64).collect();
         let n = idx.len();
         let wanted_idx = DataFrame::new(n, vec![Column::new(CIDX.into(), idx)])?.lazy();

@@ -46,12 +46,7 @@ pub struct Frames {
 #[error("transforming: {0}")]
 pub struct TransformError(#[from] PolarsError);
 
-/// The earliest day any window can reach.
-pub fn lookback_start(as_of: Day, s: &WindowSettings) -> Day {
-    let cd = s.current_days as Day;
-    let bd = s.baseline_days as Day;
-    (as_of - s.lift_max_age_days as Day - bd).min(as_of - cd + 1 - bd)
-}
+pub use crate::decisions::reach::lookback_start;
 
 /// Covered days of the window [start, end]: its days from `data_start` on.
 fn covered(start: Expr, end: Expr, data_start: Day) -> Expr {

@@ -16,6 +16,7 @@ use polars::prelude::*;
 use super::left_ordered;
 use crate::config::ValidateSettings;
 use crate::connectors::files::raw_records;
+use crate::decisions::reach::TRAILING_DAYS;
 use crate::model::batch::{RawBatch, RawTable, Source};
 use crate::model::campaign::{CampaignStatus, PausedBy};
 use crate::model::contract::{col, Kind, Table};
@@ -38,6 +39,9 @@ pub struct ValidBatch {
     pub campaign_daily: DataFrame,
     /// Products of campaigns that start after as_of (they get no new campaign).
     pub future_campaign_products: Vec<String>,
+    /// The oldest day with a valid campaign row in the whole feed (read or
+    /// only checked), as `quality.data_start` is for product rows.
+    pub campaign_data_start: Option<Day>,
     pub quarantine: Vec<QuarantinedRow>,
     pub quality: DataQuality,
 }
@@ -279,6 +283,8 @@ pub fn validate(raw: RawBatch, as_of: Day, limits: &ValidateSettings, min_day_fr
         + raw.product_daily.df.height()
         + raw.campaigns.df.height()
         + raw.campaign_daily.df.height()) as u64;
+    // (Rows left unread before the reach are counted in the data quality,
+    // not here: this stage's rows are the ones it hands on or drops.)
     let mut quality = DataQuality::default();
     let mut quarantine = Vec::new();
     let as_of_lit = lit(as_of);
@@ -303,7 +309,7 @@ pub fn validate(raw: RawBatch, as_of: Day, limits: &ValidateSettings, min_day_fr
         .with_row_index(col::PIDX, None)
         .collect()
         .map_err(err(t))?;
-    record(&raw.products, checked, &mut quality, &mut quarantine);
+    record(&raw.products, checked, Older::default(), &mut quality, &mut quarantine);
     let product_ids = id_frame(&products, col::PRODUCT_ID, col::PIDX, &future_products).map_err(err(t))?;
 
     // campaigns
@@ -376,19 +382,20 @@ pub fn validate(raw: RawBatch, as_of: Day, limits: &ValidateSettings, min_day_fr
         .with_row_index(CIDX, None)
         .collect()
         .map_err(err(t))?;
-    record(&raw.campaigns, checked, &mut quality, &mut quarantine);
+    record(&raw.campaigns, checked, Older::default(), &mut quality, &mut quarantine);
     let campaign_ids = id_frame(&campaigns, col::CAMPAIGN_ID, CIDX, &future_campaigns).map_err(err(t))?;
 
     // The two daily tables are independent of each other: check them side by side.
     let (pd, cd) = std::thread::scope(|s| {
-        let pd = s.spawn(|| check_daily(&raw.product_daily, &product_ids, col::PRODUCT_ID, col::PIDX, as_of, limits));
-        let cd = s.spawn(|| check_daily(&raw.campaign_daily, &campaign_ids, col::CAMPAIGN_ID, CIDX, as_of, limits));
+        let pd = s.spawn(|| check_daily_parts(&raw.product_daily, &product_ids, col::PRODUCT_ID, col::PIDX, as_of, limits));
+        let cd = s.spawn(|| check_daily_parts(&raw.campaign_daily, &campaign_ids, col::CAMPAIGN_ID, CIDX, as_of, limits));
         (pd.join().expect("validator panicked"), cd.join().expect("validator panicked"))
     });
-    let (pd_checked, product_daily) = pd.map_err(err(Table::ProductDaily))?;
-    let (cd_checked, campaign_daily) = cd.map_err(err(Table::CampaignDaily))?;
-    record(&raw.product_daily, pd_checked, &mut quality, &mut quarantine);
-    record(&raw.campaign_daily, cd_checked, &mut quality, &mut quarantine);
+    let (pd_checked, product_daily, pd_older) = pd.map_err(err(Table::ProductDaily))?;
+    let (cd_checked, campaign_daily, cd_older) = cd.map_err(err(Table::CampaignDaily))?;
+    let (pd_first, cd_first) = (pd_older.first_day, cd_older.first_day);
+    record(&raw.product_daily, pd_checked, pd_older, &mut quality, &mut quarantine);
+    record(&raw.campaign_daily, cd_checked, cd_older, &mut quality, &mut quarantine);
     // A side feed (views.csv) was checked by the connector that parsed it.
     if let Some(t) = raw.views_feed.table {
         *quality.rows_read.get_mut(t) = raw.views_feed.rows_read;
@@ -401,9 +408,11 @@ pub fn validate(raw: RawBatch, as_of: Day, limits: &ValidateSettings, min_day_fr
         let Ok(s) = df.column(col::DATE).and_then(|c| c.i32().cloned()) else { return (None, None) };
         (s.min(), s.max())
     };
+    let earliest = |a: Option<Day>, b: Option<Day>| a.into_iter().chain(b).min();
     let (data_start, newest_pd) = day_range(&product_daily);
-    let (_, newest_cd) = day_range(&campaign_daily);
-    quality.data_start = data_start;
+    let (campaign_start, newest_cd) = day_range(&campaign_daily);
+    quality.data_start = earliest(pd_first, data_start);
+    let campaign_data_start = earliest(cd_first, campaign_start);
     quality.newest_product_day = newest_pd;
     quality.newest_campaign_day = newest_cd;
     for (table, newest) in [(Table::ProductDaily, newest_pd), (Table::CampaignDaily, newest_cd)] {
@@ -425,15 +434,13 @@ pub fn validate(raw: RawBatch, as_of: Day, limits: &ValidateSettings, min_day_fr
             campaigns,
             campaign_daily,
             future_campaign_products,
+            campaign_data_start,
             quarantine,
             quality,
         },
         report,
     ))
 }
-
-/// Trailing days the as_of day's totals are compared with.
-const TRAILING_DAYS: Day = 28;
 
 /// The as_of day's totals (spend, views, units) that fell below
 /// `fraction` × their trailing 28-day median (missing days count as zero;
@@ -472,6 +479,19 @@ fn collapsed(product_daily: &DataFrame, campaign_daily: &DataFrame, as_of: Day, 
     Ok(out)
 }
 
+/// A daily table's rules: every column's, and the foreign key.
+fn daily_rules(t: Table, id: &'static str, limits: &ValidateSettings) -> Vec<Rule> {
+    let mut rules = column_rules(t, limits);
+    let what = if id == col::PRODUCT_ID { "unknown product" } else { "unknown campaign" };
+    rules.push(rule(id, what, col("__id_future").is_null()));
+    rules
+}
+
+/// A daily table's (dense index, day) key packed into one integer, hashed once.
+fn daily_key(idx: &str) -> Expr {
+    col(idx).cast(DataType::Int64) * lit(1i64 << 32) + as_day(col(col::DATE)).cast(DataType::Int64)
+}
+
 /// A daily table: rules, foreign key, after-as-of, and the (id, date) key.
 fn check_daily(
     raw: &RawTable,
@@ -482,18 +502,13 @@ fn check_daily(
     limits: &ValidateSettings,
 ) -> Result<(Checked, DataFrame), PolarsError> {
     let t = raw.table;
-    let mut rules = column_rules(t, limits);
-    let what = if id == col::PRODUCT_ID { "unknown product" } else { "unknown campaign" };
-    rules.push(rule(id, what, col("__id_future").is_null()));
     let lf = join_ids(raw.df.clone().lazy(), ids, id).rename([FUTURE], ["__id_future"], true);
-    // Key: dense index and day packed into one integer, hashed once.
-    let key = col(idx).cast(DataType::Int64) * lit(1i64 << 32) + as_day(col(col::DATE)).cast(DataType::Int64);
     let checked = check_table(
         lf,
         t,
         as_day(col(col::DATE)).gt(lit(as_of)).or(col("__id_future").eq(lit(true))),
-        rules,
-        key,
+        daily_rules(t, id, limits),
+        daily_key(idx),
         None,
     )?;
     let valid = checked
@@ -506,10 +521,90 @@ fn check_daily(
     Ok((checked, valid))
 }
 
-fn record(raw: &RawTable, checked: Checked, quality: &mut DataQuality, quarantine: &mut Vec<QuarantinedRow>) {
+/// What a daily table's rows before the run's reach came to.
+#[derive(Default)]
+struct Older {
+    rows: u64,
+    after_as_of: u64,
+    bad: Vec<(u64, String, &'static str)>,
+    /// The oldest day of a valid row among them.
+    first_day: Option<Day>,
+}
+
+/// A daily table's rows dated before the run's reach: judged by the same
+/// rules as [`check_daily`]'s (each row's first broken rule; a repeated
+/// key after the first valid row with it) for the feed's data quality, but
+/// only narrow columns are ever materialised and no row is handed on. The
+/// two parts cannot share a key (it holds the date), so together they
+/// quarantine exactly what one pass over the whole table would.
+fn check_older(older: LazyFrame, t: Table, ids: &DataFrame, id: &'static str, idx: &'static str, limits: &ValidateSettings) -> Result<Older, PolarsError> {
+    let rules = daily_rules(t, id, limits);
+    let mut code = lit(0u32);
+    for (i, r) in rules.iter().enumerate().rev() {
+        code = when(r.bad.clone().fill_null(lit(false))).then(lit(i as u32 + 1)).otherwise(code);
+    }
+    let future = col("__id_future").eq(lit(true)).fill_null(lit(false));
+    let narrow = join_ids(older, ids, id)
+        .rename([FUTURE], ["__id_future"], true)
+        .select([
+            col(col::LINE).cast(DataType::UInt64).alias(col::LINE),
+            future.clone().alias(FUTURE),
+            when(future).then(lit(0u32)).otherwise(code).cast(DataType::UInt32).alias(CODE),
+            as_day(col(col::DATE)).alias(col::DATE),
+            daily_key(idx).alias(KEY),
+        ])
+        .with_column(when(col(FUTURE).or(col(CODE).gt(lit(0u32)))).then(lit(NULL)).otherwise(col(KEY)).alias(KEY))
+        .collect()?;
+    let dup = duplicate_mask(&narrow)?;
+    let flagged = narrow.lazy().with_column(dup.alias(DUP)).drop(cols([KEY])).collect()?;
+    let summary = flagged
+        .clone()
+        .lazy()
+        .select([
+            col(FUTURE).sum().cast(DataType::UInt64).alias("after"),
+            col(col::DATE).filter(col(CODE).eq(lit(0u32)).and(col(DUP).not()).and(col(FUTURE).not())).min().alias("first"),
+        ])
+        .collect()?;
+    let bad_rows = flagged.clone().lazy().filter(col(CODE).gt(lit(0u32)).or(col(DUP))).collect()?;
+    let mut bad = Vec::with_capacity(bad_rows.height());
+    let key_desc = if id == col::PRODUCT_ID { "(date, product_id)" } else { "(date, campaign_id)" };
+    let (lines, codes, dups) = (bad_rows.column(col::LINE)?.u64()?, bad_rows.column(CODE)?.u32()?, bad_rows.column(DUP)?.bool()?);
+    for ((line, code), dup) in lines.iter().zip(codes.iter()).zip(dups.iter()) {
+        let (line, code) = (line.unwrap_or(0), code.unwrap_or(0));
+        if code > 0 {
+            let r = &rules[code as usize - 1];
+            bad.push((line, r.reason.clone(), r.column));
+        } else if dup == Some(true) {
+            bad.push((line, format!("duplicate {key_desc}: an earlier row has the same key"), "*"));
+        }
+    }
+    Ok(Older {
+        rows: flagged.height() as u64,
+        after_as_of: summary.column("after")?.u64()?.get(0).unwrap_or(0),
+        bad,
+        first_day: summary.column("first")?.i32()?.get(0),
+    })
+}
+
+/// Both parts of a daily table: the rows read ([`check_daily`]) and the
+/// older ones, when left unread ([`check_older`]).
+fn check_daily_parts(raw: &RawTable, ids: &DataFrame, id: &'static str, idx: &'static str, as_of: Day, limits: &ValidateSettings) -> Result<(Checked, DataFrame, Older), PolarsError> {
+    let (checked, valid) = check_daily(raw, ids, id, idx, as_of, limits)?;
+    // The older rows are read here, not by the connector: a reader that
+    // panics on a corrupt file (polars' parquet reader can) fails the table.
+    let older = match &raw.older {
+        Some(lf) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check_older(lf.clone(), raw.table, ids, id, idx, limits)))
+            .unwrap_or_else(|_| Err(PolarsError::ComputeError(format!("the reader failed on {}", raw.source.describe()).into())))?,
+        None => Older::default(),
+    };
+    Ok((checked, valid, older))
+}
+
+fn record(raw: &RawTable, mut checked: Checked, older: Older, quality: &mut DataQuality, quarantine: &mut Vec<QuarantinedRow>) {
     let t = raw.table;
-    *quality.rows_read.get_mut(t) = raw.df.height() as u64;
-    *quality.rows_after_as_of.get_mut(t) = checked.after_as_of;
+    *quality.rows_read.get_mut(t) = raw.df.height() as u64 + older.rows;
+    *quality.rows_after_as_of.get_mut(t) = checked.after_as_of + older.after_as_of;
+    checked.bad.extend(older.bad);
     *quality.rows_quarantined.get_mut(t) = checked.bad.len() as u64;
     if checked.bad.is_empty() {
         return;

@@ -1,0 +1,171 @@
+//! Reading only what a run needs (issue 17): a daily table read with the
+//! run's reach hands on only the days some stage looks at, and judges the
+//! older rows for the data quality alone. The decisions, the counts and the
+//! quarantine must be exactly those of reading the whole history, and an
+//! old row changed between two runs must be caught by the second.
+
+mod common;
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::process::Command;
+
+use campaign_pilot::config::Settings;
+use campaign_pilot::connectors::files::read_table;
+use campaign_pilot::decisions::reach::needed_from;
+use campaign_pilot::model::batch::{RawBatch, SideFeed};
+use campaign_pilot::model::contract::Table;
+use campaign_pilot::model::day::{date_of, day_of, Day};
+use campaign_pilot::model::outcome::AppliedAction;
+use campaign_pilot::model::plan::ActionKind;
+use campaign_pilot::stages::learn::follow_ups;
+use campaign_pilot::pipeline::plan_day;
+use campaign_pilot::sandbox::generate::{generate, Format, GenerateOptions, RowOrder};
+use chrono::NaiveDate;
+use common::{stderr, App, BIN};
+use serde_json::Value;
+
+const AS_OF: &str = "2026-05-31";
+
+fn as_of() -> NaiveDate {
+    AS_OF.parse().unwrap()
+}
+
+fn dataset(dir: &Path, format: Format, order: RowOrder, faults: bool) {
+    let o = GenerateOptions { seed: 7, products: 300, campaigns: 40, days: 200, as_of: as_of(), format, faults, progress: false, order, until: None };
+    generate(dir, &o).unwrap();
+}
+
+/// Appends bad rows dated long before the reach (and one without a date)
+/// to the two daily CSV files: each kind the older rows' check must catch.
+fn old_faults(dir: &Path) -> usize {
+    let old = date_of(day_of(as_of()) - 150);
+    let append = |table: &str, rows: Vec<String>| {
+        let path = dir.join(format!("{table}.csv"));
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        let first = text.lines().nth(1).unwrap().to_string();
+        for r in rows.iter().chain([&first]) {
+            text.push_str(r);
+            text.push('\n');
+        }
+        std::fs::write(&path, text).unwrap();
+        rows.len() + 1
+    };
+    append("product_daily", vec![format!("{old},P000001,-5,1,10.0"), format!("{old},P999999,1,1,10.0"), format!("{old},P000002,,1,10.0"), "2026-02-30,P000003,1,1,10.0".into()])
+        + append("campaign_daily", vec![format!("{old},C00001,100,5,-1.0,0,0.0,0"), format!("{old},C09999,100,5,1.0,0,0.0,0")])
+}
+
+fn batch(dir: &Path, reach: Option<Day>) -> RawBatch {
+    let read = |t: Table| read_table(dir, t, "store.path", if matches!(t, Table::ProductDaily | Table::CampaignDaily) { reach } else { None }).unwrap();
+    RawBatch {
+        products: read(Table::Products),
+        product_daily: read(Table::ProductDaily),
+        campaigns: read(Table::Campaigns),
+        campaign_daily: read(Table::CampaignDaily),
+        views_available: true,
+        views_feed: SideFeed::default(),
+        observed_budgets: Default::default(),
+    }
+}
+
+/// Budget changes made 14 to 74 days before as_of, for the learning loop
+/// to follow up: the oldest reach back to its 14-day window before them.
+fn applied(days: &[Day]) -> Vec<AppliedAction> {
+    (1..=12)
+        .flat_map(|i| {
+            days.iter().map(move |d| AppliedAction {
+                key: format!("k{i}-{d}"),
+                as_of: day_of(as_of()) - d,
+                campaign_id: format!("C{i:05}"),
+                product_id: String::new(),
+                kind: ActionKind::SetBudget,
+                from: 50.0,
+                to: 60.0,
+                paused_by: None,
+                forecast: None,
+            })
+        })
+        .collect()
+}
+
+/// Everything a day's run decides and reports about its data, as text.
+fn outcome(dir: &Path, s: &Settings, reach: Option<Day>) -> (String, String, String, usize) {
+    let raw = batch(dir, reach);
+    let read = raw.product_daily.df.height() + raw.campaign_daily.df.height();
+    let (valid, plan, _) = plan_day(s, raw, day_of(as_of()), None, "scale-test").unwrap();
+    let followed = follow_ups(&valid, &applied(&[14, 30, 59, 60, 74]), &HashSet::new(), s).unwrap();
+    assert!(followed.len() >= 12, "{followed:?}");
+    let quality = format!("{:?} campaigns from {:?}", valid.quality, valid.campaign_data_start);
+    let quarantine = serde_json::to_string(&valid.quarantine).unwrap();
+    (format!("{:?}|{:?}|{:?}|{followed:?}", plan.campaigns, plan.actions, plan.new_campaigns), quality, quarantine, read)
+}
+
+#[test]
+fn a_run_that_reads_only_its_reach_decides_counts_and_quarantines_as_a_whole_history_read() {
+    let mut s = Settings::default();
+    for (format, order) in [(Format::Csv, RowOrder::Id), (Format::Csv, RowOrder::Date), (Format::Parquet, RowOrder::Date), (Format::Parquet, RowOrder::Id)] {
+        let dir = tempfile::tempdir().unwrap();
+        dataset(dir.path(), format, order, format == Format::Csv);
+        let faults = if format == Format::Csv { old_faults(dir.path()) } else { 0 };
+        for policy in ["profit", "seed"] {
+            s.decisions.policy = serde_json::from_value(Value::String(policy.into())).unwrap();
+            let reach = needed_from(day_of(as_of()), &s);
+            let (whole_plan, whole_quality, whole_quarantine, whole_read) = outcome(dir.path(), &s, None);
+            let (plan, quality, quarantine, read) = outcome(dir.path(), &s, Some(reach));
+            let what = format!("{format:?} {order:?} {policy}");
+            assert_eq!(plan, whole_plan, "{what}: the decisions");
+            assert_eq!(quality, whole_quality, "{what}: the data quality");
+            assert_eq!(quarantine, whole_quarantine, "{what}: the quarantine");
+            // The reach is 87 of 200 days: well under half the rows are handed on.
+            assert!(read * 2 < whole_read, "{what}: {read} of {whole_read} rows read");
+            let q: Vec<Value> = serde_json::from_str(&quarantine).unwrap();
+            assert!(q.len() >= faults, "{what}: {} quarantined", q.len());
+            if format == Format::Csv {
+                // The old faults are among them, each with its reason.
+                let reasons: Vec<&str> = q.iter().map(|r| r["reason"].as_str().unwrap()).collect();
+                for r in ["negative", "unknown product", "unknown campaign", "missing or not a whole number", "duplicate (date, product_id): an earlier row has the same key"] {
+                    assert!(reasons.contains(&r), "{what}: no '{r}' in {reasons:?}");
+                }
+            }
+        }
+    }
+}
+
+fn report(dir: &Path) -> Value {
+    let path = std::fs::read_dir(dir.join("reports")).unwrap().next().unwrap().unwrap().path().join("report.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The next day's run must see an old row that changed in the file since
+/// the first run, long before the days it decides on.
+#[test]
+fn an_old_row_changed_between_two_runs_is_quarantined_by_the_second() {
+    let data = tempfile::tempdir().unwrap();
+    dataset(data.path(), Format::Csv, RowOrder::Date, false);
+    let app = App::new(data.path(), "[demo]\nenabled = false\n");
+    let run = |app: &App| {
+        let out = Command::new(BIN).arg("--config").arg(app.config()).args(["run", "--dry-run", "--as-of", AS_OF]).env_remove("CAMPAIGN_PILOT_CONFIG").output().unwrap();
+        assert!(out.status.code().is_some_and(|c| c == 0 || c == 3), "{}", stderr(&out));
+        let r = report(app.dir.path());
+        std::fs::remove_dir_all(app.dir.path().join("reports")).unwrap();
+        r
+    };
+    let first = run(&app);
+    let path = data.path().join("campaign_daily.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    // The 11th record: dated on the feed's first day, 200 days back.
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let mut fields: Vec<String> = lines[10].split(',').map(str::to_string).collect();
+    assert!(fields[0].as_str() < "2025-12-01", "{}", lines[10]);
+    fields[4] = "-3.5".into();
+    lines[10] = fields.join(",");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let second = run(&app);
+    let count = |r: &Value| r["data_quality"]["rows_quarantined"]["campaign_daily"].as_u64().unwrap();
+    assert_eq!(count(&second), count(&first) + 1, "{}", second["data_quality"]);
+    let caught: Vec<&Value> = second["quarantine_sample"].as_array().unwrap().iter().filter(|q| q["line"] == 11).collect();
+    assert_eq!(caught.len(), 1, "{}", second["quarantine_sample"]);
+    assert_eq!(caught[0]["column"], "spend");
+    assert_eq!(caught[0]["reason"], "negative");
+    assert_eq!(caught[0]["raw"], lines[10].as_str());
+}
