@@ -56,20 +56,24 @@ const DUP: &str = "__dup";
 /// Which rows repeat an earlier row's `__key` (null keys never do). Feeds
 /// arrive sorted by their key more often than not, and then a repeat is just
 /// "equal to the row before" (skipping bad rows' nulls): one vectorized pass
-/// instead of hashing every key. Otherwise, hash.
+/// instead of hashing every key. A daily table's key packs (index, day); a
+/// feed that appends a day at a time is sorted by (day, index) instead, so
+/// that order is tried too (the swap is one-to-one: equal keys stay equal).
+/// Otherwise, hash.
 fn duplicate_mask(df: &DataFrame) -> PolarsResult<Expr> {
-    let filled = col(KEY).fill_null_with_strategy(FillNullStrategy::Forward(None));
-    let sorted = df
-        .clone()
-        .lazy()
-        .select([filled.clone().gt_eq(filled.clone().shift(lit(1))).all(true).alias("s")])
-        .collect()?;
-    let is_sorted = sorted.column("s")?.bool()?.get(0).unwrap_or(true);
-    Ok(if is_sorted {
-        col(KEY).is_not_null().and(filled.clone().eq(filled.shift(lit(1))).fill_null(lit(false)))
-    } else {
-        col(KEY).is_first_distinct().not()
-    })
+    let packed = df.column(KEY)?.dtype() == &DataType::Int64;
+    let low = lit(1i64 << 32);
+    let swapped = (col(KEY) % low.clone()) * low.clone() + col(KEY).floor_div(low);
+    let orders: Vec<Expr> = if packed { vec![col(KEY), swapped] } else { vec![col(KEY)] };
+    let filled = |k: &Expr| k.clone().fill_null_with_strategy(FillNullStrategy::Forward(None));
+    let checks: Vec<Expr> = orders.iter().enumerate().map(|(i, k)| filled(k).gt_eq(filled(k).shift(lit(1))).all(true).alias(format!("s{i}"))).collect();
+    let sorted = df.clone().lazy().select(checks).collect()?;
+    for (i, k) in orders.iter().enumerate() {
+        if sorted.column(&format!("s{i}"))?.bool()?.get(0).unwrap_or(true) {
+            return Ok(col(KEY).is_not_null().and(filled(k).eq(filled(k).shift(lit(1)))).fill_null(lit(false)));
+        }
+    }
+    Ok(col(KEY).is_first_distinct().not())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -589,7 +593,9 @@ fn check_older(older: LazyFrame, t: Table, ids: &DataFrame, id: &'static str, id
 /// Both parts of a daily table: the rows read ([`check_daily`]) and the
 /// older ones, when left unread ([`check_older`]).
 fn check_daily_parts(raw: &RawTable, ids: &DataFrame, id: &'static str, idx: &'static str, as_of: Day, limits: &ValidateSettings) -> Result<(Checked, DataFrame, Older), PolarsError> {
+    let started = Instant::now();
     let (checked, valid) = check_daily(raw, ids, id, idx, as_of, limits)?;
+    let read_ms = started.elapsed().as_millis() as u64;
     // The older rows are read here, not by the connector: a reader that
     // panics on a corrupt file (polars' parquet reader can) fails the table.
     let older = match &raw.older {
@@ -597,6 +603,7 @@ fn check_daily_parts(raw: &RawTable, ids: &DataFrame, id: &'static str, idx: &'s
             .unwrap_or_else(|_| Err(PolarsError::ComputeError(format!("the reader failed on {}", raw.source.describe()).into())))?,
         None => Older::default(),
     };
+    tracing::debug!(table = raw.table.name(), rows = raw.df.height(), ms = read_ms, older_rows = older.rows, older_ms = started.elapsed().as_millis() as u64 - read_ms, "daily table checked");
     Ok((checked, valid, older))
 }
 
@@ -646,6 +653,13 @@ mod tests {
     #[test]
     fn duplicates_in_unsorted_keys_are_found_by_hashing() {
         assert_eq!(dups(&[Some(5), Some(1), Some(5), None, Some(1)]), vec![false, false, true, false, true]);
+    }
+
+    #[test]
+    fn duplicates_in_keys_sorted_by_day_then_index_are_found_without_hashing() {
+        // (index, day) packed; rows in (day, index) order: day 1 of 0 and 1, then day 2 of 0 and 0.
+        let key = |idx: i64, day: i64| Some(idx * (1 << 32) + day);
+        assert_eq!(dups(&[key(0, 1), key(1, 1), None, key(0, 2), key(0, 2), key(1, 2)]), vec![false, false, false, false, true, false]);
     }
 
     #[test]
