@@ -8,7 +8,7 @@ use async_openai::types::chat::{
     ChatCompletionMessageToolCall, ChatCompletionMessageToolCalls, ChatCompletionRequestAssistantMessage,
     ChatCompletionRequestAssistantMessageContent, ChatCompletionRequestMessage, ChatCompletionRequestSystemMessage,
     ChatCompletionRequestToolMessage, ChatCompletionRequestToolMessageContent, ChatCompletionRequestUserMessage, ChatCompletionTool,
-    ChatCompletionTools, CreateChatCompletionRequestArgs, FunctionCall, FunctionObject, ResponseFormat, ResponseFormatJsonSchema,
+    ChatCompletionTools, CreateChatCompletionRequestArgs, FunctionCall, FunctionObject, ResponseFormat,
 };
 use async_openai::Client;
 use secrecy::SecretString;
@@ -153,19 +153,16 @@ impl ChatModel {
         )];
         messages.extend(history.iter().cloned());
         messages.push(Msg::User(message.to_string()));
-        let format = ResponseFormat::JsonSchema {
-            json_schema: ResponseFormatJsonSchema {
-                description: Some("the branch of one chat message".into()),
-                name: "route".into(),
-                schema: serde_json::json!({
-                    "type": "object",
-                    "properties": {"branch": {"type": "string", "enum": BRANCHES}},
-                    "required": ["branch"],
-                    "additionalProperties": false
-                }),
-                strict: Some(true),
-            },
-        };
+        let format = super::strict_json(
+            "route",
+            "the branch of one chat message",
+            serde_json::json!({
+                "type": "object",
+                "properties": {"branch": {"type": "string", "enum": BRANCHES}},
+                "required": ["branch"],
+                "additionalProperties": false
+            }),
+        );
         let Said::Text(text) = self.create(&messages, &[], Some(format)).await? else { return Ok(None) };
         let branch = serde_json::from_str::<serde_json::Value>(&text).ok().and_then(|v| v["branch"].as_str().map(str::to_string));
         Ok(branch.filter(|b| BRANCHES.contains(&b.as_str())))

@@ -144,6 +144,42 @@ fn column_rules(table: Table, limits: &ValidateSettings) -> Vec<Rule> {
     rules
 }
 
+/// Each row's first broken rule, numbered from 1 (0: it breaks none).
+fn first_broken(rules: &[Rule]) -> Expr {
+    let mut code = lit(0u32);
+    for (i, r) in rules.iter().enumerate().rev() {
+        code = when(r.bad.clone().fill_null(lit(false))).then(lit(i as u32 + 1)).otherwise(code);
+    }
+    code.cast(DataType::UInt32)
+}
+
+/// The bad rows' (line, reason, column), from their `__line`, `__code`
+/// ([`first_broken`]) and `__dup` columns.
+fn reasons(bad_rows: &DataFrame, rules: &[Rule], table: Table) -> PolarsResult<Vec<(u64, String, &'static str)>> {
+    let key_desc = match table {
+        Table::Products => "product_id",
+        Table::Campaigns => "campaign_id",
+        Table::ProductDaily | Table::Views => "(date, product_id)",
+        Table::CampaignDaily => "(date, campaign_id)",
+    };
+    let lines = bad_rows.column(col::LINE)?.cast(&DataType::UInt64)?;
+    let (codes, dups) = (bad_rows.column(CODE)?.u32()?, bad_rows.column(DUP)?.bool()?);
+    let mut bad = Vec::with_capacity(bad_rows.height());
+    for ((line, code), dup) in lines.u64()?.iter().zip(codes.iter()).zip(dups.iter()) {
+        let (line, code) = (line.unwrap_or(0), code.unwrap_or(0));
+        if code > 0 {
+            let r = &rules[code as usize - 1];
+            bad.push((line, r.reason.clone(), r.column));
+        } else if dup == Some(true) {
+            bad.push((line, format!("duplicate {key_desc}: an earlier row has the same key"), "*"));
+        } else {
+            // Unreachable while the flag and the codes use the same rules.
+            bad.push((line, "invalid row".to_string(), "*"));
+        }
+    }
+    Ok(bad)
+}
+
 struct Checked {
     valid: DataFrame,
     bad: Vec<(u64, String, &'static str)>,
@@ -197,34 +233,10 @@ fn check_table(
 
     // Only the (few) bad rows get their reason: the first rule they break.
     let bad_rows = flagged.clone().lazy().filter(col(BAD).or(col(DUP))).collect()?;
-    let mut bad = Vec::with_capacity(bad_rows.height());
+    let mut bad = Vec::new();
     if bad_rows.height() > 0 {
-        let dup_code = rules.len() as u32 + 1;
-        let mut code = when(col(DUP)).then(lit(dup_code)).otherwise(lit(0u32));
-        for (i, r) in rules.iter().enumerate().rev() {
-            code = when(r.bad.clone()).then(lit(i as u32 + 1)).otherwise(code);
-        }
-        let coded = bad_rows.lazy().select([col(col::LINE), code.cast(DataType::UInt32).alias(CODE)]).collect()?;
-        let lines = coded.column(col::LINE)?.cast(&DataType::UInt64)?;
-        let codes = coded.column(CODE)?.u32()?;
-        let key_desc = match table {
-            Table::Products => "product_id",
-            Table::Campaigns => "campaign_id",
-            Table::ProductDaily | Table::Views => "(date, product_id)",
-            Table::CampaignDaily => "(date, campaign_id)",
-        };
-        for (line, code) in lines.u64()?.iter().zip(codes.iter()) {
-            let (line, code) = (line.unwrap_or(0), code.unwrap_or(0));
-            if code == dup_code {
-                bad.push((line, format!("duplicate {key_desc}: an earlier row has the same key"), "*"));
-            } else if code == 0 {
-                // Unreachable while the flag and the codes use the same rules.
-                bad.push((line, "invalid row".to_string(), "*"));
-            } else {
-                let r = &rules[code as usize - 1];
-                bad.push((line, r.reason.clone(), r.column));
-            }
-        }
+        let coded = bad_rows.lazy().select([col(col::LINE), first_broken(&rules).alias(CODE), col(DUP)]).collect()?;
+        bad = reasons(&coded, &rules, table)?;
     }
     let valid = flagged
         .lazy()
@@ -543,17 +555,14 @@ struct Older {
 /// quarantine exactly what one pass over the whole table would.
 fn check_older(older: LazyFrame, t: Table, ids: &DataFrame, id: &'static str, idx: &'static str, limits: &ValidateSettings) -> Result<Older, PolarsError> {
     let rules = daily_rules(t, id, limits);
-    let mut code = lit(0u32);
-    for (i, r) in rules.iter().enumerate().rev() {
-        code = when(r.bad.clone().fill_null(lit(false))).then(lit(i as u32 + 1)).otherwise(code);
-    }
+    let code = first_broken(&rules);
     let future = col("__id_future").eq(lit(true)).fill_null(lit(false));
     let narrow = join_ids(older, ids, id)
         .rename([FUTURE], ["__id_future"], true)
         .select([
             col(col::LINE).cast(DataType::UInt64).alias(col::LINE),
             future.clone().alias(FUTURE),
-            when(future).then(lit(0u32)).otherwise(code).cast(DataType::UInt32).alias(CODE),
+            when(future).then(lit(0u32)).otherwise(code).alias(CODE),
             as_day(col(col::DATE)).alias(col::DATE),
             daily_key(idx).alias(KEY),
         ])
@@ -570,18 +579,7 @@ fn check_older(older: LazyFrame, t: Table, ids: &DataFrame, id: &'static str, id
         ])
         .collect()?;
     let bad_rows = flagged.clone().lazy().filter(col(CODE).gt(lit(0u32)).or(col(DUP))).collect()?;
-    let mut bad = Vec::with_capacity(bad_rows.height());
-    let key_desc = if id == col::PRODUCT_ID { "(date, product_id)" } else { "(date, campaign_id)" };
-    let (lines, codes, dups) = (bad_rows.column(col::LINE)?.u64()?, bad_rows.column(CODE)?.u32()?, bad_rows.column(DUP)?.bool()?);
-    for ((line, code), dup) in lines.iter().zip(codes.iter()).zip(dups.iter()) {
-        let (line, code) = (line.unwrap_or(0), code.unwrap_or(0));
-        if code > 0 {
-            let r = &rules[code as usize - 1];
-            bad.push((line, r.reason.clone(), r.column));
-        } else if dup == Some(true) {
-            bad.push((line, format!("duplicate {key_desc}: an earlier row has the same key"), "*"));
-        }
-    }
+    let bad = reasons(&bad_rows, &rules, t)?;
     Ok(Older {
         rows: flagged.height() as u64,
         after_as_of: summary.column("after")?.u64()?.get(0).unwrap_or(0),
