@@ -44,6 +44,14 @@ macro_rules! say_raw {
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // Polars' in-memory engine hands a group-by of few distinct keys to its
+    // streaming engine (its own async executor, with rare lost-wakeup hangs
+    // reported upstream, pola-rs/polars#27969); a batch job that must never
+    // hang keeps every group-by in memory. Set before any thread starts; an
+    // operator's own value wins.
+    if std::env::var_os("POLARS_NO_PARTITION").is_none() {
+        std::env::set_var("POLARS_NO_PARTITION", "1");
+    }
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_env("CAMPAIGN_PILOT_LOG")
         .unwrap_or_else(|_| {

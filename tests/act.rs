@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::Bounded;
+
 use std::collections::BTreeSet;
 use std::os::unix::process::ExitStatusExt;
 
@@ -29,7 +31,7 @@ fn statuses(app: &App) -> BTreeSet<String> {
 fn auto_mode_applies_every_action_once_and_a_rerun_applies_nothing_new() {
     let d = data();
     let app = App::new(d.path(), "");
-    let out = app.command(AS_OF).output().unwrap();
+    let out = app.command(AS_OF).bounded().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let planned = planned_keys(&app);
     assert!(planned.len() >= 5, "want a plan with actions, got {planned:?}");
@@ -38,7 +40,7 @@ fn auto_mode_applies_every_action_once_and_a_rerun_applies_nothing_new() {
     assert_eq!(keys.len(), planned.len());
     assert_eq!(keys.iter().cloned().collect::<BTreeSet<_>>(), planned);
 
-    let out = app.command(AS_OF).output().unwrap();
+    let out = app.command(AS_OF).bounded().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(applied_keys(d.path()).len(), planned.len(), "a rerun must not append again");
     assert!(app.report()["actions"].as_array().unwrap().iter().all(|a| a["reason"]
@@ -64,16 +66,16 @@ fn crash_at_every_point(source: &tempfile::TempDir) {
         let d = copy_data(source.path());
         let _ = std::fs::remove_file(d.path().join("actions_applied.csv"));
         let app = App::new(d.path(), "");
-        let out = app.command(AS_OF).env("CAMPAIGN_PILOT_TEST_CRASH_AT", point.to_string()).output().unwrap();
+        let out = app.command(AS_OF).env("CAMPAIGN_PILOT_TEST_CRASH_AT", point.to_string()).bounded().unwrap();
         if out.status.signal() == Some(9) {
             crashed += 1;
         } else {
             assert!(out.status.success(), "point {point}: {}", stderr(&out));
         }
         // A second crash a little later in the rerun, then a clean rerun.
-        let again = app.command(AS_OF).env("CAMPAIGN_PILOT_TEST_CRASH_AT", "3").output().unwrap();
+        let again = app.command(AS_OF).env("CAMPAIGN_PILOT_TEST_CRASH_AT", "3").bounded().unwrap();
         assert!(again.status.signal() == Some(9) || again.status.success(), "point {point}: {}", stderr(&again));
-        let out = app.command(AS_OF).output().unwrap();
+        let out = app.command(AS_OF).bounded().unwrap();
         assert_eq!(out.status.code(), Some(0), "point {point}: {}", stderr(&out));
         let keys = applied_keys(d.path());
         let unique: BTreeSet<String> = keys.iter().cloned().collect();
@@ -120,7 +122,7 @@ fn a_torn_last_line_is_cut_before_appending() {
         "as_of,key,campaign_id,product_id,kind,from,to,paused_by,effective_date\n2026-03-31,2026-03-31/C0",
     )
     .unwrap();
-    let out = app.command(AS_OF).output().unwrap();
+    let out = app.command(AS_OF).bounded().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let text = std::fs::read_to_string(d.path().join("actions_applied.csv")).unwrap();
     assert!(text.lines().all(|l| l.split(',').count() == 9), "{text}");
@@ -149,7 +151,7 @@ fn each_guardrail_holds_the_whole_plan_and_says_why() {
     ] {
         let d = data();
         let app = App::new(d.path(), toml);
-        let out = app.command(AS_OF).output().unwrap();
+        let out = app.command(AS_OF).bounded().unwrap();
         assert_held(&app, d.path(), &out, guardrail);
     }
 }
@@ -159,7 +161,7 @@ fn stale_data_holds_the_plan() {
     let d = data();
     let app = App::new(d.path(), "");
     // The data ends on AS_OF; judging the next day finds no row for it.
-    let out = app.command("2026-04-01").output().unwrap();
+    let out = app.command("2026-04-01").bounded().unwrap();
     assert_held(&app, d.path(), &out, "stale_data");
     assert_eq!(app.report()["data_quality"]["stale"], true);
 }
@@ -169,7 +171,7 @@ fn too_many_quarantined_rows_hold_the_plan() {
     let d = tempfile::tempdir().unwrap();
     generate(d.path(), &["--seed", "2", "--products", "200", "--campaigns", "60", "--days", "90", "--as-of", AS_OF, "--faults"]);
     let app = App::new(d.path(), "[act]\nmax_quarantine_fraction = 0.0001\n");
-    let out = app.command(AS_OF).output().unwrap();
+    let out = app.command(AS_OF).bounded().unwrap();
     assert_held(&app, d.path(), &out, "max_quarantine_fraction");
 }
 
@@ -177,7 +179,7 @@ fn too_many_quarantined_rows_hold_the_plan() {
 fn the_kill_switch_applies_nothing() {
     let d = data();
     let app = App::new(d.path(), "");
-    let out = app.command(AS_OF).env("CAMPAIGN_PILOT_KILL_SWITCH", "1").output().unwrap();
+    let out = app.command(AS_OF).env("CAMPAIGN_PILOT_KILL_SWITCH", "1").bounded().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(applied_keys(d.path()).is_empty());
     assert!(app.report()["actions"].as_array().unwrap().iter().all(|a| a["status"] == "proposed"
@@ -189,7 +191,7 @@ fn act_enabled_false_and_manual_mode_apply_nothing() {
     for (toml, why) in [("[act]\nenabled = false\n", "act.enabled=false"), ("[act]\nmode = \"manual\"\n", "manual mode")] {
         let d = data();
         let app = App::new(d.path(), toml);
-        let out = app.command(AS_OF).output().unwrap();
+        let out = app.command(AS_OF).bounded().unwrap();
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         assert!(applied_keys(d.path()).is_empty(), "{why}");
         let r = app.report();
@@ -215,7 +217,7 @@ fn a_locked_campaign_is_reported_but_never_acted_on() {
         .unwrap()
         .to_string();
     let app = App::new(d.path(), &format!("[act]\nlocked_campaigns = [\"{target}\"]\n"));
-    let out = app.command(AS_OF).output().unwrap();
+    let out = app.command(AS_OF).bounded().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let r = app.report();
     let c = r["campaigns"].as_array().unwrap().iter().find(|c| c["campaign_id"] == target.as_str()).unwrap();
@@ -281,13 +283,13 @@ fn a_second_run_exits_75_while_the_lock_is_held_and_does_nothing() {
     assert!(app.run(AS_OF).status.success());
     let holder = hold_lock(&app);
     let _ = std::fs::remove_dir_all(app.report_dir());
-    let out = app.command(AS_OF).output().unwrap();
+    let out = app.command(AS_OF).bounded().unwrap();
     assert_eq!(out.status.code(), Some(75), "{}", stderr(&out));
     assert!(stderr(&out).contains("another run holds the lock"));
     assert!(!app.report_dir().exists(), "a locked-out run wrote a report");
     assert!(applied_keys(d.path()).is_empty());
     release(holder);
-    let out = app.command(AS_OF).output().unwrap();
+    let out = app.command(AS_OF).bounded().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
 

@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::Bounded;
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -56,7 +58,7 @@ async fn an_interrupted_backfill_resumes_and_replays_each_day_once() {
     assert!((3..DAYS).contains(&after_first), "stopped part-way: {after_first} of {DAYS} days");
 
     // Leg 2: the same command finishes the range, skipping the days done.
-    let second = backfill(&app).output().unwrap();
+    let second = backfill(&app).bounded().unwrap();
     let out = String::from_utf8_lossy(&second.stdout).to_string();
     assert_eq!(second.status.code(), Some(0), "{out}{}", stderr(&second));
     assert!(
@@ -75,7 +77,7 @@ async fn an_interrupted_backfill_resumes_and_replays_each_day_once() {
     assert_eq!(db.runs_in_mode(campaign_pilot::model::run::RunMode::Backfill).await.unwrap(), DAYS as i64, "no day was replayed twice");
 
     // A third invocation has nothing to do.
-    let third = backfill(&app).output().unwrap();
+    let third = backfill(&app).bounded().unwrap();
     assert!(String::from_utf8_lossy(&third.stdout).contains(&format!("{DAYS} days, {DAYS} already done, 0 replayed")));
 
     // A replayed day decides what `run --dry-run --as-of` decides that day
@@ -97,7 +99,7 @@ fn a_range_backwards_is_a_usage_error() {
     let data = tempfile::tempdir().unwrap();
     common::generate(data.path(), &["--products", "20", "--campaigns", "4", "--days", "60", "--seed", "2", "--as-of", TO]);
     let app = App::new(data.path(), "");
-    let o = Command::new(BIN).arg("--config").arg(app.config()).args(["backfill", "--from", TO, "--to", FROM]).output().unwrap();
+    let o = Command::new(BIN).arg("--config").arg(app.config()).args(["backfill", "--from", TO, "--to", FROM]).bounded().unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("is after --to"), "{}", stderr(&o));
 }

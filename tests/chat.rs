@@ -6,6 +6,8 @@
 
 mod common;
 
+use common::Bounded;
+
 use std::io::Write;
 use std::process::{Command, Stdio};
 
@@ -156,7 +158,7 @@ fn on_a_terminal_the_up_arrow_repeats_the_last_question_and_ctrl_d_quits() {
     let (_data, app, report) = filled("", false);
     let c3 = report["campaigns"].as_array().unwrap().iter().find(|c| c["campaign_id"] == "C00003").unwrap().clone();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/pty_chat.py");
-    let out = Command::new("python3").arg(script).arg(BIN).arg(app.config()).args(["budget of C00003\\r", "what changed today\\r", "\\x1b[A\\x1b[A\\r", "\\x04"]).output().unwrap();
+    let out = Command::new("python3").arg(script).arg(BIN).arg(app.config()).args(["budget of C00003\\r", "what changed today\\r", "\\x1b[A\\x1b[A\\r", "\\x04"]).bounded().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(seen["rc"], 0, "{seen}");
@@ -295,7 +297,7 @@ impl Redis {
     }
 
     fn cli(&self, args: &[&str]) -> String {
-        let out = Command::new("redis-cli").args(["-p", &self.port.to_string()]).args(args).output().unwrap();
+        let out = Command::new("redis-cli").args(["-p", &self.port.to_string()]).args(args).bounded().unwrap();
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 }
@@ -337,7 +339,7 @@ async fn with_redis_a_session_survives_a_restart_of_serve_and_is_gone_after_its_
     // A Redis that is not there: serve refuses to start, naming the key.
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     std::fs::write(app.config(), std::fs::read_to_string(app.config()).unwrap().replace(&format!(":{}/0", redis.port), &format!(":{dead}/0"))).unwrap();
-    let out = Command::new(BIN).arg("--config").arg(app.config()).args(["serve", "--bind", "127.0.0.1:0"]).env_remove("CAMPAIGN_PILOT_CONFIG").output().unwrap();
+    let out = Command::new(BIN).arg("--config").arg(app.config()).args(["serve", "--bind", "127.0.0.1:0"]).env_remove("CAMPAIGN_PILOT_CONFIG").bounded().unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("session.redis_url"), "{}", stderr(&out));
 }

@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::Bounded;
+
 use std::process::Command;
 
 use common::{generate, stderr, App, BIN};
@@ -75,7 +77,7 @@ fn an_environment_override_with_a_bad_value_exits_2() {
         .arg(app.config())
         .args(["run", "--dry-run", "--as-of", "2026-03-31"])
         .env("CAMPAIGN_PILOT__SIGNIFICANCE__ALPHA", "-0.5")
-        .output()
+        .bounded()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("significance.alpha"), "{}", stderr(&out));
@@ -144,7 +146,7 @@ fn the_shipped_configuration_runs_on_a_fresh_directory() {
         .current_dir(dir.path())
         .args(["run", "--as-of", "2026-11-20"])
         .env_remove("CAMPAIGN_PILOT_CONFIG")
-        .output()
+        .bounded()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -6,6 +6,8 @@
 
 mod common;
 
+use common::Bounded;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
@@ -35,7 +37,7 @@ async fn sandbox_campaigns(sb: &Sandbox) -> Vec<Value> {
 async fn a_rollback_pauses_as_a_person_so_the_matrix_never_resumes_it() {
     let sb = Sandbox::start(&["--seed", "11", "--products", "150", "--campaigns", "30", "--today", TODAY]);
     let app = App::with_config(&sandbox_config(&sb.url, "kind = \"sandbox\"", ""));
-    let o = app.command(TODAY).output().unwrap();
+    let o = app.command(TODAY).bounded().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let r = app.report();
     let created: Vec<String> = actions(&r).iter().filter(|a| a["kind"] == "create").map(|a| a["key"].as_str().unwrap().to_string()).collect();
@@ -72,7 +74,7 @@ async fn a_rollback_pauses_as_a_person_so_the_matrix_never_resumes_it() {
 async fn an_approved_create_reaches_the_platform_with_its_copy() {
     let sb = Sandbox::start(&["--seed", "11", "--products", "150", "--campaigns", "30", "--today", TODAY]);
     let app = App::with_config(&sandbox_config(&sb.url, "kind = \"sandbox\"", "mode = \"manual\""));
-    let o = app.command(TODAY).output().unwrap();
+    let o = app.command(TODAY).bounded().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let r = app.report();
     let names: HashMap<String, String> = r["new_campaigns"]
@@ -122,11 +124,11 @@ fn ids_with_commas_and_quotes_are_found_again_after_a_crash_between_sent_and_app
     // Killed after the last append, before anything is marked applied: every
     // action is on the platform and `sent` in the journal.
     let point = 2 + planned.len();
-    let o = app.command(TODAY).env("CAMPAIGN_PILOT_TEST_CRASH_AT", point.to_string()).output().unwrap();
+    let o = app.command(TODAY).env("CAMPAIGN_PILOT_TEST_CRASH_AT", point.to_string()).bounded().unwrap();
     assert_eq!(o.status.signal(), Some(9), "{}", stderr(&o));
     assert_eq!(applied_keys_csv(d.path()).len(), planned.len());
 
-    let o = app.command(TODAY).output().unwrap();
+    let o = app.command(TODAY).bounded().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let keys = applied_keys_csv(d.path());
     assert_eq!(keys.len(), planned.len(), "an action was sent twice: {keys:?}");
@@ -143,7 +145,7 @@ async fn a_first_impact_run_takes_each_ads_budget_from_its_own_recent_spend() {
     let app = App::with_config(&body);
     let mut c = app.command(TODAY);
     c.envs(IMPACT_ENV);
-    let o = c.output().unwrap();
+    let o = c.bounded().unwrap();
     assert_eq!(o.status.code(), Some(0), "not held, nothing paused for a budget nobody set: {}", stderr(&o));
     let r = app.report();
     let campaigns = r["campaigns"].as_array().unwrap();
@@ -273,13 +275,13 @@ fn files_app(extra: &str) -> (tempfile::TempDir, App) {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_journal_state_nobody_knows_stops_the_rerun_instead_of_sending_again() {
     let (d, app) = files_app("");
-    let o = app.command(TODAY).output().unwrap();
+    let o = app.command(TODAY).bounded().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let before = applied_keys_csv(d.path());
     assert!(!before.is_empty());
     // A state written by something newer (or a broken tool): not "planned".
     exec(&app.db_url(), &format!("UPDATE action_journal SET state = 'sending' WHERE action_key = '{}'", before[0].replace('\'', "''"))).await;
-    let o = app.command(TODAY).output().unwrap();
+    let o = app.command(TODAY).bounded().unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("action_journal.state") && stderr(&o).contains("sending"), "{}", stderr(&o));
     assert_eq!(applied_keys_csv(d.path()), before, "nothing was sent again");
@@ -288,7 +290,7 @@ async fn a_journal_state_nobody_knows_stops_the_rerun_instead_of_sending_again()
 /// A manual-mode run on generated data: its proposals wait in the database.
 fn manual_run() -> (tempfile::TempDir, App, Value) {
     let (d, app) = files_app("[act]\nmode = \"manual\"\n");
-    let o = app.command(TODAY).output().unwrap();
+    let o = app.command(TODAY).bounded().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let r = app.report();
     (d, app, r)

@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::Bounded;
+
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -133,7 +135,7 @@ fn a_report_dir_that_cannot_be_written_is_found_before_any_action() {
         .arg(app.config())
         .args(["run", "--as-of", TODAY, "--report-dir"])
         .arg(&file)
-        .output()
+        .bounded()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "a configuration problem: {}", stderr(&out));
     assert!(stderr(&out).contains("not-a-dir"), "{}", stderr(&out));
@@ -156,7 +158,7 @@ fn store_text_reaches_the_platform_cleaned_even_from_the_template() {
         row
     });
 
-    let out = app.command(TODAY).output().unwrap();
+    let out = app.command(TODAY).bounded().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let mut rd = csv::Reader::from_path(d.path().join("actions_applied.csv")).unwrap();
     let create = rd.records().map(Result::unwrap).find(|rec| &rec[4] == "create" && rec[3] == product).expect("the create was applied");
@@ -169,7 +171,7 @@ fn store_text_reaches_the_platform_cleaned_even_from_the_template() {
 }
 
 fn dry_run_ok(app: &App) -> bool {
-    let out = dry_run(app, TODAY).output().unwrap();
+    let out = dry_run(app, TODAY).bounded().unwrap();
     out.status.success()
 }
 
@@ -191,7 +193,7 @@ async fn a_model_error_that_echoes_the_key_is_logged_without_it() {
     let app = App::new(d.path(), &format!("[llm]\nprovider = \"openai\"\nbase_url = \"{}/v1\"\nmodel = \"m\"\ntimeout_s = 2.0\n", server.uri()));
     let mut c = dry_run(&app, TODAY);
     c.env("OPENAI_API_KEY", KEY).env("CAMPAIGN_PILOT_LOG", "debug");
-    let out = tokio::task::spawn_blocking(move || c.output().unwrap()).await.unwrap();
+    let out = tokio::task::spawn_blocking(move || c.bounded().unwrap()).await.unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("LLM unavailable"), "the failure is logged: {err}");
@@ -220,7 +222,7 @@ fn acted_once(extra_toml: &str) -> (tempfile::TempDir, App, Vec<(String, String,
     let d = tempfile::tempdir().unwrap();
     generate(d.path(), &["--seed", "2", "--products", "200", "--campaigns", "60", "--days", "90", "--as-of", TODAY]);
     let app = App::new(d.path(), extra_toml);
-    let out = app.command(TODAY).output().unwrap();
+    let out = app.command(TODAY).bounded().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let first = applied_rows(d.path());
     assert!(first.iter().any(|r| r.2 == "set_budget"), "the first plan raises budgets: {first:?}");
@@ -230,7 +232,7 @@ fn acted_once(extra_toml: &str) -> (tempfile::TempDir, App, Vec<(String, String,
 fn again(app: &App, extra: &[&str]) -> Output {
     let mut c = app.command(TODAY);
     c.args(extra).env("CAMPAIGN_PILOT__BUDGET__MAX_INCREASE_PCT", "10");
-    c.output().unwrap()
+    c.bounded().unwrap()
 }
 
 /// The day's net change of daily budget from `actions_applied.csv`: each
@@ -296,10 +298,10 @@ async fn an_old_proposal_is_not_applied_over_what_a_newer_run_did() {
     generate(d.path(), &["--seed", "2", "--products", "200", "--campaigns", "60", "--days", "90", "--as-of", TODAY]);
     // Day 1 saved as proposals; day 8 acted on by an automatic run.
     let app = App::new(d.path(), "[act]\nmode = \"manual\"\n");
-    let out = app.command("2026-03-24").output().unwrap();
+    let out = app.command("2026-03-24").bounded().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let day1 = app.report()["run_id"].as_str().unwrap().to_string();
-    let out = app.command(TODAY).env("CAMPAIGN_PILOT__ACT__MODE", "auto").output().unwrap();
+    let out = app.command(TODAY).env("CAMPAIGN_PILOT__ACT__MODE", "auto").bounded().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let before = applied_rows(d.path());
     assert!(!before.is_empty());
@@ -312,7 +314,7 @@ async fn an_old_proposal_is_not_applied_over_what_a_newer_run_did() {
 
     // A proposal made long ago is refused for its age alone.
     let (d2, app2) = (d.path(), App::new(d.path(), "[act]\nmode = \"manual\"\n"));
-    let out = app2.command(TODAY).output().unwrap();
+    let out = app2.command(TODAY).bounded().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let fresh = app2.report()["run_id"].as_str().unwrap().to_string();
     exec(&app2.db_url(), &format!("UPDATE runs SET started_at = '2026-03-25T06:00:00+00:00' WHERE run_id = '{fresh}'")).await;
@@ -346,7 +348,7 @@ fn a_budget_too_large_to_be_real_is_quarantined_not_summed() {
         row
     });
     let app = App::new(d.path(), "");
-    let out = dry_run(&app, TODAY).output().unwrap();
+    let out = dry_run(&app, TODAY).bounded().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let r = app.report();
     assert_eq!(r["data_quality"]["rows_quarantined"]["campaigns"], 1, "{}", r["data_quality"]);
@@ -361,7 +363,7 @@ fn dates_outside_1900_to_2200_are_bad_usage_not_a_panic() {
     let d = small_data();
     let app = App::new(d.path(), "");
     for date in ["+262142-12-31", "1899-12-31", "2201-01-01"] {
-        let out = dry_run(&app, date).output().unwrap();
+        let out = dry_run(&app, date).bounded().unwrap();
         assert_eq!(out.status.code(), Some(2), "{date}: {}", stderr(&out));
         assert!(!stderr(&out).contains("panicked"), "{date}");
     }
@@ -376,7 +378,7 @@ fn a_column_named_twice_is_a_configuration_error_naming_it() {
     lines[0] = text.lines().next().unwrap().to_string() + ",price";
     std::fs::write(&path, lines.join("\n") + "\n").unwrap();
     let app = App::new(d.path(), "");
-    let out = dry_run(&app, TODAY).output().unwrap();
+    let out = dry_run(&app, TODAY).bounded().unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("`price` twice"), "{}", stderr(&out));
 }
@@ -385,7 +387,7 @@ fn a_column_named_twice_is_a_configuration_error_naming_it() {
 fn documented_bounds_are_validated_like_every_other_key() {
     let d = small_data();
     let app = App::new(d.path(), "[windows]\ncurrent_days = 100000\n[report]\ndir = \"\"\n");
-    let out = dry_run(&app, TODAY).env("CAMPAIGN_PILOT__ADS__PAGE_SIZE", "5").output().unwrap();
+    let out = dry_run(&app, TODAY).env("CAMPAIGN_PILOT__ADS__PAGE_SIZE", "5").bounded().unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let e = stderr(&out);
     for key in ["windows.current_days", "ads.page_size", "report.dir"] {
@@ -401,11 +403,11 @@ fn backfill_takes_the_run_lock() {
     let lock = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(format!("{}.run.lock", app.db_path().display())).unwrap();
     if app.postgres.is_none() {
         lock.try_lock().unwrap();
-        let out = Command::new(BIN).arg("--config").arg(app.config()).args(["backfill", "--from", "2026-03-29", "--to", TODAY]).output().unwrap();
+        let out = Command::new(BIN).arg("--config").arg(app.config()).args(["backfill", "--from", "2026-03-29", "--to", TODAY]).bounded().unwrap();
         assert_eq!(out.status.code(), Some(75), "{}", stderr(&out));
         lock.unlock().unwrap();
     }
-    let out = Command::new(BIN).arg("--config").arg(app.config()).args(["backfill", "--from", "2026-03-29", "--to", TODAY]).output().unwrap();
+    let out = Command::new(BIN).arg("--config").arg(app.config()).args(["backfill", "--from", "2026-03-29", "--to", TODAY]).bounded().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stderr(&out).contains("backfill holds the run lock"), "it says so: {}", stderr(&out));
 }
@@ -434,7 +436,7 @@ fn a_bad_row_after_a_field_with_a_line_break_is_quarantined_at_its_own_line() {
 /// table's quarantine sample.
 fn products_quarantined(dir: &Path) -> Vec<serde_json::Value> {
     let app = App::new(dir, "");
-    let out = dry_run(&app, TODAY).output().unwrap();
+    let out = dry_run(&app, TODAY).bounded().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let r = app.report();
     r["quarantine_sample"].as_array().unwrap().iter().filter(|q| q["table"] == "products").cloned().collect()
@@ -475,7 +477,7 @@ fn an_all_zero_last_day_is_a_data_outage_not_a_day_to_act_on() {
         }
     });
     let app = App::new(d.path(), OPEN);
-    let out = app.command(TODAY).output().unwrap();
+    let out = app.command(TODAY).bounded().unwrap();
     assert_eq!(out.status.code(), Some(4), "held: {}", stderr(&out));
     let r = app.report();
     assert_eq!(r["held_by"][0]["guardrail"], "stale_data", "{}", r["held_by"]);

@@ -6,6 +6,8 @@
 
 mod common;
 
+use common::Bounded;
+
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::process::Command;
@@ -65,7 +67,7 @@ fn a_45_day_loop_follows_up_every_action_and_the_numbers_come_from_the_stored_hi
         .args(["sandbox", "simulate", "--seed", "11", "--days", "45", "--warmup", "40", "--products", "80", "--campaigns", "24"])
         .args(["--policy", "profit", "--keep"])
         .arg(&keep)
-        .output()
+        .bounded()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let table = String::from_utf8_lossy(&out.stdout).to_string();
@@ -184,7 +186,7 @@ fn a_raise_whose_revenue_did_not_follow_is_a_miss_and_the_next_run_is_less_sure_
         }
         row
     });
-    let out = app.command(FIRST).output().unwrap();
+    let out = app.command(FIRST).bounded().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let first = app.report();
     let raise = raises(&first).into_iter().find(|a| a["campaign_id"] == id.as_str() && a["status"] == "applied").expect("the steady campaign is raised");
@@ -204,7 +206,7 @@ fn a_raise_whose_revenue_did_not_follow_is_a_miss_and_the_next_run_is_less_sure_
         row
     });
 
-    let out = app.command(LATER).output().unwrap();
+    let out = app.command(LATER).bounded().unwrap();
     assert!(matches!(out.status.code(), Some(0) | Some(4)), "{}", stderr(&out));
     let later = app.report();
     let due = later["outcomes"]["due"].as_array().unwrap();
@@ -237,7 +239,7 @@ fn a_raise_whose_revenue_did_not_follow_is_a_miss_and_the_next_run_is_less_sure_
     let widened = later["outcomes"]["calibration"]["widened"].as_array().unwrap();
     let k = widened.iter().find(|w| w[0] == id.as_str()).expect("the campaign is widened")[1].as_f64().unwrap();
     assert!(k > 1.0, "{k}");
-    let control = app.command(LATER).arg("--dry-run").env("CAMPAIGN_PILOT__LEARNING__CALIBRATE", "false").output().unwrap();
+    let control = app.command(LATER).arg("--dry-run").env("CAMPAIGN_PILOT__LEARNING__CALIBRATE", "false").bounded().unwrap();
     assert!(matches!(control.status.code(), Some(0) | Some(4)), "{}", stderr(&control));
     let plain = app.report();
     let se = |r: &Value| r["campaigns"].as_array().unwrap().iter().find(|c| c["campaign_id"] == id.as_str()).unwrap()["response"]["log_roas_se"].as_f64().unwrap();
@@ -261,7 +263,7 @@ fn tune_finds_a_better_setting_than_a_deliberately_bad_one_and_leaves_the_config
         .arg(&config)
         .args(["tune", "--seed", "7", "--days", "8", "--warmup", "40", "--products", "80", "--campaigns", "24", "--write"])
         .arg(&suggested)
-        .output()
+        .bounded()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let table = String::from_utf8_lossy(&out.stdout).to_string();

@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::Bounded;
+
 use std::time::Duration;
 
 use common::{copy_data, stderr, App};
@@ -52,7 +54,7 @@ async fn run(app: &App, envs: Vec<(&'static str, String)>) -> std::process::Outp
     for (k, v) in envs {
         cmd.env(k, v);
     }
-    tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap()
+    tokio::task::spawn_blocking(move || cmd.bounded().unwrap()).await.unwrap()
 }
 
 fn decisions(r: &Value) -> Vec<(String, String, String)> {
@@ -240,7 +242,7 @@ async fn secret_values_appear_nowhere() {
     cmd.env("OPENAI_API_KEY", CANARY)
         .env("CAMPAIGN_PILOT__NOTIFY__WEBHOOK_URL", format!("{}/hook/{CANARY}", hook.uri()))
         .env("CAMPAIGN_PILOT_LOG", "debug");
-    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
+    let out = tokio::task::spawn_blocking(move || cmd.bounded().unwrap()).await.unwrap();
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     let hooked = hook.received_requests().await.unwrap();
     assert_eq!(hooked.len(), 1, "the webhook was called");
@@ -268,7 +270,7 @@ async fn secret_values_appear_nowhere() {
         }
     } else {
         let pg = app.postgres.as_ref().unwrap();
-        let dump = std::process::Command::new("pg_dump").arg(&pg.url).output().unwrap();
+        let dump = std::process::Command::new("pg_dump").arg(&pg.url).bounded().unwrap();
         assert!(dump.status.success());
         assert!(!String::from_utf8_lossy(&dump.stdout).contains(CANARY), "in the database");
     }
@@ -283,7 +285,7 @@ async fn a_held_run_notifies_the_webhook_after_a_retry_and_a_dead_webhook_does_n
     let app = App::new(d.path(), "[act]\nmax_actions = 1\n");
     let mut cmd = app.command(AS_OF);
     cmd.env("CAMPAIGN_PILOT__NOTIFY__WEBHOOK_URL", format!("{}/hook/secret-token", hook.uri()));
-    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
+    let out = tokio::task::spawn_blocking(move || cmd.bounded().unwrap()).await.unwrap();
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     let requests = hook.received_requests().await.unwrap();
     assert_eq!(requests.len(), 2, "one failure, one retry");
@@ -297,7 +299,7 @@ async fn a_held_run_notifies_the_webhook_after_a_retry_and_a_dead_webhook_does_n
     let mut cmd = app.command(AS_OF);
     cmd.env("CAMPAIGN_PILOT__NOTIFY__WEBHOOK_URL", "http://127.0.0.1:9/hook");
     let started = std::time::Instant::now();
-    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
+    let out = tokio::task::spawn_blocking(move || cmd.bounded().unwrap()).await.unwrap();
     assert_eq!(out.status.code(), Some(4));
     assert!(started.elapsed() < Duration::from_secs(10));
     assert!(!stderr(&out).contains("127.0.0.1:9"), "{}", stderr(&out));

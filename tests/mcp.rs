@@ -7,6 +7,8 @@
 
 mod common;
 
+use common::Bounded;
+
 use std::process::Command;
 
 use common::{applied_keys, filled, stderr, App, Served, AS_OF, BIN};
@@ -14,7 +16,7 @@ use serde_json::{json, Value};
 
 fn python() -> String {
     let py = std::env::var("CAMPAIGN_PILOT_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-    let ok = Command::new(&py).args(["-c", "import mcp"]).output().is_ok_and(|o| o.status.success());
+    let ok = Command::new(&py).args(["-c", "import mcp"]).bounded().is_ok_and(|o| o.status.success());
     assert!(ok, "{py} cannot import the Python `mcp` SDK: run `bash .ci/run` (it makes the venv), or set CAMPAIGN_PILOT_TEST_PYTHON to a python that has `pip install mcp`");
     py
 }
@@ -22,7 +24,7 @@ fn python() -> String {
 /// The Python client's view: the tools, and each call's answer.
 fn client(app: &App, calls: Value) -> Value {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mcp_client.py");
-    let out = Command::new(python()).arg(script).arg("stdio").arg(BIN).arg(app.config()).arg(calls.to_string()).env_remove("CAMPAIGN_PILOT_CONFIG").output().unwrap();
+    let out = Command::new(python()).arg(script).arg("stdio").arg(BIN).arg(app.config()).arg(calls.to_string()).env_remove("CAMPAIGN_PILOT_CONFIG").bounded().unwrap();
     assert!(out.status.success(), "the client failed: {}", stderr(&out));
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("the client's output is not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
 }
@@ -181,7 +183,7 @@ async fn the_official_conformance_suite_passes_the_scenarios_of_a_tools_server()
     let server = Served::start(&app, &[("CAMPAIGN_PILOT_TEST_ERROR_TOOL", "1")]).await;
     let bin = conformance();
     for scenario in CONFORMANCE {
-        let out = Command::new(&bin).args(["server", "--url", &format!("{}/mcp", server.base), "--scenario", scenario]).output().unwrap();
+        let out = Command::new(&bin).args(["server", "--url", &format!("{}/mcp", server.base), "--scenario", scenario]).bounded().unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
         let summary = text.lines().find(|l| l.starts_with("Passed:")).unwrap_or_default().to_string();
         eprintln!("conformance {scenario}: {summary}");
@@ -235,7 +237,7 @@ async fn over_http_behind_a_token_the_same_answers_a_burst_of_100_calls_and_bad_
     let mut calls = json!([["get_budget", {}], ["explain", {"campaign_id": id}], ["explain", {"nope": 1}], ["get_budget", {}]]);
     calls.as_array_mut().unwrap().extend(each.as_array().unwrap().iter().cloned());
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mcp_client.py");
-    let out = Command::new(python()).arg(script).args(["http", &format!("{base}/mcp"), "t0ken-for-the-test"]).arg(calls.to_string()).arg("100").output().unwrap();
+    let out = Command::new(python()).arg(script).args(["http", &format!("{base}/mcp"), "t0ken-for-the-test"]).arg(calls.to_string()).arg("100").bounded().unwrap();
     assert!(out.status.success(), "the client failed: {}", stderr(&out));
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["tools"].as_array().unwrap().len(), READ_TOOLS.len());

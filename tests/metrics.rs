@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::Bounded;
+
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -95,7 +97,7 @@ async fn a_run_pushes_its_metrics_to_a_pushgateway_and_a_failed_run_keeps_the_la
         ),
     );
     let started = Instant::now();
-    let o = app.command(AS_OF).arg("--dry-run").output().unwrap();
+    let o = app.command(AS_OF).arg("--dry-run").bounded().unwrap();
     let wall = started.elapsed().as_secs_f64();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let report = app.report();
@@ -137,7 +139,7 @@ async fn a_run_pushes_its_metrics_to_a_pushgateway_and_a_failed_run_keeps_the_la
 
     // A failed run (its data directory is gone): status failed, decisions and
     // the last success of the previous run still there.
-    let o = app.command(AS_OF).arg("--dry-run").env("CAMPAIGN_PILOT__STORE__PATH", "/nonexistent/campaign-pilot").output().unwrap();
+    let o = app.command(AS_OF).arg("--dry-run").env("CAMPAIGN_PILOT__STORE__PATH", "/nonexistent/campaign-pilot").bounded().unwrap();
     assert!(matches!(o.status.code(), Some(1) | Some(2)), "{}", stderr(&o));
     let after = pgw.samples().await;
     let g2 = |name: &str, labels: &str| get(&after, name, labels);
@@ -160,7 +162,7 @@ fn an_unreachable_pushgateway_does_not_fail_the_run() {
     common::generate(data.path(), &["--products", "30", "--campaigns", "6", "--days", "60", "--seed", "3", "--as-of", AS_OF]);
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let app = App::new(data.path(), &format!("[metrics]\npushgateway_url = \"http://127.0.0.1:{port}\"\ntimeout_s = 2.0\n"));
-    let o = app.command(AS_OF).arg("--dry-run").output().unwrap();
+    let o = app.command(AS_OF).arg("--dry-run").bounded().unwrap();
     assert!(matches!(o.status.code(), Some(0) | Some(4)), "{}", stderr(&o));
     assert!(stderr(&o).contains("could not push metrics"), "{}", stderr(&o));
 }

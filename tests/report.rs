@@ -2,6 +2,8 @@
 
 mod common;
 
+use common::Bounded;
+
 use common::{copy_data, stderr, App};
 
 #[test]
@@ -57,7 +59,7 @@ fn report_prints_a_stored_run_in_each_format_exactly_as_the_run_wrote_it() {
     let out = app.run("2026-03-31");
     assert!(out.status.success(), "{}", stderr(&out));
     let report = |args: &[&str]| {
-        Command::new(common::BIN).arg("--config").arg(app.config()).arg("report").args(args).current_dir(app.dir.path()).output().unwrap()
+        Command::new(common::BIN).arg("--config").arg(app.config()).arg("report").args(args).current_dir(app.dir.path()).bounded().unwrap()
     };
     // The newest run by default, each format byte for byte.
     for (format, file) in [("json", "report.json"), ("md", "report.md"), ("csv", "decisions.csv"), ("html", "report.html")] {
@@ -89,7 +91,7 @@ fn json_logs_carry_the_run_id_on_every_line_and_pretty_logs_are_for_people() {
             .arg(app.config())
             .args(["run", "--dry-run", "--as-of", "2026-03-31", "--report-dir"])
             .arg(app.report_dir())
-            .output()
+            .bounded()
             .unwrap()
     };
     let o = run("json");

@@ -2,6 +2,8 @@
 
 mod common;
 
+use common::Bounded;
+
 use std::collections::BTreeSet;
 use std::process::{Command, Output};
 
@@ -16,7 +18,7 @@ fn data() -> tempfile::TempDir {
 }
 
 fn cli(app: &App, args: &[&str]) -> Output {
-    Command::new(BIN).arg("--config").arg(app.config()).args(args).env_remove("CAMPAIGN_PILOT_CONFIG").output().unwrap()
+    Command::new(BIN).arg("--config").arg(app.config()).args(args).env_remove("CAMPAIGN_PILOT_CONFIG").bounded().unwrap()
 }
 
 fn stdout(o: &Output) -> String {
@@ -27,7 +29,7 @@ fn stdout(o: &Output) -> String {
 fn manual_proposals_are_applied_by_approve_once_each() {
     let d = data();
     let app = App::new(d.path(), "[act]\nmode = \"manual\"\n");
-    let out = app.command(AS_OF).output().unwrap();
+    let out = app.command(AS_OF).bounded().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let r = app.report();
     let run_id = r["run_id"].as_str().unwrap().to_string();
@@ -71,7 +73,7 @@ fn manual_proposals_are_applied_by_approve_once_each() {
 fn a_held_run_can_be_approved_by_a_person() {
     let d = data();
     let app = App::new(d.path(), "[act]\nmax_actions = 1\n");
-    let out = app.command(AS_OF).output().unwrap();
+    let out = app.command(AS_OF).bounded().unwrap();
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     let r = app.report();
     let n = r["actions"].as_array().unwrap().len();
@@ -89,7 +91,7 @@ fn a_held_run_can_be_approved_by_a_person() {
 fn rejected_proposals_are_never_applied() {
     let d = data();
     let app = App::new(d.path(), "[act]\nmode = \"manual\"\n");
-    assert_eq!(app.command(AS_OF).output().unwrap().status.code(), Some(0));
+    assert_eq!(app.command(AS_OF).bounded().unwrap().status.code(), Some(0));
     let run_id = app.report()["run_id"].as_str().unwrap().to_string();
     let out = cli(&app, &["reject", &run_id]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -104,7 +106,7 @@ fn rejected_proposals_are_never_applied() {
 fn rollback_applies_each_inverse_once() {
     let d = data();
     let app = App::new(d.path(), "");
-    assert_eq!(app.command(AS_OF).output().unwrap().status.code(), Some(0));
+    assert_eq!(app.command(AS_OF).bounded().unwrap().status.code(), Some(0));
     let r = app.report();
     let run_id = r["run_id"].as_str().unwrap().to_string();
     let actions = r["actions"].as_array().unwrap().clone();
@@ -145,7 +147,7 @@ async fn a_rollback_is_dated_by_the_clock_it_is_given() {
     use campaign_pilot::review::{rollback, ReviewContext};
     let d = data();
     let app = App::new(d.path(), "");
-    assert_eq!(app.command(AS_OF).output().unwrap().status.code(), Some(0));
+    assert_eq!(app.command(AS_OF).bounded().unwrap().status.code(), Some(0));
     let run_id = app.report()["run_id"].as_str().unwrap().to_string();
     let cfg = campaign_pilot::config::load(Some(&app.config()), Vec::new()).unwrap();
     let noon = chrono::DateTime::parse_from_rfc3339("2026-04-05T12:00:00Z").unwrap().with_timezone(&chrono::Utc);

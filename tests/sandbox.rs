@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::Bounded;
+
 use std::collections::{HashMap, HashSet};
 
 use common::{stderr, App, Sandbox};
@@ -33,7 +35,7 @@ fn run_day(app: &App, as_of: &str, envs: &[(&str, &str)]) -> (Value, usize) {
         for (k, v) in envs {
             c.env(k, v);
         }
-        let o = c.output().unwrap();
+        let o = c.bounded().unwrap();
         let code = o.status.code();
         assert!(matches!(code, Some(0) | Some(3)), "run {as_of} exited {code:?}: {}", stderr(&o));
         if code == Some(0) {
@@ -295,7 +297,7 @@ async fn a_woocommerce_store_without_a_views_source_gets_null_view_impact_with_t
     let run = |key: &str| {
         let mut c = app.command(TODAY);
         c.env("WOOCOMMERCE_KEY", key).env("WOOCOMMERCE_SECRET", campaign_pilot::connectors::sandbox_auth::WOO_SECRET).arg("--dry-run");
-        c.output().unwrap()
+        c.bounded().unwrap()
     };
     // A wrong key: exit 2, the message names the variables, the secret is not echoed.
     let bad = run("ck_wrong");
@@ -406,7 +408,7 @@ async fn backfill_over_the_api_history_fetches_once_and_matches_a_dry_run_of_eac
         .arg("--config")
         .arg(app.config())
         .args(["backfill", "--from", "2026-03-25", "--to", TODAY])
-        .output()
+        .bounded()
         .unwrap();
     let out = String::from_utf8_lossy(&o.stdout).to_string();
     assert_eq!(o.status.code(), Some(0), "{out}{}", stderr(&o));

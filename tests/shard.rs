@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::Bounded;
+
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -20,7 +22,7 @@ fn run_shard(app: &App, shard: Option<&str>, dir: &str) -> Value {
     if let Some(k) = shard {
         c.args(["--shard", k]);
     }
-    let o = c.output().unwrap();
+    let o = c.bounded().unwrap();
     assert_eq!(o.status.code(), Some(0), "shard {shard:?}: {}", stderr(&o));
     serde_json::from_str(&std::fs::read_to_string(app.dir.path().join(dir).join("report.json")).unwrap()).unwrap()
 }
@@ -76,10 +78,10 @@ fn a_bad_shard_is_a_usage_error() {
     let data = tempfile::tempdir().unwrap();
     common::generate(data.path(), &["--products", "20", "--campaigns", "4", "--days", "60", "--seed", "2", "--as-of", AS_OF]);
     let app = App::new(data.path(), "");
-    let o = app.command(AS_OF).args(["--dry-run", "--shard", "3/3"]).output().unwrap();
+    let o = app.command(AS_OF).args(["--dry-run", "--shard", "3/3"]).bounded().unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("shard 3 of 3"), "{}", stderr(&o));
-    let o = app.command(AS_OF).arg("--dry-run").env("JOB_COMPLETION_INDEX", "1").env_remove("CAMPAIGN_PILOT_SHARDS").output().unwrap();
+    let o = app.command(AS_OF).arg("--dry-run").env("JOB_COMPLETION_INDEX", "1").env_remove("CAMPAIGN_PILOT_SHARDS").bounded().unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("CAMPAIGN_PILOT_SHARDS"), "{}", stderr(&o));
 }

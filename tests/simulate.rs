@@ -6,6 +6,8 @@
 
 mod common;
 
+use common::Bounded;
+
 use std::process::Command;
 
 use common::{stderr, Sandbox, BIN};
@@ -21,7 +23,7 @@ fn simulate(dir: &std::path::Path, name: &str) -> Value {
         .args(ARGS)
         .args(["--policy", "seed", "--json"])
         .arg(&json)
-        .output()
+        .bounded()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let table = String::from_utf8_lossy(&out.stdout).to_string();
@@ -71,7 +73,7 @@ async fn the_loop_is_deterministic_and_its_baselines_are_what_they_say() {
 
 #[test]
 fn bad_loop_lengths_are_usage_errors() {
-    let out = Command::new(BIN).args(["sandbox", "simulate", "--days", "0"]).output().unwrap();
+    let out = Command::new(BIN).args(["sandbox", "simulate", "--days", "0"]).bounded().unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("--days"), "{}", stderr(&out));
 }
@@ -87,7 +89,7 @@ fn in_the_closed_loop_the_profit_policy_earns_more_than_the_matrix_on_existing_c
         .args(["sandbox", "simulate", "--seed", "77", "--days", "8", "--warmup", "45", "--products", "100", "--campaigns", "30"])
         .args(["--policy", "seed", "--policy", "profit", "--json"])
         .arg(&json)
-        .output()
+        .bounded()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let r: Value = serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();

@@ -3,9 +3,73 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use wait_timeout::ChildExt;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_campaign-pilot");
+
+/// How long one command of a test may take (`CAMPAIGN_PILOT_TEST_DEADLINE_S`,
+/// 600 s): far above the slowest (about 30 s), far below CI's limit.
+fn deadline() -> Duration {
+    Duration::from_secs(std::env::var("CAMPAIGN_PILOT_TEST_DEADLINE_S").ok().and_then(|v| v.parse().ok()).unwrap_or(600))
+}
+
+/// `Command::output` with a deadline. A child still running at the
+/// deadline has every thread's stack printed (gdb, where the machine has
+/// it) and is killed: a hang fails its test saying where it hung, instead
+/// of stalling the whole suite until CI gives up.
+pub trait Bounded {
+    fn bounded(&mut self) -> std::io::Result<Output>;
+}
+
+impl Bounded for Command {
+    fn bounded(&mut self) -> std::io::Result<Output> {
+        let (mut child, out, err) = drained(self)?;
+        let limit = deadline();
+        let Some(status) = child.wait_timeout(limit)? else {
+            let stacks = stacks_of(child.id());
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{self:?} did not end within {} s; its threads were:\n{stacks}", limit.as_secs());
+        };
+        Ok(Output { status, stdout: out.join().unwrap_or_default(), stderr: err.join().unwrap_or_default() })
+    }
+}
+
+type Drain = std::thread::JoinHandle<Vec<u8>>;
+
+/// The command started with its stdout and stderr read to the end by a
+/// thread each (a child never blocks on a full pipe while we wait).
+fn drained(cmd: &mut Command) -> std::io::Result<(std::process::Child, Drain, Drain)> {
+    fn drain(pipe: Option<impl std::io::Read + Send + 'static>) -> Drain {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    }
+    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+    let (out, err) = (drain(child.stdout.take()), drain(child.stderr.take()));
+    Ok((child, out, err))
+}
+
+/// Every thread's backtrace of a running process, or why there is none.
+fn stacks_of(pid: u32) -> String {
+    let Ok((mut gdb, out, _)) = drained(Command::new("gdb").args(["-p", &pid.to_string(), "-batch", "-ex", "thread apply all bt"])) else {
+        return "(no gdb on this machine)".into();
+    };
+    match gdb.wait_timeout(Duration::from_secs(120)) {
+        Ok(Some(_)) => String::from_utf8_lossy(&out.join().unwrap_or_default()).into_owned(),
+        _ => {
+            let _ = gdb.kill();
+            "(gdb did not answer within 120 s)".into()
+        }
+    }
+}
 
 /// A scratch directory with a `pipeline.toml` pointing at `data`, and a
 /// fresh database: a SQLite file, or a new PostgreSQL database when
@@ -39,13 +103,13 @@ impl Drop for Postgres {
         let _ = Command::new("psql")
             .arg(&self.admin_url)
             .args(["-qc", &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)])
-            .output();
+            .bounded();
     }
 }
 
 /// Runs one SQL statement with psql, panicking on failure.
 pub fn psql(url: &str, sql: &str) -> String {
-    let out = Command::new("psql").arg(url).args(["-qtAc", sql]).output().expect("psql runs");
+    let out = Command::new("psql").arg(url).args(["-qtAc", sql]).bounded().expect("psql runs");
     assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
@@ -100,7 +164,7 @@ impl App {
             .args(["run", "--dry-run", "--as-of", as_of, "--report-dir"])
             .arg(self.report_dir())
             .env_remove("CAMPAIGN_PILOT_CONFIG")
-            .output()
+            .bounded()
             .unwrap()
     }
 
@@ -138,7 +202,7 @@ pub fn generate(out: &Path, args: &[&str]) -> Output {
         .args(["sandbox", "generate", "--out"])
         .arg(out)
         .args(args)
-        .output()
+        .bounded()
         .unwrap();
     assert!(o.status.success(), "generate failed: {}", String::from_utf8_lossy(&o.stderr));
     o
@@ -291,7 +355,7 @@ pub fn rename_ids(dir: &Path, rename: &std::collections::BTreeMap<String, String
 
 /// `campaign-pilot ARGS…` with the app's config.
 pub fn cli(app: &App, args: &[&str]) -> Output {
-    Command::new(BIN).arg("--config").arg(app.config()).args(args).env_remove("CAMPAIGN_PILOT_CONFIG").output().unwrap()
+    Command::new(BIN).arg("--config").arg(app.config()).args(args).env_remove("CAMPAIGN_PILOT_CONFIG").bounded().unwrap()
 }
 
 /// Runs one SQL statement on the app's database (SQLite or PostgreSQL).
@@ -361,7 +425,7 @@ pub fn filled(extra_toml: &str, acting: bool) -> (tempfile::TempDir, App, serde_
     let d = tempfile::tempdir().unwrap();
     generate(d.path(), &["--seed", "42", "--products", "200", "--campaigns", "60", "--days", "90", "--as-of", AS_OF]);
     let app = App::new(d.path(), extra_toml);
-    let out = if acting { app.command(AS_OF).output().unwrap() } else { app.run(AS_OF) };
+    let out = if acting { app.command(AS_OF).bounded().unwrap() } else { app.run(AS_OF) };
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let report = app.report();
     (d, app, report)
