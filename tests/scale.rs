@@ -6,6 +6,8 @@
 
 mod common;
 
+use common::Bounded;
+
 use std::collections::HashSet;
 use std::path::Path;
 use std::process::Command;
@@ -197,7 +199,7 @@ fn an_old_row_changed_between_two_runs_is_quarantined_by_the_second() {
     dataset(data.path(), Format::Csv, RowOrder::Date, false);
     let app = App::new(data.path(), "[demo]\nenabled = false\n");
     let run = |app: &App| {
-        let out = Command::new(BIN).arg("--config").arg(app.config()).args(["run", "--dry-run", "--as-of", AS_OF]).env_remove("CAMPAIGN_PILOT_CONFIG").output().unwrap();
+        let out = Command::new(BIN).arg("--config").arg(app.config()).args(["run", "--dry-run", "--as-of", AS_OF]).env_remove("CAMPAIGN_PILOT_CONFIG").bounded().unwrap();
         assert!(out.status.code().is_some_and(|c| c == 0 || c == 3), "{}", stderr(&out));
         let r = report(app.dir.path());
         std::fs::remove_dir_all(app.dir.path().join("reports")).unwrap();
@@ -221,4 +223,54 @@ fn an_old_row_changed_between_two_runs_is_quarantined_by_the_second() {
     assert_eq!(caught[0]["column"], "spend");
     assert_eq!(caught[0]["reason"], "negative");
     assert_eq!(caught[0]["raw"], lines[10].as_str());
+}
+
+/// History writes carry their rows as one JSON document per statement
+/// (`db::insert_json`): every value must come back exactly as it went in on
+/// both databases (floats to the last bit, nulls as nulls), and a re-read of
+/// Impact actions writes only the actions that changed.
+#[tokio::test]
+async fn history_rows_come_back_exactly_and_a_reread_writes_only_the_changed_actions() {
+    use campaign_pilot::db::Db;
+    use campaign_pilot::model::history::{ImpactAction, SalesRow, IMPACT_REVERSED};
+    let app = App::with_config("");
+    let url = app.db_url();
+    let url = if url.starts_with("sqlite") { format!("{url}?mode=rwc") } else { url };
+    let db = Db::connect(&url).await.unwrap();
+    let day = day_of(as_of());
+    let awkward = [0.1 + 0.2, 1234567.891, 1e-7, 1e300, 5e-324, 123456789.12345679];
+    let sales: Vec<SalesRow> = awkward
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| SalesRow { day, product_id: format!("P\"{i},é"), units: if i == 2 { None } else { Some(i64::MAX - i as i64) }, revenue: (i != 3).then_some(v) })
+        .collect();
+    db.store_sales_days("s", &[day], &sales).await.unwrap();
+    let mut back = db.sales_days("s", day, day).await.unwrap();
+    back.sort_by(|a, b| a.product_id.cmp(&b.product_id));
+    assert_eq!(back.len(), sales.len());
+    for (a, b) in sales.iter().zip(&back) {
+        assert_eq!((&a.product_id, a.units, a.revenue.map(f64::to_bits)), (&b.product_id, b.units, b.revenue.map(f64::to_bits)), "{a:?} came back as {b:?}");
+    }
+
+    let action = |id: &str, state: &str, amount: f64| ImpactAction {
+        id: id.into(),
+        ad_id: "C00001".into(),
+        day,
+        state: state.into(),
+        amount: Some(amount),
+        cost: Some(amount / 10.0),
+        new_customer: id == "a1",
+    };
+    let first = vec![action("a1", "PENDING", 100.0), action("a2", "PENDING", 50.0), action("a3", "APPROVED", 0.1 + 0.2)];
+    assert_eq!(db.store_impact_actions("i", &[day], &first).await.unwrap(), 3, "three new actions");
+    assert_eq!(db.store_impact_actions("i", &[day], &first).await.unwrap(), 0, "the same actions read again are left as they are");
+    let reread = vec![action("a1", "PENDING", 100.0), action("a2", IMPACT_REVERSED, 50.0), action("a3", "APPROVED", 0.30000000000000004)];
+    assert_eq!(db.store_impact_actions("i", &[day], &reread).await.unwrap(), 1, "only the reversed one changed");
+    let changed = vec![action("a1", "PENDING", 99.5)];
+    assert_eq!(db.store_impact_actions("i", &[day], &changed).await.unwrap(), 1, "a changed amount is written");
+    let days = db.impact_campaign_days("i", day, day).await.unwrap();
+    assert_eq!(days.len(), 1);
+    // a2 reversed: a1 (99.50, the re-read amount) and a3 count.
+    assert_eq!((days[0].conversions, days[0].revenue, days[0].new_customers), (Some(2), Some(99.8), Some(1)), "{:?}", days[0]);
+    db.close().await;
 }

@@ -247,7 +247,7 @@ async fn read_ads(cfg: &LoadedConfig, db: &Db, from: Day, as_of: Day, reach: Opt
             let c = &client;
             refresh(db, &source, "actions", from, as_of, s.history.ads_refetch_days, &mut part, |a, b| c.actions(a, b), |days, rows| {
                 let source = &source;
-                async move { db.store_impact_actions(source, &days, &rows).await }
+                async move { db.store_impact_actions(source, &days, &rows).await.map(drop) }
             })
             .await?;
             let rows = db.impact_campaign_days(&source, from, as_of).await.map_err(history_err)?;

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::{get, get_day, get_name, get_opt_day, placeholders, rows_per_statement, values_sql, Db, DbError};
+use super::{get, get_day, get_name, get_opt_day, insert_json, placeholders, rows_per_statement, values_sql, Db, DbError};
 use crate::model::campaign::PausedBy;
 use crate::model::day::{date_of, Day};
 use crate::model::history::{CampaignDayRow, ImpactAction, LedgerEntry, SalesRow, ViewsRow, IMPACT_REVERSED};
@@ -35,15 +35,10 @@ impl Db {
     /// those days complete, in one transaction.
     pub async fn store_sales_days(&self, source: &str, days: &[Day], rows: &[SalesRow]) -> Result<(), DbError> {
         let mut tx = self.pool.begin().await?;
-        delete_days(&mut tx, self.is_postgres(), "history_product_daily", source, days).await?;
-        for chunk in rows.chunks(rows_per_statement(5)) {
-            let sql = values_sql("INSERT INTO history_product_daily (source, date, product_id, units_sold, revenue) VALUES ", 5, chunk.len());
-            let mut q = sqlx::query(&sql);
-            for r in chunk {
-                q = q.bind(source.to_string()).bind(date_of(r.day).to_string()).bind(r.product_id.clone()).bind(r.units).bind(r.revenue);
-            }
-            q.execute(&mut *tx).await?;
-        }
+        let pg = self.is_postgres();
+        delete_days(&mut tx, pg, "history_product_daily", source, days).await?;
+        let head = "INSERT INTO history_product_daily (source, date, product_id, units_sold, revenue)";
+        insert_json(&mut tx, pg, head, &["text", "text", "bigint", "double precision"], "", source, rows, |r| (date_of(r.day).to_string(), &r.product_id, r.units, r.revenue)).await?;
         mark_fetched(&mut tx, source, "sales", days, &chrono::Utc::now().to_rfc3339()).await?;
         tx.commit().await?;
         Ok(())
@@ -52,15 +47,10 @@ impl Db {
     /// Replaces the views rows of `days` and marks them complete.
     pub async fn store_views_days(&self, source: &str, days: &[Day], rows: &[ViewsRow]) -> Result<(), DbError> {
         let mut tx = self.pool.begin().await?;
-        delete_days(&mut tx, self.is_postgres(), "history_views", source, days).await?;
-        for chunk in rows.chunks(rows_per_statement(4)) {
-            let sql = values_sql("INSERT INTO history_views (source, date, product_id, views) VALUES ", 4, chunk.len());
-            let mut q = sqlx::query(&sql);
-            for r in chunk {
-                q = q.bind(source.to_string()).bind(date_of(r.day).to_string()).bind(r.product_id.clone()).bind(r.views);
-            }
-            q.execute(&mut *tx).await?;
-        }
+        let pg = self.is_postgres();
+        delete_days(&mut tx, pg, "history_views", source, days).await?;
+        let head = "INSERT INTO history_views (source, date, product_id, views)";
+        insert_json(&mut tx, pg, head, &["text", "text", "bigint"], "", source, rows, |r| (date_of(r.day).to_string(), &r.product_id, r.views)).await?;
         mark_fetched(&mut tx, source, "views", days, &chrono::Utc::now().to_rfc3339()).await?;
         tx.commit().await?;
         Ok(())
@@ -100,28 +90,14 @@ impl Db {
     pub async fn store_campaign_days(&self, source: &str, days: &[Day], rows: &[CampaignDayRow]) -> Result<(), DbError> {
         let mut tx = self.pool.begin().await?;
         let now = chrono::Utc::now().to_rfc3339();
-        delete_days(&mut tx, self.is_postgres(), "history_campaign_daily", source, days).await?;
-        for chunk in rows.chunks(rows_per_statement(9)) {
-            let sql = values_sql(
-                "INSERT INTO history_campaign_daily (source, date, campaign_id, impressions, clicks, spend, conversions, revenue, new_customers) VALUES ",
-                9,
-                chunk.len(),
-            );
-            let mut q = sqlx::query(&sql);
-            for r in chunk {
-                q = q
-                    .bind(source.to_string())
-                    .bind(date_of(r.day).to_string())
-                    .bind(r.campaign_id.clone())
-                    .bind(r.impressions)
-                    .bind(r.clicks)
-                    .bind(r.spend)
-                    .bind(r.conversions)
-                    .bind(r.revenue)
-                    .bind(r.new_customers);
-            }
-            q.execute(&mut *tx).await?;
-        }
+        let pg = self.is_postgres();
+        delete_days(&mut tx, pg, "history_campaign_daily", source, days).await?;
+        let head = "INSERT INTO history_campaign_daily (source, date, campaign_id, impressions, clicks, spend, conversions, revenue, new_customers)";
+        let cells = ["text", "text", "bigint", "bigint", "double precision", "bigint", "double precision", "bigint"];
+        insert_json(&mut tx, pg, head, &cells, "", source, rows, |r| {
+            (date_of(r.day).to_string(), &r.campaign_id, r.impressions, r.clicks, r.spend, r.conversions, r.revenue, r.new_customers)
+        })
+        .await?;
         mark_fetched(&mut tx, source, "campaign_daily", days, &now).await?;
         tx.commit().await?;
         Ok(())
@@ -148,33 +124,29 @@ impl Db {
     }
 
     /// Upserts Impact actions by id (a re-read replaces state and amounts)
-    /// and marks `days` complete for the actions feed.
-    pub async fn store_impact_actions(&self, source: &str, days: &[Day], actions: &[ImpactAction]) -> Result<(), DbError> {
+    /// and marks `days` complete for the actions feed. Returns how many
+    /// actions were new or changed (only those are written).
+    pub async fn store_impact_actions(&self, source: &str, days: &[Day], actions: &[ImpactAction]) -> Result<u64, DbError> {
         let mut tx = self.pool.begin().await?;
         let now = chrono::Utc::now().to_rfc3339();
-        for chunk in actions.chunks(rows_per_statement(8)) {
-            let sql = format!(
-                "{} ON CONFLICT (source, action_id) DO UPDATE SET ad_id = excluded.ad_id, event_date = excluded.event_date, \
-                 state = excluded.state, amount = excluded.amount, cost = excluded.cost, new_customer = excluded.new_customer",
-                values_sql("INSERT INTO impact_actions (source, action_id, ad_id, event_date, state, amount, cost, new_customer) VALUES ", 8, chunk.len())
-            );
-            let mut q = sqlx::query(&sql);
-            for a in chunk {
-                q = q
-                    .bind(source.to_string())
-                    .bind(a.id.clone())
-                    .bind(a.ad_id.clone())
-                    .bind(date_of(a.day).to_string())
-                    .bind(a.state.clone())
-                    .bind(a.amount)
-                    .bind(a.cost)
-                    .bind(i64::from(a.new_customer));
-            }
-            q.execute(&mut *tx).await?;
-        }
+        // A re-read action is written again only when something about it
+        // changed (most of the re-read tail is as it was).
+        let changed = ["ad_id", "event_date", "state", "amount", "cost", "new_customer"]
+            .map(|c| format!("impact_actions.{c} IS DISTINCT FROM excluded.{c}"))
+            .join(" OR ");
+        let tail = format!(
+            "ON CONFLICT (source, action_id) DO UPDATE SET ad_id = excluded.ad_id, event_date = excluded.event_date, \
+             state = excluded.state, amount = excluded.amount, cost = excluded.cost, new_customer = excluded.new_customer WHERE {changed}"
+        );
+        let head = "INSERT INTO impact_actions (source, action_id, ad_id, event_date, state, amount, cost, new_customer)";
+        let cells = ["text", "text", "text", "text", "double precision", "double precision", "bigint"];
+        let written = insert_json(&mut tx, self.is_postgres(), head, &cells, &tail, source, actions, |a| {
+            (&a.id, &a.ad_id, date_of(a.day).to_string(), &a.state, a.amount, a.cost, i64::from(a.new_customer))
+        })
+        .await?;
         mark_fetched(&mut tx, source, "actions", days, &now).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(written)
     }
 
     /// Daily numbers per ad from the stored actions (reversed ones left out).

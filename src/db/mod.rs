@@ -211,6 +211,55 @@ pub(crate) fn rows_per_statement(columns: usize) -> usize {
     (MAX_BINDS / columns.max(1)).max(1)
 }
 
+/// Rows a bulk insert ([`insert_json`]) sends in one statement.
+const JSON_ROWS_PER_STATEMENT: usize = 20_000;
+
+/// Inserts many rows with few binds: `source` is `$1`, and the rows travel
+/// as one JSON array of arrays in `$2` (each inner array the `cells` in
+/// order), which the database unpacks itself — SQLite's `json_each`,
+/// PostgreSQL's `json_array_elements` with a cast per cell (`cells` names
+/// PostgreSQL's types). Through sqlx's `Any` each bind is encoded on its own
+/// (a history write of 10,000 ads ran at about 16,000 rows a second with a
+/// bind per value); here one statement carries [`JSON_ROWS_PER_STATEMENT`]
+/// rows. Returns the rows written (an upsert whose `WHERE` keeps a row
+/// as it was does not count it). A JSON null is SQL NULL (a non-finite float serializes as null,
+/// which the validator quarantines as it would NaN). `tail` follows the
+/// SELECT (`ON CONFLICT …`; the `WHERE true` before it is SQLite's rule for
+/// an upsert from a SELECT).
+pub(crate) async fn insert_json<'a, T, R: serde::Serialize>(
+    tx: &mut sqlx::Transaction<'_, Any>,
+    postgres: bool,
+    head: &str,
+    cells: &[&str],
+    tail: &str,
+    source: &str,
+    rows: &'a [T],
+    row: impl Fn(&'a T) -> R,
+) -> Result<u64, DbError> {
+    let started = std::time::Instant::now();
+    let sql = json_insert_sql(postgres, head, cells, tail);
+    let mut written = 0;
+    for chunk in rows.chunks(JSON_ROWS_PER_STATEMENT) {
+        let json = serde_json::to_string(&chunk.iter().map(&row).collect::<Vec<R>>())?;
+        written += sqlx::query(&sql).bind(source.to_string()).bind(json).execute(&mut **tx).await?.rows_affected();
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let per_second = (rows.len() as f64 / seconds.max(1e-9)).round();
+    tracing::debug!(statement = head, rows = rows.len(), written, ms = (seconds * 1000.0).round(), rows_per_s = per_second, "history rows stored");
+    Ok(written)
+}
+
+/// The statement of [`insert_json`].
+fn json_insert_sql(postgres: bool, head: &str, cells: &[&str], tail: &str) -> String {
+    let values: Vec<String> = cells
+        .iter()
+        .enumerate()
+        .map(|(i, t)| if postgres { format!("(e.value->>{i})::{t}") } else { format!("e.value->>{i}") })
+        .collect();
+    let (first, from) = if postgres { ("$1::text", "json_array_elements($2::json) AS e(value)") } else { ("$1", "json_each($2) AS e") };
+    format!("{head} SELECT {first}, {} FROM {from} WHERE true {tail}", values.join(", "))
+}
+
 /// `PREFIX ($1, …, $k), (…), …` for `rows` rows of `k` columns.
 pub(crate) fn values_sql(prefix: &str, k: usize, rows: usize) -> String {
     let mut s = String::with_capacity(prefix.len() + rows * k * 5);
@@ -249,6 +298,16 @@ mod tests {
             assert!(rows * columns <= MAX_BINDS || rows == 1, "{columns}");
         }
         assert_eq!(rows_per_statement(12), 40);
+    }
+
+    #[test]
+    fn a_json_insert_unpacks_one_array_per_row_on_either_database() {
+        let head = "INSERT INTO t (source, a, b)";
+        assert_eq!(json_insert_sql(false, head, &["text", "bigint"], ""), "INSERT INTO t (source, a, b) SELECT $1, e.value->>0, e.value->>1 FROM json_each($2) AS e WHERE true ");
+        assert_eq!(
+            json_insert_sql(true, head, &["text", "bigint"], "ON CONFLICT DO NOTHING"),
+            "INSERT INTO t (source, a, b) SELECT $1::text, (e.value->>0)::text, (e.value->>1)::bigint FROM json_array_elements($2::json) AS e(value) WHERE true ON CONFLICT DO NOTHING"
+        );
     }
 
     #[test]
