@@ -8,6 +8,10 @@
 #   small   1,000 products ×    100 campaigns × 120 days, CSV
 #   medium 10,000 products ×  1,000 campaigns × 365 days, CSV
 #   large 100,000 products × 10,000 campaigns × 365 days, Parquet
+#   history  the API path's history writes (examples/bench_history.rs):
+#            14 days of 10,000 products and 10,000 campaigns and 370,000
+#            Impact actions into a new SQLite file, and into PostgreSQL
+#            when DATABASE_URL names one; rows per second for each
 #
 # The data is generated once (`sandbox generate --order date`, a day's rows
 # together as an export that appends days writes them) and kept in
@@ -65,8 +69,15 @@ timed() {
   printf '%-7s %-9s %7s s %7s MiB  exit %s  %s\n' "$size" "$name" "$wall" "$rss" "$rc" "$stages"
 }
 
+history() {
+  cargo build --release --quiet --example bench_history
+  "$target/release/examples/bench_history"
+  if [[ "${DATABASE_URL:-}" == postgres* ]]; then "$target/release/examples/bench_history" "$DATABASE_URL"; fi
+}
+
 printf '%-7s %-9s %9s %11s  %s\n' size run wall peak_rss "stages (ms, process peak RSS at the stage's end)"
 for size in "${sizes[@]}"; do
+  if [ "$size" = history ]; then history; continue; fi
   spec "$size" >/dev/null
   day1=$(generate "$size" "$DAY1")
   day2=$(generate "$size" "$DAY2")

@@ -225,10 +225,12 @@ fn an_old_row_changed_between_two_runs_is_quarantined_by_the_second() {
     assert_eq!(caught[0]["raw"], lines[10].as_str());
 }
 
-/// History writes carry their rows as one JSON document per statement
-/// (`db::insert_json`): every value must come back exactly as it went in on
-/// both databases (floats to the last bit, nulls as nulls), and a re-read of
-/// Impact actions writes only the actions that changed.
+/// History writes (rows as one JSON document per statement,
+/// `db::insert_json`): every value comes back exactly as it went in on both
+/// databases (floats to the last bit, nulls as nulls, quotes and accents in
+/// ids), and a re-read of Impact actions writes only the actions that
+/// changed (the count `store_impact_actions` returns is what the database
+/// says it wrote).
 #[tokio::test]
 async fn history_rows_come_back_exactly_and_a_reread_writes_only_the_changed_actions() {
     use campaign_pilot::db::Db;
