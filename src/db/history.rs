@@ -34,26 +34,17 @@ impl Db {
     /// Replaces the sales rows of `days` (the fetched values win) and marks
     /// those days complete, in one transaction.
     pub async fn store_sales_days(&self, source: &str, days: &[Day], rows: &[SalesRow]) -> Result<(), DbError> {
-        let mut tx = self.pool.begin().await?;
-        let pg = self.is_postgres();
-        delete_days(&mut tx, pg, "history_product_daily", source, days).await?;
-        let head = "INSERT INTO history_product_daily (source, date, product_id, units_sold, revenue)";
-        insert_json(&mut tx, pg, head, &["text", "text", "bigint", "double precision"], "", source, rows, |r| (date_of(r.day).to_string(), &r.product_id, r.units, r.revenue)).await?;
-        mark_fetched(&mut tx, source, "sales", days, &chrono::Utc::now().to_rfc3339()).await?;
-        tx.commit().await?;
-        Ok(())
+        let (table, head) = ("history_product_daily", "INSERT INTO history_product_daily (source, date, product_id, units_sold, revenue)");
+        self.replace_days(table, "sales", head, &["text", "text", "bigint", "double precision"], source, days, rows, |r| {
+            (date_of(r.day).to_string(), &r.product_id, r.units, r.revenue)
+        })
+        .await
     }
 
     /// Replaces the views rows of `days` and marks them complete.
     pub async fn store_views_days(&self, source: &str, days: &[Day], rows: &[ViewsRow]) -> Result<(), DbError> {
-        let mut tx = self.pool.begin().await?;
-        let pg = self.is_postgres();
-        delete_days(&mut tx, pg, "history_views", source, days).await?;
-        let head = "INSERT INTO history_views (source, date, product_id, views)";
-        insert_json(&mut tx, pg, head, &["text", "text", "bigint"], "", source, rows, |r| (date_of(r.day).to_string(), &r.product_id, r.views)).await?;
-        mark_fetched(&mut tx, source, "views", days, &chrono::Utc::now().to_rfc3339()).await?;
-        tx.commit().await?;
-        Ok(())
+        let (table, head) = ("history_views", "INSERT INTO history_views (source, date, product_id, views)");
+        self.replace_days(table, "views", head, &["text", "text", "bigint"], source, days, rows, |r| (date_of(r.day).to_string(), &r.product_id, r.views)).await
     }
 
     pub async fn sales_days(&self, source: &str, from: Day, to: Day) -> Result<Vec<SalesRow>, DbError> {
@@ -88,17 +79,34 @@ impl Db {
 
     /// Replaces the campaign rows of `days` and marks them complete.
     pub async fn store_campaign_days(&self, source: &str, days: &[Day], rows: &[CampaignDayRow]) -> Result<(), DbError> {
-        let mut tx = self.pool.begin().await?;
-        let now = chrono::Utc::now().to_rfc3339();
-        let pg = self.is_postgres();
-        delete_days(&mut tx, pg, "history_campaign_daily", source, days).await?;
+        let table = "history_campaign_daily";
         let head = "INSERT INTO history_campaign_daily (source, date, campaign_id, impressions, clicks, spend, conversions, revenue, new_customers)";
         let cells = ["text", "text", "bigint", "bigint", "double precision", "bigint", "double precision", "bigint"];
-        insert_json(&mut tx, pg, head, &cells, "", source, rows, |r| {
+        self.replace_days(table, "campaign_daily", head, &cells, source, days, rows, |r| {
             (date_of(r.day).to_string(), &r.campaign_id, r.impressions, r.clicks, r.spend, r.conversions, r.revenue, r.new_customers)
         })
-        .await?;
-        mark_fetched(&mut tx, source, "campaign_daily", days, &now).await?;
+        .await
+    }
+
+    /// The rows of `days` in `table` replaced by `rows` and those days of
+    /// `feed` marked complete, in one transaction (the three daily tables).
+    #[allow(clippy::too_many_arguments)]
+    async fn replace_days<'a, T, R: serde::Serialize>(
+        &self,
+        table: &str,
+        feed: &str,
+        head: &str,
+        cells: &[&str],
+        source: &str,
+        days: &[Day],
+        rows: &'a [T],
+        row: impl Fn(&'a T) -> R,
+    ) -> Result<(), DbError> {
+        let pg = self.is_postgres();
+        let mut tx = self.pool.begin().await?;
+        delete_days(&mut tx, pg, table, source, days).await?;
+        insert_json(&mut tx, pg, head, cells, "", source, rows, row).await?;
+        mark_fetched(&mut tx, source, feed, days, &chrono::Utc::now().to_rfc3339()).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -131,13 +139,10 @@ impl Db {
         let now = chrono::Utc::now().to_rfc3339();
         // A re-read action is written again only when something about it
         // changed (most of the re-read tail is as it was).
-        let changed = ["ad_id", "event_date", "state", "amount", "cost", "new_customer"]
-            .map(|c| format!("impact_actions.{c} IS DISTINCT FROM excluded.{c}"))
-            .join(" OR ");
-        let tail = format!(
-            "ON CONFLICT (source, action_id) DO UPDATE SET ad_id = excluded.ad_id, event_date = excluded.event_date, \
-             state = excluded.state, amount = excluded.amount, cost = excluded.cost, new_customer = excluded.new_customer WHERE {changed}"
-        );
+        const UPDATED: [&str; 6] = ["ad_id", "event_date", "state", "amount", "cost", "new_customer"];
+        let set = UPDATED.map(|c| format!("{c} = excluded.{c}")).join(", ");
+        let changed = UPDATED.map(|c| format!("impact_actions.{c} IS DISTINCT FROM excluded.{c}")).join(" OR ");
+        let tail = format!("ON CONFLICT (source, action_id) DO UPDATE SET {set} WHERE {changed}");
         let head = "INSERT INTO impact_actions (source, action_id, ad_id, event_date, state, amount, cost, new_customer)";
         let cells = ["text", "text", "text", "text", "double precision", "double precision", "bigint"];
         let written = insert_json(&mut tx, self.is_postgres(), head, &cells, &tail, source, actions, |a| {

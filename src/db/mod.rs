@@ -218,12 +218,13 @@ const JSON_ROWS_PER_STATEMENT: usize = 20_000;
 /// as one JSON array of arrays in `$2` (each inner array the `cells` in
 /// order), which the database unpacks itself — SQLite's `json_each`,
 /// PostgreSQL's `json_array_elements` with a cast per cell (`cells` names
-/// PostgreSQL's types). Through sqlx's `Any` each bind is encoded on its own
-/// (a history write of 10,000 ads ran at about 16,000 rows a second with a
-/// bind per value); here one statement carries [`JSON_ROWS_PER_STATEMENT`]
-/// rows. Returns the rows written (an upsert whose `WHERE` keeps a row
-/// as it was does not count it). A JSON null is SQL NULL (a non-finite float serializes as null,
-/// which the validator quarantines as it would NaN). `tail` follows the
+/// PostgreSQL's types). With a bind per value, sqlx's SQLite driver spends
+/// half the statement looking up parameter names; this way a statement
+/// carries [`JSON_ROWS_PER_STATEMENT`] rows in two binds (2.2–2.9× the rows
+/// a second on SQLite, `scripts/bench.sh history`). Returns the rows written
+/// (an upsert whose `WHERE` keeps a row as it was does not count it). A JSON
+/// null is SQL NULL (a non-finite float serializes as null, which the
+/// validator quarantines as it would NaN). `tail` follows the
 /// SELECT (`ON CONFLICT …`; the `WHERE true` before it is SQLite's rule for
 /// an upsert from a SELECT).
 pub(crate) async fn insert_json<'a, T, R: serde::Serialize>(
