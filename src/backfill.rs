@@ -3,13 +3,17 @@
 //! progress bar and a weekly summary.
 //!
 //! The history is read once for the whole range (files, or the API
-//! connectors' stored history brought up to date), and each day runs the
-//! same validate → transform → analyze → decide as `run --dry-run --as-of`.
+//! connectors' stored history brought up to date) and validated once as of
+//! its last day; each day's valid rows are cut from that (the same as
+//! validating as of that day: `RangeValidator`), then the day runs the same
+//! transform → analyze → decide as `run --dry-run --as-of`.
 //! A day is stored in one transaction, so an interrupted backfill (SIGINT,
 //! SIGTERM, or a crash) resumes where it stopped: days already done are
 //! skipped, the rest are replayed.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{Datelike, NaiveDate};
@@ -19,11 +23,13 @@ use crate::connectors::sync;
 use crate::db::backfill::BackfillDay;
 use crate::db::Db;
 use crate::error::{Error, Result};
-use crate::model::day::{date_of, day_of};
+use crate::model::day::day_of;
 use crate::model::decision::Decision;
 use crate::model::kinds::StoreKind;
 use crate::model::run::RunMode;
-use crate::pipeline::plan_day;
+use crate::pipeline::{plan_valid, stage_span, ReadFacts};
+use crate::decisions::reach::needed_from;
+use crate::stages::validate::RangeValidator;
 use crate::report::{self, ReportInput};
 use crate::sandbox::generate::ensure_demo;
 use crate::stop::Stop;
@@ -192,47 +198,116 @@ pub async fn backfill(cfg: &LoadedConfig, req: &BackfillRequest) -> Result<Backf
         if fetch.requests > 0 {
             tracing::info!(requests = fetch.requests, days = ?fetch.days_fetched, seconds = fetch.seconds, "fetched the missing history once for the whole range");
         }
+        // Validated once for the whole range, each day cut from it.
+        let read = ReadFacts::of(&raw);
+        let t = Instant::now();
+        let range = stage_span("validate", "backfill").in_scope(|| RangeValidator::new(raw, day_of(*last), &s.validate, s.act.min_day_fraction))?;
+        tracing::info!(ms = t.elapsed().as_millis() as u64, cut = range.cuts(), "validated the range once: each day is cut from it");
         let bar = progress_bar(todo.len() as u64, req.progress);
-        for day in &todo {
-            if req.stop.requested() {
-                summary.interrupted = true;
-                break;
+        // Days are independent (dry, nothing learned): planned side by side,
+        // one per core, and stored in order as they come.
+        let work = Arc::new(Work { settings: s.clone(), range, read, days: todo.clone(), next: AtomicUsize::new(0), abort: AtomicBool::new(false) });
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(todo.len());
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                let (work, tx, stop) = (work.clone(), tx.clone(), req.stop.clone());
+                std::thread::spawn(move || work.run(&stop, &tx))
+            })
+            .collect();
+        drop(tx);
+        let mut ready: BTreeMap<usize, Result<Replayed>> = BTreeMap::new();
+        while let Some((k, r)) = rx.recv().await {
+            ready.insert(k, r);
+            while let Some(r) = ready.remove(&summary.replayed) {
+                let day = match r {
+                    Ok(day) => day,
+                    Err(e) => {
+                        work.abort.store(true, Ordering::SeqCst);
+                        return Err(e);
+                    }
+                };
+                bar.set_message(day.as_of.to_string());
+                db.save_backfill_day(&day.report, &day.started_at).await?;
+                summary.replayed += 1;
+                bar.inc(1);
+                tracing::info!(
+                    as_of = %day.as_of,
+                    run_id = %day.report.run_id,
+                    campaigns = day.report.campaigns.len(),
+                    actions = day.report.actions.len(),
+                    ms = day.ms,
+                    "backfill day done"
+                );
             }
-            bar.set_message(day.to_string());
-            let day_started = chrono::Utc::now().to_rfc3339();
-            let t = Instant::now();
-            let run_id = uuid::Uuid::now_v7().to_string();
-            let (valid, plan, stages) = plan_day(s, raw.clone(), day_of(*day), None, &run_id)?;
-            let outcome = crate::stages::act::dry_run(plan);
-            let report = report::build(ReportInput {
-                run_id: &run_id,
-                dry_run: true,
-                mode: RunMode::Backfill,
-                outcome: &outcome,
-                quality: &valid.quality,
-                quarantine: &[],
-                stages,
-                shard: None,
-                outcomes: None,
-            });
-            db.save_backfill_day(&report, &day_started).await?;
-            summary.replayed += 1;
-            bar.inc(1);
-            tracing::info!(
-                as_of = %date_of(day_of(*day)),
-                run_id = %run_id,
-                campaigns = report.campaigns.len(),
-                actions = report.actions.len(),
-                ms = t.elapsed().as_millis() as u64,
-                "backfill day done"
-            );
         }
+        for h in handles {
+            let _ = h.join();
+        }
+        summary.interrupted = summary.replayed < todo.len() && req.stop.requested();
         bar.finish_and_clear();
     }
     summary.weeks = weekly(&db.backfill_days(&from, &to).await?);
     summary.seconds = started.elapsed().as_secs_f64();
     db.close().await;
     Ok(summary)
+}
+
+/// What the backfill's worker threads share: the range validated once, and
+/// the days to replay, taken one at a time in order.
+struct Work {
+    settings: crate::config::Settings,
+    range: RangeValidator,
+    read: ReadFacts,
+    days: Vec<NaiveDate>,
+    next: AtomicUsize,
+    /// Set when a day failed: the others stop taking days.
+    abort: AtomicBool,
+}
+
+/// One day replayed, ready to store.
+struct Replayed {
+    as_of: NaiveDate,
+    started_at: String,
+    report: crate::model::report::Report,
+    ms: u64,
+}
+
+impl Work {
+    /// Takes days until none is left, a stop is asked for, or a day failed.
+    fn run(&self, stop: &Stop, tx: &tokio::sync::mpsc::UnboundedSender<(usize, Result<Replayed>)>) {
+        while !stop.requested() && !self.abort.load(Ordering::SeqCst) {
+            let k = self.next.fetch_add(1, Ordering::SeqCst);
+            let Some(day) = self.days.get(k) else { break };
+            if tx.send((k, self.replay(*day))).is_err() {
+                break;
+            }
+        }
+    }
+
+    /// The day as `run --dry-run --as-of` would plan it (the run's reach).
+    fn replay(&self, as_of: NaiveDate) -> Result<Replayed> {
+        let s = &self.settings;
+        let started_at = chrono::Utc::now().to_rfc3339();
+        let t = Instant::now();
+        let run_id = uuid::Uuid::now_v7().to_string();
+        let day = day_of(as_of);
+        let (valid, r_validate) = stage_span("validate", &run_id).in_scope(|| self.range.day(day, Some(needed_from(day, s))))?;
+        let (valid, plan, stages) = plan_valid(s, valid, r_validate, &self.read, &run_id)?;
+        let outcome = crate::stages::act::dry_run(plan);
+        let report = report::build(ReportInput {
+            run_id: &run_id,
+            dry_run: true,
+            mode: RunMode::Backfill,
+            outcome: &outcome,
+            quality: &valid.quality,
+            quarantine: &[],
+            stages,
+            shard: None,
+            outcomes: None,
+        });
+        Ok(Replayed { as_of, started_at, report, ms: t.elapsed().as_millis() as u64 })
+    }
 }
 
 fn progress_bar(len: u64, show: bool) -> indicatif::ProgressBar {

@@ -138,28 +138,56 @@ pub async fn run(cfg: &LoadedConfig, req: &RunRequest, clock: &dyn Clock) -> Res
 }
 
 /// Validate, transform, analyze and decide for one as_of: everything a run
-/// does between reading and acting, and all that `backfill` replays (with
-/// the configured interval scale: a replayed day learns nothing).
+/// does between reading and acting (with the configured interval scale: a
+/// replayed day learns nothing).
 pub fn plan_day(s: &Settings, raw: RawBatch, as_of: Day, shard: Option<&Shard>, run_id: &str) -> Result<(ValidBatch, Plan, Vec<StageReport>)> {
-    let (valid, analysis, mut reports) = prepare_day(s, raw, as_of, shard, run_id)?;
+    let (valid, analysis, reports) = prepare_day(s, raw, as_of, shard, run_id)?;
+    decide_configured(s, valid, analysis, reports, run_id)
+}
+
+/// Transform, analyze and decide a batch already validated (`backfill`
+/// cuts each day's from one validation of its range).
+pub fn plan_valid(s: &Settings, valid: ValidBatch, r_validate: StageReport, read: &ReadFacts, run_id: &str) -> Result<(ValidBatch, Plan, Vec<StageReport>)> {
+    let (valid, analysis, reports) = analyze_valid(s, valid, r_validate, read, None, run_id)?;
+    decide_configured(s, valid, analysis, reports, run_id)
+}
+
+fn decide_configured(s: &Settings, valid: ValidBatch, analysis: Analysis, mut reports: Vec<StageReport>, run_id: &str) -> Result<(ValidBatch, Plan, Vec<StageReport>)> {
     let configured = Calibrated::configured(s.model.interval_scale);
     let (plan, r_decide) = stage_span("decide", run_id).in_scope(|| decide(&analysis, s, &configured))?;
     reports.push(r_decide);
     Ok((valid, plan, reports))
 }
 
+/// What the analysis needs to know of how the batch was read, besides its rows.
+#[derive(Debug, Clone, Default)]
+pub struct ReadFacts {
+    pub views_available: bool,
+    pub observed_budgets: std::collections::BTreeMap<String, f64>,
+}
+
+impl ReadFacts {
+    pub fn of(raw: &RawBatch) -> ReadFacts {
+        ReadFacts { views_available: raw.views_available, observed_budgets: raw.observed_budgets.clone() }
+    }
+}
+
 /// Validate, transform and analyze for one as_of.
 pub fn prepare_day(s: &Settings, raw: RawBatch, as_of: Day, shard: Option<&Shard>, run_id: &str) -> Result<(ValidBatch, Analysis, Vec<StageReport>)> {
-    let views_available = raw.views_available;
-    let observed = raw.observed_budgets.clone();
+    let read = ReadFacts::of(&raw);
     let (valid, r_validate) = stage_span("validate", run_id).in_scope(|| validate(raw, as_of, &s.validate, s.act.min_day_fraction))?;
+    analyze_valid(s, valid, r_validate, &read, shard, run_id)
+}
+
+/// Transform and analyze a validated batch.
+fn analyze_valid(s: &Settings, valid: ValidBatch, r_validate: StageReport, read: &ReadFacts, shard: Option<&Shard>, run_id: &str) -> Result<(ValidBatch, Analysis, Vec<StageReport>)> {
     let (frames, r_transform) = stage_span("transform", run_id).in_scope(|| transform(&valid, &s.windows))?;
     let (analysis, r_analyze) = stage_span("analyze", run_id).in_scope(|| -> Result<_> {
         let (mut analysis, r) = analyze(&frames, &valid, s)?;
-        if !views_available {
+        if !read.views_available {
             analysis.without_views();
         }
-        analysis.mark_observed_budgets(&observed);
+        analysis.mark_observed_budgets(&read.observed_budgets);
         if s.ads.kind == AdsKind::Impact && s.ads.ledger_budgets {
             analysis.check_ledger_budgets(&valid, s.ads.ledger_overspend_pct).map_err(AnalyzeError::from)?;
         }

@@ -20,7 +20,9 @@ use crate::decisions::guardrails;
 use crate::error::{Error, Result};
 use crate::model::day::day_of;
 use crate::model::plan::ActionKind;
-use crate::pipeline::plan_day;
+use crate::pipeline::{plan_valid, ReadFacts};
+use crate::decisions::reach::needed_from;
+use crate::stages::validate::RangeValidator;
 use crate::sandbox::simulate::{self, Policy, PolicyScore, SimulateError, SimulateOptions};
 use crate::stages::act::plan_shape;
 
@@ -299,6 +301,7 @@ pub async fn replay(base: &LoadedConfig, settings: &[Vec<(String, f64)>], from: 
     };
     let (raw, _) = sync::read_range(base, &db, day_of(from) - s.history.days as i32 + 1, day_of(to), None).await?;
     db.close().await;
+    let read = ReadFacts::of(&raw);
     let days: Vec<NaiveDate> = from.iter_days().take_while(|d| *d <= to).collect();
     let bar = if progress { ProgressBar::new((days.len() * settings.len()) as u64) } else { ProgressBar::hidden() };
     let mut out = Vec::new();
@@ -307,9 +310,12 @@ pub async fn replay(base: &LoadedConfig, settings: &[Vec<(String, f64)>], from: 
         let st = &cfg.settings;
         let mut r = ReplayScore { label: label(changes), changes: changes.clone(), days: days.len(), actions: 0, pauses: 0, budget_changes: 0, creates: 0, held_days: 0, expected_gain_per_day: None };
         let mut gain = Vec::new();
+        // Validated once per setting (one may change the validation's own keys).
+        let range = RangeValidator::new(raw.clone(), day_of(to), &st.validate, st.act.min_day_fraction)?;
         for day in &days {
             bar.set_message(format!("{day}: {}", r.label));
-            let (valid, plan, _) = plan_day(st, raw.clone(), day_of(*day), None, "tune-replay")?;
+            let (valid, r_validate) = range.day(day_of(*day), Some(needed_from(day_of(*day), st)))?;
+            let (valid, plan, _) = plan_valid(st, valid, r_validate, &read, "tune-replay")?;
             r.actions += plan.actions.len();
             r.pauses += plan.actions.iter().filter(|a| a.kind == ActionKind::Pause).count();
             r.budget_changes += plan.actions.iter().filter(|a| a.kind == ActionKind::SetBudget).count();

@@ -276,3 +276,104 @@ async fn history_rows_come_back_exactly_and_a_reread_writes_only_the_changed_act
     assert_eq!((days[0].conversions, days[0].revenue, days[0].new_customers), (Some(2), Some(99.8), Some(1)), "{:?}", days[0]);
     db.close().await;
 }
+
+/// Rows that make going back a day change what is judged: a product created
+/// late in the range with sales (one bad) dated before its creation, a
+/// campaign starting late and one whose product is created late, late bad
+/// and repeated rows, and an unknown product's row. Returns the late day.
+fn late_rows(dir: &Path) -> Day {
+    let late = day_of(as_of()) - 6;
+    let (d, before, after) = (date_of(late), date_of(late - 9), date_of(late + 2));
+    let append = |table: &str, rows: &[String]| {
+        let path = dir.join(format!("{table}.csv"));
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        for r in rows {
+            text.push_str(r);
+            text.push('\n');
+        }
+        std::fs::write(&path, text).unwrap();
+    };
+    append("products", &[format!("P900001,SKU-900001,Late Lamp,Home,30.0,10,{d}")]);
+    append(
+        "product_daily",
+        &[
+            format!("{before},P900001,40,2,60.0"),
+            format!("{before},P900001,40,2,60.0"),
+            format!("{},P900001,-1,2,60.0", date_of(late - 8)),
+            format!("{after},P900001,50,3,90.0"),
+            format!("{after},P000001,-5,1,10.0"),
+            format!("{after},P999999,5,1,10.0"),
+        ],
+    );
+    append("campaigns", &[format!("C90001,Late Start,P000002,active,40.0,{after},,"), format!("C90002,Late Product,P900001,active,25.0,{before},,")]);
+    append(
+        "campaign_daily",
+        &[
+            format!("{},C90001,900,20,30.0,2,60.0,1", date_of(late + 3)),
+            format!("{before},C90002,500,10,20.0,1,30.0,1"),
+            format!("{after},C90002,500,10,20.0,1,30.0,1"),
+            format!("{after},C90002,500,10,20.0,1,30.0,1"),
+            format!("{after},C00001,100,5,-1.0,0,0.0,0"),
+        ],
+    );
+    late
+}
+
+/// `backfill` and `tune` validate their range once and cut each day from
+/// it: every day must get exactly what validating as of that day gives, with
+/// the whole history read and with the run's reach: the same valid rows in
+/// the same order and indexes, the same quarantine and the same counts.
+#[test]
+fn a_range_validated_once_gives_each_day_what_validating_that_day_gives() {
+    use campaign_pilot::config::ValidateSettings;
+    use campaign_pilot::stages::validate::{validate, RangeValidator, ValidBatch};
+    let s = Settings::default();
+    let limits = ValidateSettings::default();
+    let same = |what: &str, a: &ValidBatch, b: &ValidBatch| {
+        for (name, x, y) in [
+            ("products", &a.products, &b.products),
+            ("product_daily", &a.product_daily, &b.product_daily),
+            ("campaigns", &a.campaigns, &b.campaigns),
+            ("campaign_daily", &a.campaign_daily, &b.campaign_daily),
+        ] {
+            assert!(x.equals_missing(y), "{what}: {name} differs\n{x}\n{y}");
+        }
+        assert_eq!(a.quality, b.quality, "{what}: quality");
+        assert_eq!(a.quarantine, b.quarantine, "{what}: quarantine");
+        assert_eq!((&a.future_campaign_products, a.campaign_data_start), (&b.future_campaign_products, b.campaign_data_start), "{what}");
+    };
+    // Twice: then once more with a product listed twice, created on both
+    // sides of the range's days (an id valid and future at once: those days
+    // are validated whole, and must still agree).
+    for twice in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        dataset(dir.path(), Format::Csv, RowOrder::Id, true);
+        let late = late_rows(dir.path());
+        if twice {
+            let path = dir.path().join("products.csv");
+            let text = std::fs::read_to_string(&path).unwrap();
+            std::fs::write(&path, format!("{text}P000003,SKU-000003b,Twin,Home,12.0,5,{}\n", date_of(late + 1))).unwrap();
+        }
+        let last = day_of(as_of());
+        let range = RangeValidator::new(batch(dir.path(), None), last, &limits, s.act.min_day_fraction).unwrap();
+        assert!(range.cuts());
+        let mut judged_late = (0, 0);
+        for day in (last - 14)..=last {
+            let reach = needed_from(day, &s);
+            for reach in [None, Some(reach)] {
+                let what = format!("twice={twice} as of {} reach {reach:?}", date_of(day));
+                let (want, _) = validate(batch(dir.path(), reach), day, &limits, s.act.min_day_fraction).unwrap();
+                let (got, _) = range.day(day, reach).unwrap();
+                same(&what, &got, &want);
+                if reach.is_none() && day >= late + 2 {
+                    judged_late.0 += 1;
+                    assert!(got.quarantine.iter().any(|q| q.raw.starts_with(&format!("{},P900001,-1", date_of(late - 8)))), "{what}: the late product's bad row is judged once it exists");
+                } else if reach.is_none() && day < late {
+                    judged_late.1 += 1;
+                    assert!(!got.quarantine.iter().any(|q| q.raw.contains("P900001")), "{what}: not before it exists");
+                }
+            }
+        }
+        assert!(judged_late.0 > 0 && judged_late.1 > 0);
+    }
+}

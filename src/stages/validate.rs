@@ -247,7 +247,10 @@ fn check_table(
 }
 
 /// `id_column` values (valid ones get their dense index) plus the ids left out
-/// as after-as-of, flagged, for foreign-key checks by a left join.
+/// as after-as-of, flagged, for foreign-key checks by a left join. Each id
+/// once: an id with a valid row is not a future one too (a second row with
+/// it, created after as_of, is left out by itself), else the join would
+/// repeat the daily rows of that id.
 fn id_frame(valid: &DataFrame, id: &str, idx: &str, future: &[String]) -> Result<DataFrame, PolarsError> {
     let valid_ids = valid
         .clone()
@@ -255,6 +258,8 @@ fn id_frame(valid: &DataFrame, id: &str, idx: &str, future: &[String]) -> Result
         .select([col(id), col(idx), lit(false).alias(FUTURE)]);
     let future_ids = df!(id => future)?
         .lazy()
+        .unique_stable(None, UniqueKeepStrategy::First)
+        .join(valid_ids.clone(), [col(id)], [col(id)], JoinArgs::new(JoinType::Anti))
         .select([col(id), lit(NULL).cast(DataType::UInt32).alias(idx), lit(true).alias(FUTURE)]);
     concat([valid_ids, future_ids], UnionArgs::default())?.collect()
 }
@@ -295,17 +300,38 @@ fn without_utf8_flags(lf: LazyFrame, table: Table) -> LazyFrame {
 /// Validates the batch as of `as_of`.
 pub fn validate(raw: RawBatch, as_of: Day, limits: &ValidateSettings, min_day_fraction: f64) -> Result<(ValidBatch, StageReport), ValidateError> {
     let started = Instant::now();
-    let rows_in = (raw.products.df.height()
-        + raw.product_daily.df.height()
-        + raw.campaigns.df.height()
-        + raw.campaign_daily.df.height()) as u64;
-    // (Rows left unread before the reach are counted in the data quality,
-    // not here: this stage's rows are the ones it hands on or drops.)
+    let mut stores = check_stores(&raw, as_of, limits)?;
+    // The two daily tables are independent of each other: check them side by side.
+    let (pd, cd) = std::thread::scope(|s| {
+        let pd = s.spawn(|| check_daily_parts(&raw.product_daily, &stores.product_ids, col::PRODUCT_ID, col::PIDX, as_of, limits));
+        let cd = s.spawn(|| check_daily_parts(&raw.campaign_daily, &stores.campaign_ids, col::CAMPAIGN_ID, CIDX, as_of, limits));
+        (pd.join().expect("validator panicked"), cd.join().expect("validator panicked"))
+    });
+    let (pd_checked, product_daily, pd_older) = pd.map_err(err(Table::ProductDaily))?;
+    let (cd_checked, campaign_daily, cd_older) = cd.map_err(err(Table::CampaignDaily))?;
+    let older_first = (pd_older.first_day, cd_older.first_day);
+    record(&raw.product_daily, pd_checked, pd_older, &mut stores.quality, &mut stores.quarantine);
+    record(&raw.campaign_daily, cd_checked, cd_older, &mut stores.quality, &mut stores.quarantine);
+    finish(&raw, as_of, stores, product_daily, campaign_daily, older_first, min_day_fraction, started)
+}
+
+/// The store tables judged as of one day, and the id frames the daily
+/// tables' foreign keys join.
+struct Stores {
+    products: DataFrame,
+    product_ids: DataFrame,
+    campaigns: DataFrame,
+    campaign_ids: DataFrame,
+    future_campaign_products: Vec<String>,
+    quality: DataQuality,
+    quarantine: Vec<QuarantinedRow>,
+}
+
+/// Products, then campaigns (their product must be a valid or a future one).
+fn check_stores(raw: &RawBatch, as_of: Day, limits: &ValidateSettings) -> Result<Stores, ValidateError> {
     let mut quality = DataQuality::default();
     let mut quarantine = Vec::new();
     let as_of_lit = lit(as_of);
-    let err = |t: Table| move |source| ValidateError { table: t.name(), source };
-
     // products
     let t = Table::Products;
     let mut rules = column_rules(t, limits);
@@ -401,17 +427,24 @@ pub fn validate(raw: RawBatch, as_of: Day, limits: &ValidateSettings, min_day_fr
     record(&raw.campaigns, checked, Older::default(), &mut quality, &mut quarantine);
     let campaign_ids = id_frame(&campaigns, col::CAMPAIGN_ID, CIDX, &future_campaigns).map_err(err(t))?;
 
-    // The two daily tables are independent of each other: check them side by side.
-    let (pd, cd) = std::thread::scope(|s| {
-        let pd = s.spawn(|| check_daily_parts(&raw.product_daily, &product_ids, col::PRODUCT_ID, col::PIDX, as_of, limits));
-        let cd = s.spawn(|| check_daily_parts(&raw.campaign_daily, &campaign_ids, col::CAMPAIGN_ID, CIDX, as_of, limits));
-        (pd.join().expect("validator panicked"), cd.join().expect("validator panicked"))
-    });
-    let (pd_checked, product_daily, pd_older) = pd.map_err(err(Table::ProductDaily))?;
-    let (cd_checked, campaign_daily, cd_older) = cd.map_err(err(Table::CampaignDaily))?;
-    let (pd_first, cd_first) = (pd_older.first_day, cd_older.first_day);
-    record(&raw.product_daily, pd_checked, pd_older, &mut quality, &mut quarantine);
-    record(&raw.campaign_daily, cd_checked, cd_older, &mut quality, &mut quarantine);
+    Ok(Stores { products, product_ids, campaigns, campaign_ids, future_campaign_products, quality, quarantine })
+}
+
+/// What every day's validation ends with, once its daily tables are judged:
+/// the side feed's counts, the feed's first and newest days, whether the
+/// data is stale, the quarantine in file order, and the stage's report.
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    raw: &RawBatch,
+    as_of: Day,
+    stores: Stores,
+    product_daily: DataFrame,
+    campaign_daily: DataFrame,
+    (pd_first, cd_first): (Option<Day>, Option<Day>),
+    min_day_fraction: f64,
+    started: Instant,
+) -> Result<(ValidBatch, StageReport), ValidateError> {
+    let Stores { products, campaigns, future_campaign_products, mut quality, mut quarantine, .. } = stores;
     // A side feed (views.csv) was checked by the connector that parsed it.
     if let Some(t) = raw.views_feed.table {
         *quality.rows_read.get_mut(t) = raw.views_feed.rows_read;
@@ -439,6 +472,9 @@ pub fn validate(raw: RawBatch, as_of: Day, limits: &ValidateSettings, min_day_fr
     quality.stale_reasons.extend(collapsed(&product_daily, &campaign_daily, as_of, min_day_fraction).map_err(err(Table::ProductDaily))?);
     quality.stale = !quality.stale_reasons.is_empty();
 
+    // (Rows left unread before the reach are counted in the data quality,
+    // not here: this stage's rows are the ones it hands on or drops.)
+    let rows_in = (raw.products.df.height() + raw.product_daily.df.height() + raw.campaigns.df.height() + raw.campaign_daily.df.height()) as u64;
     let rows_out = (products.height() + product_daily.height() + campaigns.height() + campaign_daily.height()) as u64;
     quarantine.sort_by(|a, b| (a.table, a.line).cmp(&(b.table, b.line)));
     let report = StageReport::new("validate", started, rows_in, rows_out);
@@ -456,6 +492,243 @@ pub fn validate(raw: RawBatch, as_of: Day, limits: &ValidateSettings, min_day_fr
         },
         report,
     ))
+}
+
+/// Validation for every as_of of a range (`backfill`): what [`validate`]
+/// as of each day gives, with the daily tables judged once instead of once
+/// a day.
+///
+/// The daily tables are judged as of the range's last day; a day's valid
+/// rows, quarantine and counts are cut from that, and the store tables
+/// (small) are judged for each day as [`validate`] does. The cut is exact
+/// because going back a day only takes rows out of judgement: a row is
+/// left out as of `d` when its date is after `d` or its id is a future one
+/// then (a product created after `d`, a campaign starting after `d`), and
+/// every id valid as of the last day but not as of `d` is such a future id.
+/// So a row judged as of `d` breaks the same rule (its foreign key
+/// included) and repeats the same earlier row's key as it does as of the
+/// last day.
+pub struct RangeValidator {
+    raw: RawBatch,
+    limits: ValidateSettings,
+    min_day_fraction: f64,
+    /// None when the daily tables have older rows left unread (a reach):
+    /// every day validated whole.
+    judged: Option<[Judged; 2]>,
+}
+
+/// A daily table judged once, as of a range's last day.
+struct Judged {
+    /// The valid rows, indexed by the last day's store frame.
+    valid: DataFrame,
+    /// The last day's valid ids in index order, each with its first valid day.
+    ids: DataFrame,
+    /// (day, valid rows dated up to that day), by day.
+    by_day: Vec<(Day, u64)>,
+    /// Each bad row, with its date and its id.
+    bad: Vec<(QuarantinedRow, Option<Day>, Option<String>)>,
+    rows: u64,
+}
+
+const FIRST: &str = "__first";
+
+impl RangeValidator {
+    /// Judges the daily tables of `raw` as of `last`, the range's last day.
+    pub fn new(raw: RawBatch, last: Day, limits: &ValidateSettings, min_day_fraction: f64) -> Result<RangeValidator, ValidateError> {
+        let whole = raw.product_daily.older.is_some() || raw.campaign_daily.older.is_some();
+        let judged = if whole { None } else { judge_once(&raw, last, limits)? };
+        Ok(RangeValidator { raw, limits: limits.clone(), min_day_fraction, judged })
+    }
+
+    /// Whether days are cut from one judgement (false: each day validated whole).
+    pub fn cuts(&self) -> bool {
+        self.judged.is_some()
+    }
+
+    /// The batch as of `as_of` (a day of the range): [`validate`]'s answer
+    /// for the batch read with `reach` (the daily rows dated before it judged
+    /// and counted, not handed on; [`crate::decisions::reach::needed_from`]).
+    pub fn day(&self, as_of: Day, reach: Option<Day>) -> Result<(ValidBatch, StageReport), ValidateError> {
+        let Some([pd, cd]) = &self.judged else {
+            return self.whole(as_of, reach);
+        };
+        let started = Instant::now();
+        let mut stores = check_stores(&self.raw, as_of, &self.limits)?;
+        let (product_daily, pd_first) = pd
+            .cut(&stores.products, &stores.product_ids, col::PRODUCT_ID, col::PIDX, Table::ProductDaily, as_of, reach, &mut stores.quality, &mut stores.quarantine)
+            .map_err(err(Table::ProductDaily))?;
+        let (campaign_daily, cd_first) = cd
+            .cut(&stores.campaigns, &stores.campaign_ids, col::CAMPAIGN_ID, CIDX, Table::CampaignDaily, as_of, reach, &mut stores.quality, &mut stores.quarantine)
+            .map_err(err(Table::CampaignDaily))?;
+        finish(&self.raw, as_of, stores, product_daily, campaign_daily, (pd_first, cd_first), self.min_day_fraction, started)
+    }
+
+    /// The day validated whole, its daily rows from `reach` on.
+    fn whole(&self, as_of: Day, reach: Option<Day>) -> Result<(ValidBatch, StageReport), ValidateError> {
+        let (mut valid, report) = validate(self.raw.clone(), as_of, &self.limits, self.min_day_fraction)?;
+        if let Some(r) = reach {
+            let from = |df: &DataFrame, t: Table| df.clone().lazy().filter(col(col::DATE).gt_eq(lit(r))).collect().map_err(err(t));
+            valid.product_daily = from(&valid.product_daily, Table::ProductDaily)?;
+            valid.campaign_daily = from(&valid.campaign_daily, Table::CampaignDaily)?;
+        }
+        Ok((valid, report))
+    }
+}
+
+fn err(t: Table) -> impl Fn(PolarsError) -> ValidateError {
+    move |source| ValidateError { table: t.name(), source }
+}
+
+fn judge_once(raw: &RawBatch, last: Day, limits: &ValidateSettings) -> Result<Option<[Judged; 2]>, ValidateError> {
+    let stores = check_stores(raw, last, limits)?;
+    let (pd, cd) = std::thread::scope(|s| {
+        let pd = s.spawn(|| judge(&raw.product_daily, &stores.product_ids, &stores.products, col::PRODUCT_ID, col::PIDX, last, limits));
+        let cd = s.spawn(|| judge(&raw.campaign_daily, &stores.campaign_ids, &stores.campaigns, col::CAMPAIGN_ID, CIDX, last, limits));
+        (pd.join().expect("validator panicked"), cd.join().expect("validator panicked"))
+    });
+    match (pd.map_err(err(Table::ProductDaily))?, cd.map_err(err(Table::CampaignDaily))?) {
+        (Some(pd), Some(cd)) => Ok(Some([pd, cd])),
+        _ => Ok(None),
+    }
+}
+
+/// One daily table judged as of `last`; None when its lines do not name
+/// its rows one to one (then every day is validated whole).
+fn judge(
+    raw: &RawTable,
+    ids: &DataFrame,
+    store: &DataFrame,
+    id: &'static str,
+    idx: &'static str,
+    last: Day,
+    limits: &ValidateSettings,
+) -> PolarsResult<Option<Judged>> {
+    let (checked, valid) = check_daily(raw, ids, id, idx, last, limits)?;
+    let lines: Vec<u64> = checked.bad.iter().map(|b| b.0).collect();
+    let info = raw
+        .df
+        .clone()
+        .lazy()
+        .select([col(col::LINE).cast(DataType::UInt64).alias(col::LINE), as_day(col(col::DATE)).alias(col::DATE), col(id)])
+        .join(df!(col::LINE => &lines)?.lazy(), [col(col::LINE)], [col(col::LINE)], JoinArgs::new(JoinType::Inner))
+        .collect()?;
+    let mut at: std::collections::HashMap<u64, (Option<Day>, Option<String>)> = std::collections::HashMap::with_capacity(info.height());
+    for ((line, date), id) in info.column(col::LINE)?.u64()?.iter().zip(info.column(col::DATE)?.i32()?.iter()).zip(info.column(id)?.str()?.iter()) {
+        if let Some(line) = line {
+            if at.insert(line, (date, id.map(str::to_string))).is_some() {
+                return Ok(None);
+            }
+        }
+    }
+    if at.len() != lines.len() {
+        return Ok(None);
+    }
+    let bad = quarantined(raw, checked.bad).into_iter().map(|(record, q)| {
+        let (date, id) = at[&record].clone();
+        (q, date, id)
+    });
+    let ids = store
+        .clone()
+        .lazy()
+        .select([col(id), col(idx)])
+        .join(valid.clone().lazy().group_by([col(idx)]).agg([col(col::DATE).min().alias(FIRST)]), [col(idx)], [col(idx)], left_ordered())
+        .select([col(id), col(FIRST)])
+        .collect()?;
+    let days = valid.clone().lazy().group_by([col(col::DATE)]).agg([len().alias("n")]).sort([col::DATE], SortMultipleOptions::default()).collect()?;
+    let mut total = 0u64;
+    let by_day = days
+        .column(col::DATE)?
+        .i32()?
+        .iter()
+        .zip(days.column("n")?.cast(&DataType::UInt64)?.u64()?.iter())
+        .filter_map(|(d, n)| {
+            total += n.unwrap_or(0);
+            Some((d?, total))
+        })
+        .collect();
+    Ok(Some(Judged {
+        valid,
+        ids,
+        by_day,
+        bad: bad.collect(),
+        rows: raw.df.height() as u64,
+    }))
+}
+
+impl Judged {
+    /// The table as [`check_daily`] as of `as_of` would leave it, given that
+    /// day's store frame (`store`, indexed by `idx`) and id frame (`ids`,
+    /// [`id_frame`]), with the first valid day; only the rows from `reach`
+    /// on are handed on. Its counts go into `quality`, its bad rows into
+    /// `quarantine`.
+    #[allow(clippy::too_many_arguments)]
+    fn cut(
+        &self,
+        store: &DataFrame,
+        ids: &DataFrame,
+        id: &str,
+        idx: &str,
+        table: Table,
+        as_of: Day,
+        reach: Option<Day>,
+        quality: &mut DataQuality,
+        quarantine: &mut Vec<QuarantinedRow>,
+    ) -> PolarsResult<(DataFrame, Option<Day>)> {
+        // That day's index of each id (null: not a valid id that day), in
+        // the last day's index order, beside the id's first valid day.
+        let lookup = self
+            .ids
+            .clone()
+            .lazy()
+            .select([col(id), col(FIRST)])
+            .join(store.clone().lazy().select([col(id), col(idx)]), [col(id)], [col(id)], left_ordered())
+            .collect()?;
+        let first = lookup.clone().lazy().select([col(FIRST).filter(col(idx).is_not_null().and(col(FIRST).lt_eq(lit(as_of)))).min()]).collect()?;
+        let first = first.column(FIRST)?.i32()?.get(0);
+        let dates = col(col::DATE).lt_eq(lit(as_of));
+        let in_reach = match reach {
+            Some(r) => dates.and(col(col::DATE).gt_eq(lit(r))),
+            None => dates,
+        };
+        let mut valid = self.valid.clone().lazy().filter(in_reach).collect()?;
+        let mapped = lookup.column(idx)?.u32()?.take(valid.column(idx)?.u32()?)?;
+        valid.with_column(Column::from(mapped.into_series().with_name(idx.into())))?;
+        let valid = valid.lazy().filter(col(idx).is_not_null()).collect()?;
+        // A bad row is judged unless it is dated after as_of or its id is a
+        // future one that day.
+        let future_ids = ids.clone().lazy().filter(col(FUTURE)).select([col(id)]).collect()?;
+        let future: std::collections::HashSet<&str> = future_ids.column(id)?.str()?.iter().flatten().collect();
+        let bad: Vec<QuarantinedRow> = self
+            .bad
+            .iter()
+            .filter(|(_, date, id)| !date.is_some_and(|d| d > as_of) && !id.as_deref().is_some_and(|i| future.contains(i)))
+            .map(|(q, _, _)| q.clone())
+            .collect();
+        // Every row is valid, bad, or after as_of: the valid rows up to
+        // as_of counted by day, less those of ids not valid that day (most
+        // have none that early: their first valid day is later).
+        let unmapped: Vec<u32> = lookup
+            .column(idx)?
+            .u32()?
+            .iter()
+            .zip(lookup.column(FIRST)?.i32()?.iter())
+            .enumerate()
+            .filter(|(_, (i, first))| i.is_none() && first.is_some_and(|f| f <= as_of))
+            .map(|(k, _)| k as u32)
+            .collect();
+        let mut valid_rows = self.by_day.partition_point(|(d, _)| *d <= as_of).checked_sub(1).map_or(0, |k| self.by_day[k].1);
+        if !unmapped.is_empty() {
+            let theirs = col(col::DATE).lt_eq(lit(as_of)).and(col(idx).is_in(lit(Series::new("".into(), unmapped)).implode(false), false));
+            let n = self.valid.clone().lazy().select([theirs.cast(DataType::UInt64).sum().alias("n")]).collect()?;
+            valid_rows -= n.column("n")?.u64()?.get(0).unwrap_or(0);
+        }
+        let q = quality;
+        *q.rows_read.get_mut(table) = self.rows;
+        *q.rows_quarantined.get_mut(table) = bad.len() as u64;
+        *q.rows_after_as_of.get_mut(table) = self.rows - valid_rows - bad.len() as u64;
+        quarantine.extend(bad);
+        Ok((valid, first))
+    }
 }
 
 /// The as_of day's totals (spend, views, units) that fell below
@@ -611,24 +884,31 @@ fn record(raw: &RawTable, mut checked: Checked, older: Older, quality: &mut Data
     *quality.rows_after_as_of.get_mut(t) = checked.after_as_of + older.after_as_of;
     checked.bad.extend(older.bad);
     *quality.rows_quarantined.get_mut(t) = checked.bad.len() as u64;
-    if checked.bad.is_empty() {
-        return;
+    quarantine.extend(quarantined(raw, checked.bad).into_iter().map(|(_, q)| q));
+}
+
+/// The bad rows `(record, reason, column)` as quarantined rows, each with
+/// its place (a CSV's physical line) and text as it came, and its record.
+fn quarantined(raw: &RawTable, bad: Vec<(u64, String, &'static str)>) -> Vec<(u64, QuarantinedRow)> {
+    let t = raw.table;
+    if bad.is_empty() {
+        return Vec::new();
     }
-    // Each bad row's place (a CSV's physical line) and text as it came.
     let places: std::collections::HashMap<u64, (u64, String)> = match &raw.source {
-        Source::Csv(path) => raw_records(path, &checked.bad.iter().map(|b| b.0).collect::<Vec<_>>()),
+        Source::Csv(path) => raw_records(path, &bad.iter().map(|b| b.0).collect::<Vec<_>>()),
         Source::Parquet(_) => Default::default(),
-        Source::Api { raw, .. } => checked
-            .bad
+        Source::Api { raw, .. } => bad
             .iter()
             .filter_map(|b| raw.get((b.0 as usize).checked_sub(1)?).map(|t| (b.0, (b.0, t.clone()))))
             .collect(),
     };
-    for (record, reason, column) in checked.bad {
-        let (line, raw) = places.get(&record).cloned().unwrap_or((record, String::new()));
-        tracing::debug!(table = t.name(), line, column, reason = %reason, "row quarantined");
-        quarantine.push(QuarantinedRow { table: t, line, column: column.to_string(), reason, raw });
-    }
+    bad.into_iter()
+        .map(|(record, reason, column)| {
+            let (line, raw) = places.get(&record).cloned().unwrap_or((record, String::new()));
+            tracing::debug!(table = t.name(), line, column, reason = %reason, "row quarantined");
+            (record, QuarantinedRow { table: t, line, column: column.to_string(), reason, raw })
+        })
+        .collect()
 }
 
 #[cfg(test)]
