@@ -8,6 +8,9 @@
 #   small   1,000 products ×    100 campaigns × 120 days, CSV
 #   medium 10,000 products ×  1,000 campaigns × 365 days, CSV
 #   large 100,000 products × 10,000 campaigns × 365 days, Parquet
+#   backfill `backfill` of the 90 days to DAY2 on the medium data (10k × 1k
+#            × 365 CSV), into a new SQLite file: wall time and peak RSS,
+#            the range's one validation and the median day
 #   history  the API path's history writes (examples/bench_history.rs):
 #            14 days of 10,000 products and 10,000 campaigns and 370,000
 #            Impact actions into a new SQLite file, and into PostgreSQL
@@ -75,9 +78,39 @@ history() {
   if [[ "${DATABASE_URL:-}" == postgres* ]]; then "$target/release/examples/bench_history" "$DATABASE_URL"; fi
 }
 
+# backfill: 90 days replayed as of each day up to DAY2 on the medium data.
+backfill() {
+  local data work
+  data=$(generate medium "$DAY2")
+  work=$(mktemp -d)
+  cat >"$work/pipeline.toml" <<TOML
+[store]
+path = "$data"
+[ads]
+path = "$data"
+[database]
+url = "sqlite:db.sqlite"
+[report]
+dir = "reports"
+[demo]
+enabled = false
+TOML
+  local from
+  from=$(date -d "$DAY2 - 89 days" +%F)
+  (cd "$work" && /usr/bin/time -v -o time.txt "$BIN" --config pipeline.toml --log-format json backfill --from "$from" --to "$DAY2" >out.txt 2>log.json)
+  local wall rss once median
+  wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,t,":"); s=0; for(i=1;i<=n;i++) s=s*60+t[i]; printf "%.2f", s}' "$work/time.txt")
+  rss=$(awk -F': ' '/Maximum resident set size/ {printf "%d", $2/1024}' "$work/time.txt")
+  once=$(jq -r 'select(.fields.message | startswith("validated the range")) | .fields.ms' "$work/log.json")
+  median=$(jq -r 'select(.fields.message == "backfill day done") | .fields.ms' "$work/log.json" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+  printf 'backfill 90 days (medium): %s s, %s MiB peak RSS; the range validated once in %s ms; a day %s ms (median)\n' "$wall" "$rss" "$once" "$median"
+  rm -rf "$work"
+}
+
 printf '%-7s %-9s %9s %11s  %s\n' size run wall peak_rss "stages (ms, process peak RSS at the stage's end)"
 for size in "${sizes[@]}"; do
   if [ "$size" = history ]; then history; continue; fi
+  if [ "$size" = backfill ]; then backfill; continue; fi
   spec "$size" >/dev/null
   day1=$(generate "$size" "$DAY1")
   day2=$(generate "$size" "$DAY2")
