@@ -261,11 +261,15 @@ fn grid(f: &Fit, scale: f64) -> impl Iterator<Item = (f64, f64)> + '_ {
     })
 }
 
-/// The 10th and 90th percentiles of equally likely values.
+/// The 10th and 90th percentiles of equally likely values (the values at
+/// those ranks of the sorted list, found without sorting it).
 fn interval80(mut v: Vec<f64>) -> (f64, f64) {
-    v.sort_by(f64::total_cmp);
-    let at = |p: f64| v[((p * v.len() as f64).floor() as usize).min(v.len() - 1)];
-    (at(0.1), at(0.9))
+    let rank = |p: f64| ((p * v.len() as f64).floor() as usize).min(v.len() - 1);
+    let (low, high) = (rank(0.1), rank(0.9));
+    let high_value = *v.select_nth_unstable_by(high, f64::total_cmp).1;
+    // Everything before `high` now ranks at or below it.
+    let low_value = if low < high { *v[..high].select_nth_unstable_by(low, f64::total_cmp).1 } else { high_value };
+    (low_value, high_value)
 }
 
 /// What running at budget `to` instead of `from` is expected to bring per
@@ -275,7 +279,7 @@ fn interval80(mut v: Vec<f64>) -> (f64, f64) {
 /// curve's form, the spend share and the trend add, calibrated in
 /// `sandbox simulate`).
 pub fn forecast(f: &Fit, burn: f64, from: f64, to: f64, margin: f64, scale: f64) -> Forecast {
-    let (mut at_to, mut delta) = (Vec::new(), Vec::new());
+    let (mut at_to, mut delta) = (Vec::with_capacity(GRID * GRID), Vec::with_capacity(GRID * GRID));
     for (roas, e) in grid(f, scale) {
         let c = curve(roas, f.spend, e);
         let p = c.profit_at(burn, to, margin);
@@ -336,6 +340,23 @@ mod tests {
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
     use rand_distr::{Distribution, Poisson};
+
+    #[test]
+    fn the_80_percent_interval_is_the_sorted_lists_10th_and_90th_percentile() {
+        let mut rng = ChaCha8Rng::seed_from_u64(80);
+        for n in (1..40).chain([224, 225, 226, 1000]) {
+            // Ties and a NaN too: the ranks are those of `f64::total_cmp`.
+            let mut v: Vec<f64> = (0..n).map(|_| (rng.random_range(-50.0..50.0_f64)).round() / 4.0).collect();
+            if n > 5 {
+                v[3] = f64::NAN;
+            }
+            let mut sorted = v.clone();
+            sorted.sort_by(f64::total_cmp);
+            let at = |p: f64| sorted[((p * n as f64).floor() as usize).min(n - 1)];
+            let (low, high) = interval80(v);
+            assert_eq!((low.to_bits(), high.to_bits()), (at(0.1).to_bits(), at(0.9).to_bits()), "n = {n}");
+        }
+    }
 
     /// 28 days of a campaign with a known curve, spend around `budget`.
     fn days(rng: &mut ChaCha8Rng, c0: f64, half: f64, rpc: f64, budget: f64) -> Vec<Day> {
