@@ -90,6 +90,18 @@ async fn an_interrupted_backfill_resumes_and_replays_each_day_once() {
         assert!(!stored.is_empty());
         assert_eq!(stored, live, "backfill day {} = run --dry-run --as-of {}", d.as_of, d.as_of);
         assert_eq!(d.campaigns as usize, live.len());
+        // Each decision's reasons and budgets as stored are the run's, exactly.
+        let report = app.report();
+        let rows = db.decision_rows(&d.run_id).await.unwrap();
+        assert_eq!(rows.len(), live.len());
+        for row in rows {
+            let c = report["campaigns"].as_array().unwrap().iter().find(|c| c["campaign_id"] == row.campaign_id.as_str()).unwrap();
+            let reasons: Vec<String> = serde_json::from_value(c["reasons"].clone()).unwrap();
+            assert_eq!(row.reasons, reasons, "{}", row.campaign_id);
+            assert!(!row.reasons.is_empty(), "{}", row.campaign_id);
+            let budget = (c["budget"]["current"].as_f64().unwrap(), c["budget"]["proposed"].as_f64().unwrap());
+            assert_eq!((row.budget_current.to_bits(), row.budget_proposed.to_bits()), (budget.0.to_bits(), budget.1.to_bits()), "{}", row.campaign_id);
+        }
     }
     db.close().await;
 }

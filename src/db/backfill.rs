@@ -25,6 +25,16 @@ pub struct BackfillDay {
     pub decision_counts: BTreeMap<Decision, i64>,
 }
 
+/// One campaign's row of the `decisions` table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredDecision {
+    pub campaign_id: String,
+    pub decision: Decision,
+    pub reasons: Vec<String>,
+    pub budget_current: f64,
+    pub budget_proposed: f64,
+}
+
 impl Db {
     /// Records one day: its run (a dry run in mode `backfill`), its
     /// decisions and its summary row, or nothing if any part fails.
@@ -41,7 +51,7 @@ impl Db {
             .bind(RunMode::Backfill.as_str())
             .execute(&mut *tx)
             .await?;
-        insert_decisions(&mut tx, r).await?;
+        insert_decisions(&mut tx, self.is_postgres(), r).await?;
         sqlx::query(
             "INSERT INTO backfill_days (as_of, run_id, finished_at, campaigns, actions, new_campaigns, budget_before, budget_after, savings, decision_counts) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -99,11 +109,27 @@ impl Db {
 
     /// A run's decisions as (campaign_id, decision), by campaign.
     pub async fn decisions_of(&self, run_id: &str) -> Result<Vec<(String, Decision)>, DbError> {
-        let rows = sqlx::query("SELECT campaign_id, decision FROM decisions WHERE run_id = $1 ORDER BY campaign_id")
+        Ok(self.decision_rows(run_id).await?.into_iter().map(|d| (d.campaign_id, d.decision)).collect())
+    }
+
+    /// A run's stored decisions, by campaign.
+    pub async fn decision_rows(&self, run_id: &str) -> Result<Vec<StoredDecision>, DbError> {
+        let rows = sqlx::query("SELECT campaign_id, decision, reasons, budget_current, budget_proposed FROM decisions WHERE run_id = $1 ORDER BY campaign_id")
             .bind(run_id)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(|r| Ok((get(r, "decisions", "campaign_id")?, super::get_name(r, "decisions", "decision")?))).collect()
+        const T: &str = "decisions";
+        rows.iter()
+            .map(|r| {
+                Ok(StoredDecision {
+                    campaign_id: get(r, T, "campaign_id")?,
+                    decision: super::get_name(r, T, "decision")?,
+                    reasons: get_json(r, T, "reasons")?.unwrap_or_default(),
+                    budget_current: get(r, T, "budget_current")?,
+                    budget_proposed: get(r, T, "budget_proposed")?,
+                })
+            })
+            .collect()
     }
 
     /// How many runs were recorded in `mode`.

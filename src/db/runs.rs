@@ -3,7 +3,7 @@
 //! every format.
 
 use super::journal::{bind_action, ACTION_COLUMNS, ACTION_COLUMN_COUNT};
-use super::{get, rows_per_statement, values_sql, Db, DbError};
+use super::{get, insert_json, rows_per_statement, values_sql, Db, DbError};
 use crate::model::plan::Action;
 use crate::model::report::{Rendered, Report, ReportFormat};
 use crate::model::run::{QuarantinedRow, RunMode, RunStatus};
@@ -29,28 +29,16 @@ async fn insert_invocation<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(e: E
 }
 
 /// A run's per-campaign decisions, inside the caller's transaction.
-pub(super) async fn insert_decisions(tx: &mut sqlx::Transaction<'_, sqlx::Any>, r: &Report) -> Result<(), DbError> {
-    for chunk in r.campaigns.chunks(rows_per_statement(9)) {
-        let sql = values_sql(
-            "INSERT INTO decisions (run_id, campaign_id, product_id, decision, baseline, reasons, metrics, budget_current, budget_proposed) VALUES ",
-            9,
-            chunk.len(),
-        );
-        let mut q = sqlx::query(&sql);
-        for c in chunk {
-            q = q
-                .bind(r.run_id.clone())
-                .bind(c.campaign_id.clone())
-                .bind(c.product_id.clone())
-                .bind(c.decision.as_str())
-                .bind(c.baseline.as_str())
-                .bind(serde_json::to_string(&c.reasons)?)
-                .bind(serde_json::to_string(&c.metrics)?)
-                .bind(c.budget.current)
-                .bind(c.budget.proposed);
-        }
-        q.execute(&mut **tx).await?;
+pub(super) async fn insert_decisions(tx: &mut sqlx::Transaction<'_, sqlx::Any>, postgres: bool, r: &Report) -> Result<(), DbError> {
+    // One JSON document per statement, as history rows are (a backfill
+    // writes a thousand decisions a day; one bind per value dominated).
+    let head = "INSERT INTO decisions (run_id, campaign_id, product_id, decision, baseline, reasons, metrics, budget_current, budget_proposed)";
+    let cells = ["text", "text", "text", "text", "text", "text", "double precision", "double precision"];
+    let mut rows = Vec::with_capacity(r.campaigns.len());
+    for c in &r.campaigns {
+        rows.push((&c.campaign_id, &c.product_id, c.decision.as_str(), c.baseline.as_str(), serde_json::to_string(&c.reasons)?, serde_json::to_string(&c.metrics)?, c.budget.current, c.budget.proposed));
     }
+    insert_json(tx, postgres, head, &cells, "", &r.run_id, &rows, |row| row).await?;
     Ok(())
 }
 
@@ -147,7 +135,7 @@ impl Db {
     /// Stores a finished run's decisions, actions, quarantine and report in one transaction.
     pub async fn save_report(&self, r: &Report, quarantine: &[QuarantinedRow], rendered: &Rendered) -> Result<(), DbError> {
         let mut tx = self.pool.begin().await?;
-        insert_decisions(&mut tx, r).await?;
+        insert_decisions(&mut tx, self.is_postgres(), r).await?;
         insert_actions(&mut tx, &r.run_id, &r.actions).await?;
         insert_quarantine(&mut tx, &r.run_id, quarantine).await?;
         sqlx::query("INSERT INTO reports (run_id, report_json, markdown, decisions_csv, html) VALUES ($1, $2, $3, $4, $5)")
