@@ -78,16 +78,14 @@ history() {
   if [[ "${DATABASE_URL:-}" == postgres* ]]; then "$target/release/examples/bench_history" "$DATABASE_URL"; fi
 }
 
-# backfill: 90 days replayed as of each day up to DAY2 on the medium data.
-backfill() {
-  local data work
-  data=$(generate medium "$DAY2")
-  work=$(mktemp -d)
-  cat >"$work/pipeline.toml" <<TOML
+# config WORK DATA: WORK/pipeline.toml reading the files in DATA, a new
+# SQLite file and reports in WORK.
+config() {
+  cat >"$1/pipeline.toml" <<TOML
 [store]
-path = "$data"
+path = "$2"
 [ads]
-path = "$data"
+path = "$2"
 [database]
 url = "sqlite:db.sqlite"
 [report]
@@ -95,6 +93,14 @@ dir = "reports"
 [demo]
 enabled = false
 TOML
+}
+
+# backfill: 90 days replayed as of each day up to DAY2 on the medium data.
+backfill() {
+  local data work
+  data=$(generate medium "$DAY2")
+  work=$(mktemp -d)
+  config "$work" "$data"
   local from
   from=$(date -d "$DAY2 - 89 days" +%F)
   (cd "$work" && /usr/bin/time -v -o time.txt "$BIN" --config pipeline.toml --log-format json backfill --from "$from" --to "$DAY2" >out.txt 2>log.json)
@@ -117,18 +123,7 @@ for size in "${sizes[@]}"; do
   work=$(mktemp -d)
   mkdir -p "$work/data"
   cp "$day1"/*.csv "$day1"/*.parquet "$work/data/" 2>/dev/null || true
-  cat >"$work/pipeline.toml" <<TOML
-[store]
-path = "$work/data"
-[ads]
-path = "$work/data"
-[database]
-url = "sqlite:db.sqlite"
-[report]
-dir = "reports"
-[demo]
-enabled = false
-TOML
+  config "$work" "$work/data"
   timed "$work" first "$DAY1"
   # The next day: the export rewrites its files with one more day.
   cp "$day2"/*.csv "$day2"/*.parquet "$work/data/" 2>/dev/null || true

@@ -244,7 +244,10 @@ pub async fn backfill(cfg: &LoadedConfig, req: &BackfillRequest) -> Result<Backf
         for h in handles {
             let _ = h.join();
         }
-        summary.interrupted = summary.replayed < todo.len() && req.stop.requested();
+        summary.interrupted = summary.replayed < todo.len();
+        if summary.interrupted && !req.stop.requested() {
+            return Err(Error::Backfill(format!("{} of {} days were planned and stored; the rest were not (nothing asked to stop)", summary.replayed, todo.len())));
+        }
         bar.finish_and_clear();
     }
     summary.weeks = weekly(&db.backfill_days(&from, &to).await?);
@@ -279,7 +282,13 @@ impl Work {
         while !stop.requested() && !self.abort.load(Ordering::SeqCst) {
             let k = self.next.fetch_add(1, Ordering::SeqCst);
             let Some(day) = self.days.get(k) else { break };
-            if tx.send((k, self.replay(*day))).is_err() {
+            // A panic in one day's planning fails the backfill with its
+            // message, in the day's turn, instead of ending the thread silently.
+            let replayed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.replay(*day))).unwrap_or_else(|panic| {
+                let why = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_default();
+                Err(Error::Backfill(format!("planning {day} panicked: {why}")))
+            });
+            if tx.send((k, replayed)).is_err() {
                 break;
             }
         }

@@ -57,6 +57,8 @@ pub enum Error {
     ReportDir { path: String, source: std::io::Error },
     #[error("scheduler: {0}")]
     Scheduler(String),
+    #[error("backfill: {0}")]
+    Backfill(String),
     /// `approve` found proposals too old to apply without `--force`.
     #[error("approve refused, nothing applied (approve --force to apply anyway):\n  - {}", .0.join("\n  - "))]
     StaleProposals(Vec<String>),
@@ -94,6 +96,7 @@ pub fn exit_code(e: &Error) -> u8 {
         | Error::Generate(_)
         | Error::Report { .. }
         | Error::Scheduler(_)
+        | Error::Backfill(_)
         | Error::Serve(_)
         | Error::Simulate(_) => 1,
     }
