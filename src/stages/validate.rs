@@ -555,10 +555,10 @@ impl RangeValidator {
         let started = Instant::now();
         let mut stores = check_stores(&self.raw, as_of, &self.limits)?;
         let (product_daily, pd_first) = pd
-            .cut(&stores.products, &stores.product_ids, col::PRODUCT_ID, col::PIDX, Table::ProductDaily, as_of, reach, &mut stores.quality, &mut stores.quarantine)
+            .cut(&stores.product_ids, col::PRODUCT_ID, col::PIDX, Table::ProductDaily, as_of, reach, &mut stores.quality, &mut stores.quarantine)
             .map_err(err(Table::ProductDaily))?;
         let (campaign_daily, cd_first) = cd
-            .cut(&stores.campaigns, &stores.campaign_ids, col::CAMPAIGN_ID, CIDX, Table::CampaignDaily, as_of, reach, &mut stores.quality, &mut stores.quarantine)
+            .cut(&stores.campaign_ids, col::CAMPAIGN_ID, CIDX, Table::CampaignDaily, as_of, reach, &mut stores.quality, &mut stores.quarantine)
             .map_err(err(Table::CampaignDaily))?;
         finish(&self.raw, as_of, stores, product_daily, campaign_daily, (pd_first, cd_first), self.min_day_fraction, started)
     }
@@ -582,8 +582,8 @@ fn err(t: Table) -> impl Fn(PolarsError) -> ValidateError {
 fn judge_once(raw: &RawBatch, last: Day, limits: &ValidateSettings) -> Result<Option<[Judged; 2]>, ValidateError> {
     let stores = check_stores(raw, last, limits)?;
     let (pd, cd) = std::thread::scope(|s| {
-        let pd = s.spawn(|| judge(&raw.product_daily, &stores.product_ids, &stores.products, col::PRODUCT_ID, col::PIDX, last, limits));
-        let cd = s.spawn(|| judge(&raw.campaign_daily, &stores.campaign_ids, &stores.campaigns, col::CAMPAIGN_ID, CIDX, last, limits));
+        let pd = s.spawn(|| judge(&raw.product_daily, &stores.product_ids, col::PRODUCT_ID, col::PIDX, last, limits));
+        let cd = s.spawn(|| judge(&raw.campaign_daily, &stores.campaign_ids, col::CAMPAIGN_ID, CIDX, last, limits));
         (pd.join().expect("validator panicked"), cd.join().expect("validator panicked"))
     });
     match (pd.map_err(err(Table::ProductDaily))?, cd.map_err(err(Table::CampaignDaily))?) {
@@ -597,7 +597,6 @@ fn judge_once(raw: &RawBatch, last: Day, limits: &ValidateSettings) -> Result<Op
 fn judge(
     raw: &RawTable,
     ids: &DataFrame,
-    store: &DataFrame,
     id: &'static str,
     idx: &'static str,
     last: Day,
@@ -627,10 +626,7 @@ fn judge(
         let (date, id) = at[&record].clone();
         (q, date, id)
     });
-    let ids = store
-        .clone()
-        .lazy()
-        .select([col(id), col(idx)])
+    let ids = valid_ids(ids, id, idx)
         .join(valid.clone().lazy().group_by([col(idx)]).agg([col(col::DATE).min().alias(FIRST)]), [col(idx)], [col(idx)], left_ordered())
         .select([col(id), col(FIRST)])
         .collect()?;
@@ -655,16 +651,20 @@ fn judge(
     }))
 }
 
+/// The valid ids of an id frame ([`id_frame`]) with their index, in index order.
+fn valid_ids(ids: &DataFrame, id: &str, idx: &str) -> LazyFrame {
+    ids.clone().lazy().filter(col(FUTURE).not()).select([col(id), col(idx)])
+}
+
 impl Judged {
     /// The table as [`check_daily`] as of `as_of` would leave it, given that
-    /// day's store frame (`store`, indexed by `idx`) and id frame (`ids`,
-    /// [`id_frame`]), with the first valid day; only the rows from `reach`
+    /// day's id frame (`ids`, [`id_frame`]: its valid ids indexed by
+    /// `idx`, and its future ones), with the first valid day; only the rows from `reach`
     /// on are handed on. Its counts go into `quality`, its bad rows into
     /// `quarantine`.
     #[allow(clippy::too_many_arguments)]
     fn cut(
         &self,
-        store: &DataFrame,
         ids: &DataFrame,
         id: &str,
         idx: &str,
@@ -681,7 +681,7 @@ impl Judged {
             .clone()
             .lazy()
             .select([col(id), col(FIRST)])
-            .join(store.clone().lazy().select([col(id), col(idx)]), [col(id)], [col(id)], left_ordered())
+            .join(valid_ids(ids, id, idx), [col(id)], [col(id)], left_ordered())
             .collect()?;
         let first = lookup.clone().lazy().select([col(FIRST).filter(col(idx).is_not_null().and(col(FIRST).lt_eq(lit(as_of)))).min()]).collect()?;
         let first = first.column(FIRST)?.i32()?.get(0);
