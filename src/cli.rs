@@ -86,6 +86,10 @@ pub enum Command {
         run_id: Option<String>,
         #[arg(long, value_enum, default_value_t = ReportFormat::Md)]
         format: ReportFormat,
+        /// Every stored run instead, newest first, with its status and
+        /// counts (md, html or json; html is what reports/index.html holds).
+        #[arg(long, conflicts_with = "run_id")]
+        list: bool,
     },
     /// The audit history of every change, oldest first.
     History {

@@ -283,9 +283,13 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                 Ok(0)
             }
         }
-        Command::Report { run_id, format } => {
+        Command::Report { run_id, format, list } => {
             let cfg = load_config(flag)?;
-            let text = runtime().block_on(review::stored_report(&cfg, run_id.as_deref(), format.format()))?;
+            let text = if list {
+                runtime().block_on(review::report_list(&cfg, format.format()))?
+            } else {
+                runtime().block_on(review::stored_report(&cfg, run_id.as_deref(), format.format()))?
+            };
             say_raw!("{text}");
             Ok(0)
         }
@@ -415,6 +419,9 @@ fn print_summary(s: &pipeline::RunSummary) {
     );
     for h in &r.held_by {
         say!("  HELD by {}: {} (limit {})", h.guardrail, h.value, h.limit);
+    }
+    for l in campaign_pilot::report::highlights(r, 5) {
+        say!("  · {l}");
     }
     say!(
         "  daily budget {:.2} -> {:.2}, savings {:.2}",

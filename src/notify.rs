@@ -24,6 +24,8 @@ pub struct RunNews {
     pub held_by: Vec<String>,
     pub report: String,
     pub error: Option<String>,
+    /// The campaigns to read about first, in the report's words.
+    pub highlights: Vec<String>,
 }
 
 impl RunNews {
@@ -43,8 +45,11 @@ impl RunNews {
         if !self.held_by.is_empty() {
             t.push_str(&format!(" Held by: {}.", self.held_by.join(", ")));
         }
+        for h in &self.highlights {
+            t.push_str(&format!("\n• {h}"));
+        }
         if !self.report.is_empty() {
-            t.push_str(&format!(" Report: {}", self.report));
+            t.push_str(&format!("\nReport: {}", self.report));
         }
         t
     }

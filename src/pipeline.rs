@@ -18,7 +18,7 @@ use crate::model::batch::RawBatch;
 use crate::model::day::{date_of, day_of, Day};
 use crate::model::kinds::{AdsKind, StoreKind};
 use crate::model::plan::{ActionStatus, Plan};
-use crate::model::report::{NarrativeSource, Report};
+use crate::model::report::{NarrativeSource, PreviousRun, Report};
 use crate::model::run::{RunStatus, StageReport};
 use crate::model::shard::Shard;
 use crate::notify::{self, RunNews};
@@ -111,6 +111,7 @@ pub async fn run(cfg: &LoadedConfig, req: &RunRequest, clock: &dyn Clock) -> Res
                 held_by: report.held_by.iter().map(|h| h.guardrail.clone()).collect(),
                 report: report_dir.join("report.html").display().to_string(),
                 error: None,
+                highlights: report::highlights(&report, 5),
             };
             notify::send(&s.notify, &news).await;
             Ok(RunSummary { report, report_dir, demo_generated })
@@ -130,6 +131,7 @@ pub async fn run(cfg: &LoadedConfig, req: &RunRequest, clock: &dyn Clock) -> Res
                 held_by: Vec::new(),
                 report: String::new(),
                 error: Some(e.to_string()),
+                highlights: Vec::new(),
             };
             notify::send(&s.notify, &news).await;
             Err(e)
@@ -310,6 +312,12 @@ async fn stages(cfg: &LoadedConfig, req: &RunRequest, db: &Db, run_id: &str, as_
         shard: req.shard,
         outcomes: Some(learned.section(s.learning.report_max_rows as usize)),
     });
+    report::trend::attach(&mut report, &valid, as_of, s.report.trend_days, s.objective.margin).map_err(AnalyzeError::from)?;
+    if let Some((id, prev_as_of)) = db.previous_run(run_id).await? {
+        let before = db.decision_rows(&id).await?;
+        report.changes = report::changes(&report, &before);
+        report.previous = Some(PreviousRun { run_id: id, as_of: prev_as_of });
+    }
     let (facts, names) = report::narrative_facts(&report, &outcome.plan);
     if let Some(text) = llm.narrative(&facts, &names).await {
         report.narrative = text;
@@ -320,5 +328,18 @@ async fn stages(cfg: &LoadedConfig, req: &RunRequest, db: &Db, run_id: &str, as_
         .and_then(|r| report::write(&r, &report_dir).map(|_| r))
         .map_err(|source| Error::Report { path: report_dir.display().to_string(), source })?;
     db.save_report(&report, &valid.quarantine, &rendered).await?;
+    if req.report_dir.is_none() && req.shard.is_none() {
+        // The list of runs beside the days' directories: derived, so a
+        // failure to write it is told, not fatal.
+        let index = cfg.resolve(&s.report.dir).join("index.html");
+        match db.report_index().await {
+            Ok(runs) => {
+                if let Err(e) = std::fs::write(&index, report::index::html(&runs)) {
+                    tracing::warn!(path = %index.display(), error = %e, "the list of runs was not written");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "the list of runs was not read"),
+        }
+    }
     Ok((report, report_dir))
 }

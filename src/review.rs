@@ -284,6 +284,19 @@ pub async fn stored_report(cfg: &LoadedConfig, run_id: Option<&str>, format: Rep
     }
 }
 
+/// `report --list`: every stored run, newest first.
+pub async fn report_list(cfg: &LoadedConfig, format: ReportFormat) -> Result<String> {
+    let db = Db::connect(&cfg.database_url()).await?;
+    let runs = db.report_index().await?;
+    db.close().await;
+    match format {
+        ReportFormat::Html => Ok(crate::report::index::html(&runs)),
+        ReportFormat::Md => Ok(crate::report::index::markdown(&runs)),
+        ReportFormat::Json => serde_json::to_string_pretty(&runs).map_err(|e| Error::Usage(format!("report --list: {e}"))),
+        ReportFormat::Csv => Err(Error::Usage("report --list: --format csv is not a list format; use md, html or json".into())),
+    }
+}
+
 /// `history [--campaign ID]`.
 pub async fn history(cfg: &LoadedConfig, campaign: Option<&str>) -> Result<Vec<HistoryRow>> {
     let db = Db::connect(&cfg.database_url()).await?;

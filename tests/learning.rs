@@ -73,7 +73,7 @@ fn a_45_day_loop_follows_up_every_action_and_the_numbers_come_from_the_stored_hi
     let table = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(table.contains("profit follow-ups:"), "{table}");
     let loop_dir = keep.join("profit");
-    let mut reports: Vec<_> = std::fs::read_dir(loop_dir.join("reports")).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut reports: Vec<_> = std::fs::read_dir(loop_dir.join("reports")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
     reports.sort();
     let report = |p: &Path| -> Value { serde_json::from_str(&std::fs::read_to_string(p.join("report.json")).unwrap()).unwrap() };
     let last = report(reports.last().unwrap());

@@ -242,3 +242,104 @@ proptest! {
         }
     }
 }
+
+/// A float as the metrics can hold it: any size, either sign, and now and
+/// then NaN or an infinity.
+fn metric() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        8 => -1e7..1e7f64,
+        2 => -200.0..200.0f64,
+        1 => Just(f64::NAN),
+        1 => Just(f64::INFINITY),
+        1 => Just(f64::NEG_INFINITY),
+        1 => Just(0.0),
+    ]
+}
+
+fn maybe() -> impl Strategy<Value = Option<f64>> {
+    prop_oneof![4 => metric().prop_map(Some), 1 => Just(None)]
+}
+
+/// What a sentence must never hold: a NaN, an infinity, a float with more
+/// than two decimals, or an empty value (a gap where a number should be).
+fn unreadable(s: &str) -> Option<String> {
+    let words: Vec<&str> = s.split(|c: char| !(c.is_alphanumeric() || c == '.' || c == '_')).collect();
+    for w in &words {
+        let w = w.trim_end_matches('.');
+        if w.eq_ignore_ascii_case("nan") || w.eq_ignore_ascii_case("inf") || w.eq_ignore_ascii_case("infinity") || w == "null" || w == "None" {
+            return Some(format!("{w:?}"));
+        }
+        if let Some((_, frac)) = w.split_once('.') {
+            if frac.len() > 2 && frac.chars().all(|c| c.is_ascii_digit()) && w.chars().next().is_some_and(|c| c.is_ascii_digit()) {
+                return Some(format!("unrounded {w}"));
+            }
+        }
+        if w.contains('e') && w.chars().next().is_some_and(|c| c.is_ascii_digit()) && w.parse::<f64>().is_ok() {
+            return Some(format!("exponent {w}"));
+        }
+    }
+    for gap in ["  ", "()", "( ", " )", " ,", " ;", " .", "=", "Some(", "—.", "— ;", "from  to", " % %"] {
+        if s.contains(gap) {
+            return Some(format!("gap {gap:?}"));
+        }
+    }
+    if s.trim().is_empty() || !s.ends_with('.') {
+        return Some("not a sentence".into());
+    }
+    None
+}
+
+proptest! {
+    #![proptest_config(config(300))]
+
+    /// The matrix's verdict on random metrics, said in words.
+    #[test]
+    fn every_sentence_the_matrix_can_lead_to_reads_without_a_raw_number(
+        spend_days in 0u64..10, spend in metric(), revenue in metric(), conversions in 0u64..50, new_customers in 0u64..50,
+        price in 0.01..500.0f64, roi in maybe(), cpa in maybe(), sales in maybe(), views in maybe(),
+        units_cur in 0u64..500, units_base in 0u64..500, views_cur in 0u64..5000, views_base in 0u64..5000,
+        cur_days in 1u64..8, base_days in 1u64..15, views_missing in any::<bool>(),
+        paused_by in 0usize..4, paused_ago in prop::option::of(0i32..60), efficiency in maybe(), stock in -5i64..500,
+    ) {
+        use campaign_pilot::config::{DecisionSettings, ResumeSettings, SignificanceSettings};
+        use campaign_pilot::decisions::matrix::{decide_active, decide_paused, ActiveInputs, PausedInputs};
+        use campaign_pilot::model::campaign::PausedBy;
+        use campaign_pilot::report::words::sentence;
+        let m = ActiveInputs {
+            spend_days, spend, revenue, conversions, new_customers, price, roi, cpa,
+            sales_impact: sales, view_impact: views, units_cur, units_base, views_cur, views_base, cur_days, base_days, views_missing,
+        };
+        let v = decide_active(&m, &DecisionSettings::default(), &SignificanceSettings::default());
+        let s = sentence(v.decision, &v.reasons);
+        prop_assert!(unreadable(&s).is_none(), "{:?} in {s:?} from {:?}", unreadable(&s), v.reasons);
+        let by = [None, Some(PausedBy::Pipeline), Some(PausedBy::PipelineEmergency), Some(PausedBy::User)][paused_by];
+        let p = PausedInputs { paused_by: by, paused_at: paused_ago.map(|a| 20_000 - a), as_of: 20_000, efficiency, stock };
+        let v = decide_paused(&p, &ResumeSettings::default(), 10);
+        let s = sentence(v.decision, &v.reasons);
+        prop_assert!(unreadable(&s).is_none(), "{:?} in {s:?} from {:?}", unreadable(&s), v.reasons);
+    }
+
+    /// The decide stage's own reasons on random numbers, said in words.
+    #[test]
+    fn every_sentence_of_the_decide_stage_reads_without_a_raw_number(
+        a in metric(), b in metric(), c in metric(), d in metric(), e in metric(), n in 0u32..60, stock in -5i64..100_000, ratio in maybe(),
+    ) {
+        use campaign_pilot::decisions::reasons as r;
+        use campaign_pilot::model::decision::Decision;
+        use campaign_pilot::report::words::{new_campaign_sentence, sentence};
+        let all = [
+            r::ledger_budget(a, b), r::no_baseline_impact(), r::cpa_infinite(a), r::budget_observed(a, n), r::locked(),
+            r::resume_unfunded(a), r::budget_increase(a, b), r::budget_toward_margin(a, b), r::profit_not_resumed(a),
+            r::forecasts_missed(a), r::model(a, b, c, d, e), r::profit_pause(a, b), r::profit_keep(a, b, Decision::EmergencyPause),
+            r::profit_keep(a, b, Decision::Pause), r::profit_expected(a, b, c),
+        ];
+        for reason in &all {
+            for &decision in Decision::ALL {
+                let s = sentence(decision, std::slice::from_ref(reason));
+                prop_assert!(unreadable(&s).is_none(), "{:?} in {s:?} from {reason:?}", unreadable(&s));
+            }
+        }
+        let s = new_campaign_sentence(&[r::new_campaign(a, stock, ratio), r::profit_expected(b, c, d)]);
+        prop_assert!(unreadable(&s).is_none(), "{:?} in {s:?}", unreadable(&s));
+    }
+}

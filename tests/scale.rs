@@ -187,7 +187,9 @@ fn a_run_that_reads_only_its_reach_decides_counts_and_quarantines_as_a_whole_his
 }
 
 fn report(dir: &Path) -> Value {
-    let path = std::fs::read_dir(dir.join("reports")).unwrap().next().unwrap().unwrap().path().join("report.json");
+    // The one day's directory (reports/ also holds index.html, the list of runs).
+    let day = std::fs::read_dir(dir.join("reports")).unwrap().map(|e| e.unwrap().path()).find(|p| p.is_dir()).unwrap();
+    let path = day.join("report.json");
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 

@@ -417,12 +417,8 @@ impl Chat {
 
     async fn why(&self, c: &str, calls: &mut Vec<ToolCallSeen>) -> Result<String, ToolError> {
         let e = self.tool(calls, ToolName::Explain, json!({ "campaign_id": c })).await?;
-        let reasons: Vec<&str> = e["reasons"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
-        let mut s = format!("{c} (as of {}): {}", e["as_of"].as_str().unwrap_or("?"), e["in_words"].as_str().unwrap_or(""));
-        if !reasons.is_empty() {
-            s.push_str(&format!(" Reasons: {}.", reasons.join("; ")));
-        }
-        Ok(s)
+        // The report's sentence; the machine reasons stay in the tool's answer.
+        Ok(format!("{c} (as of {}): {}", e["as_of"].as_str().unwrap_or("?"), e["in_words"].as_str().unwrap_or("")))
     }
 
     async fn changed(&self, calls: &mut Vec<ToolCallSeen>) -> Result<String, ToolError> {

@@ -652,11 +652,14 @@ pub struct ReportSettings {
     /// Seconds the HTML report's charts may take to draw; past it the page
     /// is written without them (saying so), so drawing can never hold a run.
     pub chart_timeout_s: f64,
+    /// Days of each campaign's sparkline and of the portfolio's daily
+    /// spend, revenue and profit chart.
+    pub trend_days: u32,
 }
 
 impl Default for ReportSettings {
     fn default() -> Self {
-        ReportSettings { dir: PathBuf::from("reports"), chart_timeout_s: 10.0 }
+        ReportSettings { dir: PathBuf::from("reports"), chart_timeout_s: 10.0, trend_days: 28 }
     }
 }
 

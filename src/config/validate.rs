@@ -228,6 +228,9 @@ impl Settings {
         if !(self.report.chart_timeout_s > 0.0 && self.report.chart_timeout_s.is_finite()) {
             p.push(format!("report.chart_timeout_s: must be above 0, found {}", self.report.chart_timeout_s));
         }
+        if !(1..=366).contains(&self.report.trend_days) {
+            p.push(format!("report.trend_days: must be 1 to 366, found {}", self.report.trend_days));
+        }
         if self.selection.campaign_days == 0 {
             p.push("selection.campaign_days: must be at least 1".into());
         }

@@ -4,8 +4,9 @@
 
 use super::journal::{bind_action, ACTION_COLUMNS, ACTION_COLUMN_COUNT};
 use super::{get, insert_json, rows_per_statement, values_sql, Db, DbError};
-use crate::model::plan::Action;
-use crate::model::report::{Rendered, Report, ReportFormat};
+use crate::model::decision::Decision;
+use crate::model::plan::{Action, ActionStatus};
+use crate::model::report::{IndexedRun, Rendered, Report, ReportFormat};
 use crate::model::run::{QuarantinedRow, RunMode, RunStatus};
 
 /// The status of a run row while the run is in flight (it gets its
@@ -130,6 +131,69 @@ impl Db {
         .fetch_optional(&self.pool)
         .await?;
         row.map(|r| get(&r, "reports", "run_id")).transpose()
+    }
+
+    /// The newest run other than `run_id` that decided on the live portfolio
+    /// and stored a report: its id and as_of.
+    pub async fn previous_run(&self, run_id: &str) -> Result<Option<(String, String)>, DbError> {
+        let row = sqlx::query(
+            "SELECT r.run_id, u.as_of FROM reports r JOIN runs u ON u.run_id = r.run_id WHERE u.mode IN ($1, $2) AND r.run_id <> $3 \
+             ORDER BY u.started_at DESC, r.run_id DESC LIMIT 1",
+        )
+        .bind(RunMode::Auto.as_str())
+        .bind(RunMode::Manual.as_str())
+        .bind(run_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| Ok((get(&r, "reports", "run_id")?, get(&r, "runs", "as_of")?))).transpose()
+    }
+
+    /// Every run with a stored report, newest first, with its counts.
+    pub async fn report_index(&self) -> Result<Vec<IndexedRun>, DbError> {
+        const T: &str = "runs";
+        let rows = sqlx::query(
+            "SELECT u.run_id, u.as_of, u.started_at, u.status, u.dry_run, u.mode FROM runs u JOIN reports r ON r.run_id = u.run_id \
+             ORDER BY u.started_at DESC, u.run_id DESC",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut runs: Vec<IndexedRun> = rows
+            .iter()
+            .map(|r| {
+                Ok(IndexedRun {
+                    run_id: get(r, T, "run_id")?,
+                    as_of: get(r, T, "as_of")?,
+                    started_at: get(r, T, "started_at")?,
+                    status: get(r, T, "status")?,
+                    dry_run: get::<i64>(r, T, "dry_run")? != 0,
+                    mode: get(r, T, "mode")?,
+                    decisions: std::collections::BTreeMap::new(),
+                    actions: 0,
+                    applied: 0,
+                })
+            })
+            .collect::<Result<_, DbError>>()?;
+        let at: std::collections::HashMap<String, usize> = runs.iter().enumerate().map(|(i, r)| (r.run_id.clone(), i)).collect();
+        let counts = sqlx::query("SELECT run_id, decision, COUNT(*) AS n FROM decisions GROUP BY run_id, decision").fetch_all(&self.pool).await?;
+        for r in &counts {
+            let id: String = get(r, "decisions", "run_id")?;
+            if let Some(&i) = at.get(&id) {
+                let d: Decision = super::get_name(r, "decisions", "decision")?;
+                runs[i].decisions.insert(d, get::<i64>(r, "decisions", "n")? as u64);
+            }
+        }
+        let acts = sqlx::query("SELECT run_id, status, COUNT(*) AS n FROM proposed_actions GROUP BY run_id, status").fetch_all(&self.pool).await?;
+        for r in &acts {
+            let id: String = get(r, "proposed_actions", "run_id")?;
+            if let Some(&i) = at.get(&id) {
+                let n = get::<i64>(r, "proposed_actions", "n")? as u64;
+                runs[i].actions += n;
+                if get::<String>(r, "proposed_actions", "status")? == ActionStatus::Applied.as_str() {
+                    runs[i].applied += n;
+                }
+            }
+        }
+        Ok(runs)
     }
 
     /// Stores a finished run's decisions, actions, quarantine and report in one transaction.

@@ -11,6 +11,7 @@ use crate::config::{DecisionSettings, ResumeSettings, SignificanceSettings};
 use crate::model::campaign::PausedBy;
 use crate::model::day::Day;
 use crate::model::decision::{Decision, Verdict};
+use crate::model::reason::Code;
 
 /// What the matrix needs to know about an active campaign.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -60,13 +61,13 @@ pub fn decide_active(m: &ActiveInputs, d: &DecisionSettings, sig: &SignificanceS
     if m.spend_days < d.min_days as u64 {
         return Verdict::new(
             Decision::Learning,
-            vec![format!("learning:spend_days={}<{}", m.spend_days, d.min_days)],
+            vec![Code::Learning.with(format_args!("spend_days={}<{}", m.spend_days, d.min_days))],
         );
     }
     if round6(m.spend) < min_spend {
         return Verdict::new(
             Decision::Learning,
-            vec![format!("learning:spend={}<{}", num(m.spend), num(min_spend))],
+            vec![Code::Learning.with(format_args!("spend={}<{}", num(m.spend), num(min_spend)))],
         );
     }
 
@@ -78,13 +79,13 @@ pub fn decide_active(m: &ActiveInputs, d: &DecisionSettings, sig: &SignificanceS
         let mut reasons = Vec::new();
         let mut tests = Vec::new();
         if roi_hit {
-            reasons.push(format!("emergency:roi={}<{}", show(m.roi), num(d.emergency_roi)));
+            reasons.push(Code::Emergency.with(format_args!("roi={}<{}", show(m.roi), num(d.emergency_roi))));
             let aov = if m.conversions > 0 { m.revenue / m.conversions as f64 } else { m.price };
             let k = (1.0 + d.emergency_roi) * m.spend / aov;
             tests.push(("roi", m.conversions, k, poisson_lower_tail(m.conversions, k)));
         }
         if cpa_hit {
-            reasons.push(format!("emergency:cpa={}>{}", show(m.cpa), num(cpa_limit)));
+            reasons.push(Code::Emergency.with(format_args!("cpa={}>{}", show(m.cpa), num(cpa_limit))));
             let k = m.spend / cpa_limit;
             tests.push(("cpa", m.new_customers, k, poisson_lower_tail(m.new_customers, k)));
         }
@@ -93,21 +94,21 @@ pub fn decide_active(m: &ActiveInputs, d: &DecisionSettings, sig: &SignificanceS
         }
         let significant = tests.iter().any(|t| t.3 < sig.alpha);
         for (rule, n, k, p) in &tests {
-            let verdict = if *p < sig.alpha { "significant" } else { "not_significant" };
-            reasons.push(format!("{verdict}:{rule} n={n} k={} p={p:e} alpha={}", num(*k), num(sig.alpha)));
+            let verdict = if *p < sig.alpha { Code::Significant } else { Code::NotSignificant };
+            reasons.push(verdict.with(format_args!("{rule} n={n} k={} p={p:e} alpha={}", num(*k), num(sig.alpha))));
         }
         if significant {
             return Verdict::new(Decision::EmergencyPause, reasons);
         }
-        reasons.insert(0, "not_significant".into());
+        reasons.insert(0, Code::NotSignificant.bare());
         return Verdict::new(Decision::Monitor, reasons);
     }
 
     let units_p = || rate_change_p(m.units_cur, m.cur_days, m.units_base, m.base_days);
     let views_p = || rate_change_p(m.views_cur, m.cur_days, m.views_base, m.base_days);
     let p_reason = |what: &str, p: f64| {
-        let verdict = if p < sig.alpha { "significant" } else { "not_significant" };
-        format!("{verdict}:{what} p={p:e} alpha={}", num(sig.alpha))
+        let verdict = if p < sig.alpha { Code::Significant } else { Code::NotSignificant };
+        verdict.with(format_args!("{what} p={p:e} alpha={}", num(sig.alpha)))
     };
 
     // 2. PAUSE
@@ -117,13 +118,13 @@ pub fn decide_active(m: &ActiveInputs, d: &DecisionSettings, sig: &SignificanceS
         let mut reasons = Vec::new();
         let mut any_significant = false;
         if sales_drop {
-            reasons.push(format!("pause:sales_impact={}<{}", show(m.sales_impact), num(d.pause_sales_impact)));
+            reasons.push(Code::Pause.with(format_args!("sales_impact={}<{}", show(m.sales_impact), num(d.pause_sales_impact))));
             let p = units_p();
             any_significant |= p < sig.alpha;
             reasons.push(p_reason("units", p));
         }
         if views_drop {
-            reasons.push(format!("pause:view_impact={}<{}", show(m.view_impact), num(d.pause_view_impact)));
+            reasons.push(Code::Pause.with(format_args!("view_impact={}<{}", show(m.view_impact), num(d.pause_view_impact))));
             let p = views_p();
             any_significant |= p < sig.alpha;
             reasons.push(p_reason("views", p));
@@ -131,35 +132,35 @@ pub fn decide_active(m: &ActiveInputs, d: &DecisionSettings, sig: &SignificanceS
         if any_significant {
             return Verdict::new(Decision::Pause, reasons);
         }
-        reasons.insert(0, "not_significant".into());
+        reasons.insert(0, Code::NotSignificant.bare());
         return Verdict::new(Decision::Monitor, reasons);
     }
 
     // A null impact can be neither CONTINUE nor OPTIMIZE.
     if m.sales_impact.is_none() || m.view_impact.is_none() {
         let reason = if m.sales_impact.is_none() {
-            "no_baseline:sales_impact"
+            Code::NoBaseline.with("sales_impact")
         } else if m.views_missing {
-            "no_views_source:view_impact (configure [views])"
+            Code::NoViewsSource.with("view_impact (configure [views])")
         } else {
-            "no_baseline:view_impact"
+            Code::NoBaseline.with("view_impact")
         };
-        return Verdict::new(Decision::Monitor, vec![reason.to_string()]);
+        return Verdict::new(Decision::Monitor, vec![reason]);
     }
 
     // 3. CONTINUE
     if gt(m.sales_impact, d.continue_sales_impact) && gt(m.view_impact, d.continue_view_impact) {
         let (pu, pv) = (units_p(), views_p());
         let mut reasons = vec![
-            format!("continue:sales_impact={}>{}", show(m.sales_impact), num(d.continue_sales_impact)),
-            format!("continue:view_impact={}>{}", show(m.view_impact), num(d.continue_view_impact)),
+            Code::Continue.with(format_args!("sales_impact={}>{}", show(m.sales_impact), num(d.continue_sales_impact))),
+            Code::Continue.with(format_args!("view_impact={}>{}", show(m.view_impact), num(d.continue_view_impact))),
             p_reason("units", pu),
             p_reason("views", pv),
         ];
         if pu < sig.alpha && pv < sig.alpha {
             return Verdict::new(Decision::Continue, reasons);
         }
-        reasons.insert(0, "not_significant".into());
+        reasons.insert(0, Code::NotSignificant.bare());
         return Verdict::new(Decision::Monitor, reasons);
     }
 
@@ -169,20 +170,20 @@ pub fn decide_active(m: &ActiveInputs, d: &DecisionSettings, sig: &SignificanceS
     if sales_mid || views_mid {
         let mut reasons = Vec::new();
         if sales_mid {
-            reasons.push(format!(
-                "optimize:sales_impact={} in [{},{}]",
+            reasons.push(Code::Optimize.with(format_args!(
+                "sales_impact={} in [{},{}]",
                 show(m.sales_impact),
                 num(d.optimize_sales_min),
                 num(d.optimize_sales_max)
-            ));
+            )));
         }
         if views_mid {
-            reasons.push(format!(
-                "optimize:view_impact={} in [{},{}]",
+            reasons.push(Code::Optimize.with(format_args!(
+                "view_impact={} in [{},{}]",
                 show(m.view_impact),
                 num(d.optimize_view_min),
                 num(d.optimize_view_max)
-            ));
+            )));
         }
         return Verdict::new(Decision::Optimize, reasons);
     }
@@ -190,7 +191,7 @@ pub fn decide_active(m: &ActiveInputs, d: &DecisionSettings, sig: &SignificanceS
     // 5. MONITOR
     Verdict::new(
         Decision::Monitor,
-        vec![format!("mixed_results:sales_impact={} view_impact={}", show(m.sales_impact), show(m.view_impact))],
+        vec![Code::MixedResults.with(format_args!("sales_impact={} view_impact={}", show(m.sales_impact), show(m.view_impact)))],
     )
 }
 
@@ -210,35 +211,35 @@ pub fn decide_paused(p: &PausedInputs, r: &ResumeSettings, min_stock: i64) -> Ve
     let paused = |reason: String| Verdict::new(Decision::Paused, vec![reason]);
     match p.paused_by {
         Some(PausedBy::Pipeline) => {}
-        Some(PausedBy::PipelineEmergency) => return paused("paused_by_emergency".into()),
+        Some(PausedBy::PipelineEmergency) => return paused(Code::PausedByEmergency.bare()),
         // An empty paused_by counts as a person's pause.
-        Some(PausedBy::User) | None => return paused("paused_by_user".into()),
+        Some(PausedBy::User) | None => return paused(Code::PausedByUser.bare()),
     }
-    let Some(at) = p.paused_at else { return paused("missing_paused_at".into()) };
+    let Some(at) = p.paused_at else { return paused(Code::MissingPausedAt.bare()) };
     let days = p.as_of - at;
     if days < r.cooldown_days as Day {
-        return paused(format!("cooldown:days_paused={}<{}", days, r.cooldown_days));
+        return paused(Code::Cooldown.with(format_args!("days_paused={}<{}", days, r.cooldown_days)));
     }
     let recovered = gt(p.efficiency, r.min_efficiency);
     if !recovered || p.stock <= min_stock {
-        return paused(format!(
-            "not_recovered:efficiency={} (needs >{}) stock={} (needs >{})",
+        return paused(Code::NotRecovered.with(format_args!(
+            "efficiency={} (needs >{}) stock={} (needs >{})",
             show(p.efficiency),
             num(r.min_efficiency),
             p.stock,
             min_stock
-        ));
+        )));
     }
     Verdict::new(
         Decision::Resume,
-        vec![format!(
-            "resume:days_paused={} efficiency={}>{} stock={}>{}",
+        vec![Code::Resume.with(format_args!(
+            "days_paused={} efficiency={}>{} stock={}>{}",
             days,
             show(p.efficiency),
             num(r.min_efficiency),
             p.stock,
             min_stock
-        )],
+        ))],
     )
 }
 

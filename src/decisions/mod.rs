@@ -10,6 +10,7 @@ pub mod matrix;
 pub mod outcomes;
 pub mod proposals;
 pub mod reach;
+pub mod reasons;
 pub mod response;
 pub mod risk;
 pub mod selection;

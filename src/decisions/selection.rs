@@ -87,12 +87,7 @@ pub fn rank(products: &[Product], s: &SelectionSettings, b: &BudgetSettings) -> 
                 price: p.price,
                 potential: pot,
                 budget: daily_budget(p.price, pot, s, b),
-                reasons: vec![format!(
-                    "new_campaign:potential={} stock={} view_sales_ratio={}",
-                    num(pot),
-                    p.stock,
-                    view_sales_ratio(p.views, p.units).map(num).unwrap_or_default()
-                )],
+                reasons: vec![super::reasons::new_campaign(pot, p.stock, view_sales_ratio(p.views, p.units))],
             }
         })
         .collect();

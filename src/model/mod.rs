@@ -24,6 +24,7 @@ pub mod history;
 pub mod kinds;
 pub mod outcome;
 pub mod plan;
+pub mod reason;
 pub mod report;
 pub mod run;
 pub mod shard;

@@ -34,8 +34,16 @@ pub struct Budget {
 pub struct CampaignEntry {
     pub campaign_id: String,
     pub product_id: String,
+    /// The product's name and category (store text, escaped wherever shown).
+    #[serde(default)]
+    pub product_name: String,
+    #[serde(default)]
+    pub category: String,
     pub decision: Decision,
     pub reasons: Vec<String>,
+    /// The decision and its reasons as a person says them (`report::words`).
+    #[serde(default)]
+    pub sentence: String,
     pub baseline: Baseline,
     pub metrics: Metrics,
     pub budget: Budget,
@@ -45,6 +53,36 @@ pub struct CampaignEntry {
     /// Under `policy = "profit"`: the fitted response curve.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response: Option<crate::model::plan::ResponseSummary>,
+    /// Spend and revenue per day over the report's trend days, oldest
+    /// first (for the page's sparkline; not in report.json).
+    #[serde(skip)]
+    pub trend: Vec<(f64, f64)>,
+}
+
+/// The portfolio (the report's campaigns) day by day over the trend days.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PortfolioTrend {
+    /// The first day, ISO.
+    pub from: String,
+    pub spend: Vec<f64>,
+    pub revenue: Vec<f64>,
+    /// revenue × `objective.margin` − spend.
+    pub profit: Vec<f64>,
+}
+
+/// The run the "changed since" section compares with.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PreviousRun {
+    pub run_id: String,
+    pub as_of: String,
+}
+
+/// A campaign whose decision differs from the previous run's.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Flip {
+    pub campaign_id: String,
+    pub before: Decision,
+    pub after: Decision,
 }
 
 /// Who wrote the narrative.
@@ -84,6 +122,29 @@ pub struct Report {
     /// The learning loop (SPEC §13): did the changes work?
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcomes: Option<super::outcome::OutcomesSection>,
+    /// Daily spend, revenue and profit of the report's campaigns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trend: Option<PortfolioTrend>,
+    /// The previous stored run, and the campaigns whose decision changed since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<PreviousRun>,
+    #[serde(default)]
+    pub changes: Vec<Flip>,
+}
+
+/// A stored run in the list of runs (`report --list`, `reports/index.html`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct IndexedRun {
+    pub run_id: String,
+    pub as_of: String,
+    pub started_at: String,
+    pub status: String,
+    pub dry_run: bool,
+    pub mode: String,
+    /// Campaigns per decision.
+    pub decisions: BTreeMap<Decision, u64>,
+    pub actions: u64,
+    pub applied: u64,
 }
 
 /// The formats a report is rendered and kept in.

@@ -3,6 +3,9 @@
 //! `report.md`, `decisions.csv` and `report.html` ([`html`]).
 
 pub mod html;
+pub mod index;
+pub mod trend;
+pub mod words;
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -12,7 +15,7 @@ use crate::model::contract::Table;
 use crate::model::day::{date_of, Day};
 use crate::model::decision::Decision;
 use crate::model::plan::{ActionStatus, CampaignDecision, Plan, Totals};
-use crate::model::report::{Budget, CampaignEntry, Metrics, NarrativeSource, Rendered, Report};
+use crate::model::report::{Budget, CampaignEntry, Flip, Metrics, NarrativeSource, Rendered, Report};
 use crate::model::run::{DataQuality, Outcome, QuarantinedRow, RunMode, StageReport};
 use crate::model::outcome::{Outcome as FollowUp, OutcomesSection};
 use crate::model::shard::Shard;
@@ -27,8 +30,11 @@ fn entry(d: &CampaignDecision) -> CampaignEntry {
     CampaignEntry {
         campaign_id: r.campaign_id.clone(),
         product_id: r.product_id.clone(),
+        product_name: r.product_name.clone(),
+        category: r.category.clone(),
         decision: d.verdict.decision,
         reasons: d.verdict.reasons.clone(),
+        sentence: words::sentence(d.verdict.decision, &d.verdict.reasons),
         baseline: d.baseline(),
         metrics: Metrics {
             spend: r.spend,
@@ -45,6 +51,7 @@ fn entry(d: &CampaignDecision) -> CampaignEntry {
         budget: Budget { current: d.budget_current, proposed: d.budget_proposed },
         seed_decision: d.seed_decision,
         response: d.response,
+        trend: Vec::new(),
     }
 }
 
@@ -88,7 +95,49 @@ pub fn build(input: ReportInput) -> Report {
         shard: input.shard.map(|k| k.label()),
         quarantine_sample: input.quarantine.iter().take(100).cloned().collect(),
         outcomes: input.outcomes,
+        trend: None,
+        previous: None,
+        changes: Vec::new(),
     }
+}
+
+/// The campaigns a person should read about first, each in a line: the
+/// pauses, then the largest budget changes (at most `n`).
+pub fn highlights(r: &Report, n: usize) -> Vec<String> {
+    let mut moved: Vec<&CampaignEntry> =
+        r.campaigns.iter().filter(|c| c.decision.is_pause() || (c.budget.proposed - c.budget.current).abs() >= 0.005).collect();
+    moved.sort_by(|a, b| {
+        let delta = |c: &CampaignEntry| (c.budget.proposed - c.budget.current).abs();
+        (!a.decision.is_pause()).cmp(&!b.decision.is_pause()).then(delta(b).total_cmp(&delta(a))).then_with(|| a.campaign_id.cmp(&b.campaign_id))
+    });
+    moved.iter().take(n).map(|c| line(c)).collect()
+}
+
+/// One campaign in a line: id, product name, and its sentence.
+pub fn line(c: &CampaignEntry) -> String {
+    let name = if c.product_name.is_empty() { String::new() } else { format!(" ({})", c.product_name) };
+    format!("{}{name}: {}", c.campaign_id, said(c))
+}
+
+/// The campaign's sentence (worded again from its reasons for a report
+/// stored before sentences were kept).
+pub fn said(c: &CampaignEntry) -> String {
+    if c.sentence.is_empty() { words::sentence(c.decision, &c.reasons) } else { c.sentence.clone() }
+}
+
+/// The campaigns whose decision differs from a previous run's, by campaign id.
+pub fn changes(r: &Report, before: &[crate::db::backfill::StoredDecision]) -> Vec<Flip> {
+    let was: std::collections::HashMap<&str, Decision> = before.iter().map(|d| (d.campaign_id.as_str(), d.decision)).collect();
+    let mut out: Vec<Flip> = r
+        .campaigns
+        .iter()
+        .filter_map(|c| {
+            let b = *was.get(c.campaign_id.as_str())?;
+            (b != c.decision).then(|| Flip { campaign_id: c.campaign_id.clone(), before: b, after: c.decision })
+        })
+        .collect();
+    out.sort_by(|a, b| a.campaign_id.cmp(&b.campaign_id));
+    out
 }
 
 /// What the model may know to write the narrative: aggregates and the top
@@ -222,6 +271,25 @@ pub fn markdown(r: &Report) -> String {
         if r.dry_run { " · dry run" } else { "" },
         shard_note(r)
     );
+    let top = highlights(r, 10);
+    if !top.is_empty() {
+        let _ = writeln!(s, "## What changed\n");
+        for l in &top {
+            let _ = writeln!(s, "- {}", l.replace('|', "/"));
+        }
+        s.push('\n');
+    }
+    if let Some(p) = &r.previous {
+        if r.changes.is_empty() {
+            let _ = writeln!(s, "No decision changed since the run of {}.\n", p.as_of);
+        } else {
+            let _ = writeln!(s, "## Changed since the run of {}\n\n| campaign | on {} | on {} |\n|---|---|---|", p.as_of, p.as_of, r.as_of);
+            for f in &r.changes {
+                let _ = writeln!(s, "| {} | {} | {} |", f.campaign_id, words::decision_words(f.before), words::decision_words(f.after));
+            }
+            s.push('\n');
+        }
+    }
     let _ = writeln!(s, "## Totals\n\n| budget before | budget after | savings |\n|---:|---:|---:|");
     let _ = writeln!(
         s,
@@ -251,7 +319,7 @@ pub fn markdown(r: &Report) -> String {
         let _ = writeln!(s, "## {} ({})\n", d, rows.len());
         let _ = writeln!(
             s,
-            "| campaign | product | spend | revenue | ROI | sales Δ% | views Δ% | risk | budget | reasons |\n|---|---|---:|---:|---:|---:|---:|---|---:|---|"
+            "| campaign | product | spend | revenue | ROI | sales Δ% | views Δ% | risk | budget | why |\n|---|---|---:|---:|---:|---:|---:|---|---:|---|"
         );
         for c in rows {
             let m = &c.metrics;
@@ -260,11 +328,12 @@ pub fn markdown(r: &Report) -> String {
             } else {
                 format!("{} → {}", money(c.budget.current), money(c.budget.proposed))
             };
+            let product = if c.product_name.is_empty() { c.product_id.clone() } else { format!("{} {}", c.product_id, c.product_name) };
             let _ = writeln!(
                 s,
                 "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 c.campaign_id,
-                c.product_id,
+                product.replace('|', "/"),
                 money(m.spend),
                 money(m.revenue),
                 opt(m.roi, 2),
@@ -272,7 +341,7 @@ pub fn markdown(r: &Report) -> String {
                 opt(m.view_impact_pct, 1),
                 m.risk_level.map(|l| l.to_string()).unwrap_or("–".into()),
                 budget,
-                c.reasons.join("; ").replace('|', "/")
+                said(c).replace('|', "/")
             );
         }
         s.push('\n');

@@ -12,14 +12,14 @@ use super::analyze::Analysis;
 use crate::config::Settings;
 use crate::decisions::budget::{self, Line, NewCandidate};
 use crate::decisions::outcomes::Calibrated;
-use crate::decisions::{marginal, response};
+use crate::decisions::{marginal, reasons, response};
 use crate::decisions::matrix::{decide_active, decide_paused, ActiveInputs, PausedInputs};
-use crate::decisions::num;
 use crate::decisions::risk::level;
 use crate::decisions::selection::{self, Candidate};
 use crate::model::campaign::{CampaignRow, CampaignStatus, PausedBy};
 use crate::model::day::{date_of, from_cents, to_cents_round};
 use crate::model::decision::{Decision, Verdict};
+use crate::model::reason::Code;
 use crate::model::kinds::DecisionPolicy;
 use crate::model::plan::{Action, ActionKey, ActionKind, ActionStatus, AdCopy, CampaignDecision, NewCampaign, Plan, Totals};
 use crate::model::run::StageReport;
@@ -94,28 +94,24 @@ pub fn decide(analysis: &Analysis, s: &Settings, learned: &Calibrated) -> Result
                 if !matches!(verdict.decision, Decision::Pause | Decision::EmergencyPause) {
                     verdict = Verdict::new(
                         Decision::Pause,
-                        vec![format!("ledger_budget:spend={}>daily_budget={}", num(spend), num(r.daily_budget))],
+                        vec![reasons::ledger_budget(spend, r.daily_budget)],
                     );
                 }
             }
             if r.sales_impact.is_none() || r.view_impact.is_none() {
-                if !verdict.reasons.iter().any(|x| x.starts_with("no_baseline")) {
-                    verdict.reasons.push("no_baseline:impact is null (baseline zero, current above zero)".into());
+                if !verdict.reasons.iter().any(|x| Code::NoBaseline.marks(x)) {
+                    verdict.reasons.push(reasons::no_baseline_impact());
                 }
             }
             if r.cpa.is_some_and(f64::is_infinite) {
-                verdict.reasons.push(format!("cpa_infinite:spend={} new_customers=0", num(r.spend)));
+                verdict.reasons.push(reasons::cpa_infinite(r.spend));
             }
             if let Some(b) = r.budget_observed {
-                verdict.reasons.push(format!(
-                    "budget_observed:daily_budget={} (mean of the last {} days with spend; not enforced until set)",
-                    num(b),
-                    s.ads.observed_budget_days
-                ));
+                verdict.reasons.push(reasons::budget_observed(b, s.ads.observed_budget_days));
             }
             let is_locked = locked.contains(r.campaign_id.as_str());
             if is_locked {
-                verdict.reasons.push("locked".into());
+                verdict.reasons.push(reasons::locked());
             }
             CampaignDecision {
                 row: r.clone(),
@@ -171,27 +167,17 @@ pub fn decide(analysis: &Analysis, s: &Settings, learned: &Calibrated) -> Result
         if alloc.unfunded.contains(&i) {
             d.verdict = Verdict::new(
                 Decision::Paused,
-                vec![format!("resume_unfunded:needs={} pool_left=0", num(s.budget.min_daily))],
+                vec![reasons::resume_unfunded(s.budget.min_daily)],
             );
         }
         if alloc.receivers.contains(&i) && !profit {
-            d.verdict.reasons.push(format!(
-                "budget:increase {}→{}",
-                num(d.budget_current),
-                num(d.budget_proposed)
-            ));
+            d.verdict.reasons.push(reasons::budget_increase(d.budget_current, d.budget_proposed));
         }
         if alloc.receivers.contains(&i) && profit {
             // Under the profit policy the budget change is the decision.
             let up = d.budget_proposed > d.budget_current;
             d.verdict.decision = if up { Decision::Continue } else { Decision::Optimize };
-            let why = format!(
-                "budget:{} {}→{} (toward equal marginal profit)",
-                if up { "increase" } else { "decrease" },
-                num(d.budget_current),
-                num(d.budget_proposed)
-            );
-            d.verdict.reasons.insert(0, why);
+            d.verdict.reasons.insert(0, reasons::budget_toward_margin(d.budget_current, d.budget_proposed));
         }
         if d.locked {
             d.budget_proposed = d.budget_current;
@@ -345,7 +331,7 @@ fn judge_new(
             continue;
         }
         let mut c = c;
-        c.reasons.push(format!("profit_expected:{} per day at {} (peers' first-dollar ROAS {})", num(fc.profit), num(budget), num(f.curve.roas0)));
+        c.reasons.push(reasons::profit_expected(fc.profit, budget, f.curve.roas0));
         kept.push(c);
         fits.push(Some((f, burn)));
     }
@@ -390,7 +376,7 @@ fn profit_judgement(decisions: &mut [CampaignDecision], analysis: &Analysis, s: 
     for (d, raw) in decisions.iter_mut().zip(&raws) {
         let seed = d.verdict.decision;
         d.seed_decision = Some(seed);
-        let overspent = d.verdict.reasons.iter().any(|r| r.starts_with("ledger_budget:"));
+        let overspent = d.verdict.reasons.iter().any(|r| Code::LedgerBudget.marks(r));
         let (Some(raw), false, false) = (raw, d.locked, overspent) else {
             slopes.push(None);
             models.push(None);
@@ -415,7 +401,7 @@ fn profit_judgement(decisions: &mut [CampaignDecision], analysis: &Analysis, s: 
             if p_loss >= 0.5 {
                 d.verdict = Verdict::new(
                     Decision::Paused,
-                    vec![format!("profit_not_resumed:p_loss_at_min_daily={}>=0.5 (the matrix said RESUME)", num(p_loss))],
+                    vec![reasons::profit_not_resumed(p_loss)],
                 );
                 models.push(None);
             } else {
@@ -427,30 +413,23 @@ fn profit_judgement(decisions: &mut [CampaignDecision], analysis: &Analysis, s: 
         models.push(Some((f, burn)));
         d.response = Some(f.summary(burn, m, learned.scale));
         if widen > 1.0 {
-            d.verdict.reasons.push(format!("learning:forecasts_missed (uncertainty widened x{})", num(widen)));
+            d.verdict.reasons.push(reasons::forecasts_missed(widen));
         }
         let p_loss = response::p_unprofitable_at(&f, burn * s.budget.min_daily, m);
-        let model_reason = format!(
-            "model:roas={} marginal_roas={} elasticity={}±{} conversions={}",
-            num(f.roas),
-            num(f.curve.marginal(f.spend)),
-            num(f.elasticity.mean),
-            num(f.elasticity.se),
-            num(raw.conversions)
-        );
+        let model_reason = reasons::model(f.roas, f.curve.marginal(f.spend), f.elasticity.mean, f.elasticity.se, raw.conversions);
         if p_loss > model.pause_confidence {
             d.verdict.decision = if seed == Decision::EmergencyPause { Decision::EmergencyPause } else { Decision::Pause };
             d.verdict.reasons.insert(0, model_reason);
             d.verdict.reasons.insert(
                 0,
-                format!("profit_pause:p_loss_at_min_daily={}>{}", num(p_loss), num(model.pause_confidence)),
+                reasons::profit_pause(p_loss, model.pause_confidence),
             );
             slopes.push(None);
             continue;
         }
         if seed.is_pause() {
             d.verdict.decision = Decision::Monitor;
-            d.verdict.reasons.insert(0, format!("profit_keep:p_loss_at_min_daily={}<={} (the matrix said {})", num(p_loss), num(model.pause_confidence), seed.as_str()));
+            d.verdict.reasons.insert(0, reasons::profit_keep(p_loss, model.pause_confidence, seed));
         }
         d.verdict.reasons.push(model_reason);
         let curve = f.curve;

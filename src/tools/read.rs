@@ -103,20 +103,9 @@ fn day_arg(tool: &'static str, name: &str, v: &str) -> Result<Day, ToolError> {
     parse_day(v).map_err(|e| bad(tool, format!("{name}: {e}")))
 }
 
-/// The decision in a sentence: the report's words for a change, else the
-/// decision and its first reason.
+/// The decision in a sentence: the report's own words.
 fn in_words(c: &CampaignEntry) -> String {
-    let changed = c.decision.is_pause() || c.budget.proposed != c.budget.current;
-    let words = if changed { crate::report::html::why_in_words(c) } else { String::new() };
-    if !words.is_empty() {
-        return words;
-    }
-    let why = c.reasons.first().map(|r| format!(" ({r})")).unwrap_or_default();
-    if changed {
-        format!("{}: budget {:.2} → {:.2}{why}.", c.decision, c.budget.current, c.budget.proposed)
-    } else {
-        format!("{}: kept at {:.2} a day{why}.", c.decision, c.budget.current)
-    }
+    crate::report::said(c)
 }
 
 /// Each campaign as the run left it: its state before, with the actions
