@@ -92,6 +92,23 @@ fn report_prints_a_stored_run_in_each_format_exactly_as_the_run_wrote_it() {
     assert!(o.status.success());
     assert_eq!(String::from_utf8(o.stdout).unwrap(), first_md);
     assert_ne!(first_md, std::fs::read_to_string(app.report_dir().join("report.md")).unwrap());
+    // Every stored run, newest first, with the counts its report.json has.
+    let o = report(&["--list", "--format", "json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!((list[0]["as_of"].as_str(), list[1]["as_of"].as_str()), (Some("2026-03-31"), Some("2026-03-30")));
+    assert_eq!(list[1]["run_id"], first_id.as_str());
+    let newest = app.report();
+    assert_eq!(list[0]["run_id"], newest["run_id"]);
+    assert_eq!(list[0]["decisions"], newest["decision_counts"]);
+    assert_eq!(list[0]["actions"], newest["actions"].as_array().unwrap().len());
+    let o = report(&["--list"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains(&format!("`{first_id}`")), "the markdown list names each run");
+    let o = report(&["--list", "--format", "csv"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("not a list format"), "{}", stderr(&o));
     // An unknown run: exit 2, named.
     let o = report(&["no-such-run"]);
     assert_eq!(o.status.code(), Some(2));
@@ -216,6 +233,7 @@ fn the_demo_report_reads_in_a_real_browser_on_a_laptop_and_a_phone() {
         // Nothing overflows the viewport sideways (a table may scroll inside its own box).
         assert_eq!(w["overflow"]["count"], 0, "{width}: {}", w["overflow"]);
         assert!(w["overflow"]["scroll_width"].as_u64() <= w["overflow"]["viewport"].as_u64(), "{width}: {}", w["overflow"]);
+        assert_eq!(w["unpinned"], serde_json::json!([]), "{width}: tables wider than the screen without their key column pinned");
         // Each chart (and sparkline) has a text alternative.
         assert!(w["charts"]["count"].as_u64().unwrap() >= 4 + n as u64, "{width}: {}", w["charts"]);
         assert_eq!(w["charts"]["without"], serde_json::json!([]), "{width}: charts without a text alternative");

@@ -107,6 +107,8 @@ fn scatter(title: &str, x_desc: &str, y_desc: &str, points: &[(Decision, f64, f6
             .configure_mesh()
             .x_desc(x_desc)
             .y_desc(y_desc)
+            .x_label_formatter(&|v| format!("{v:.0}"))
+            .y_label_formatter(&|v| format!("{v:.0}"))
             .label_style(("sans-serif", 15))
             .axis_desc_style(("sans-serif", 16))
             .light_line_style(WHITE)
@@ -155,6 +157,7 @@ fn bars(title: &str, y_desc: &str, bars: &[(String, f64, RGBColor)]) -> Svg {
             .configure_mesh()
             .disable_x_mesh()
             .y_desc(y_desc)
+            .y_label_formatter(&|v| format!("{v:.0}"))
             .label_style(("sans-serif", 15))
             .axis_desc_style(("sans-serif", 16))
             .x_labels(bars.len())
@@ -677,7 +680,7 @@ fn changed_since(r: &Report) -> Markup {
     }
 }
 
-pub(super) const STYLE: &str = "*{box-sizing:border-box}\
+const STYLE: &str = "*{box-sizing:border-box}\
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d1d1f;background:#f4f5f7;line-height:1.45}code,td.why,.narrative,.attention li{overflow-wrap:anywhere}\
 main{max-width:1240px;margin:0 auto;padding:16px}h1{font-size:1.5rem;margin:.25rem 0}h2{font-size:1.2rem;margin:1.75rem 0 .5rem}h3{font-size:1rem}\
 .meta{color:#4a4a4f;margin:.25rem 0 1rem}.narrative{background:#fff;border-left:4px solid #1f5fbf;padding:12px 16px;border-radius:6px}\
@@ -688,7 +691,7 @@ main{max-width:1240px;margin:0 auto;padding:16px}h1{font-size:1.5rem;margin:.25r
 figure.chart{background:#fff;border-radius:8px;padding:8px;margin:0}.chart .svg svg{width:100%;height:auto;display:block}\
 figcaption{font-size:.9rem;padding:4px}.legend{list-style:none;display:flex;flex-wrap:wrap;gap:4px 14px;padding:0 4px;margin:6px 0 0;font-size:.85rem}\
 .sw{display:inline-block;width:12px;height:12px;border-radius:2px;margin-right:5px;vertical-align:-1px}\
-.scroll{overflow-x:auto;max-width:100%}table{border-collapse:collapse;background:#fff;width:100%;font-size:.9rem}\
+.scroll{overflow-x:auto;max-width:100%}.scroll td:first-child,.scroll th:first-child{position:sticky;left:0;z-index:1}.scroll td:first-child{background:#fff}table{border-collapse:collapse;background:#fff;width:100%;font-size:.9rem}\
 th,td{padding:6px 8px;border-bottom:1px solid #e4e6ea;text-align:left;vertical-align:top}\
 th{background:#e9edf3;position:sticky;top:0;white-space:nowrap}table.campaigns td:nth-child(-n+2){min-width:7.5em}th button{font:inherit;font-weight:600;background:none;border:0;padding:0;cursor:pointer;color:#1d1d1f;text-align:left}\
 th[aria-sort=ascending] button::after{content:' ▲'}th[aria-sort=descending] button::after{content:' ▼'}\
@@ -700,11 +703,11 @@ details{font-size:.8rem;color:#4a4a4f}summary{cursor:pointer}details code{displa
 table.campaigns,table.campaigns tbody,table.campaigns tr,table.campaigns td{display:block;width:100%}\
 table.campaigns thead tr{display:flex;flex-wrap:wrap;gap:4px 10px;background:#e9edf3;padding:6px 8px}table.campaigns thead th{padding:0;border:0;position:static}\
 table.campaigns tr{background:#fff;border-radius:8px;margin:0 0 10px;box-shadow:0 1px 2px #0002;padding:6px 0}\
-table.campaigns td{border:0;padding:3px 12px;text-align:left;min-width:0}table.campaigns td::before{content:attr(data-label)': ';color:#4a4a4f;font-size:.8rem}\
+table.campaigns td{border:0;padding:3px 12px;text-align:left;min-width:0;position:static}table.campaigns td::before{content:attr(data-label)': ';color:#4a4a4f;font-size:.8rem}\
 table.campaigns td:first-child::before,table.campaigns td.why::before{content:none}.scroll.wide{overflow-x:visible}}\
 @media print{body{background:#fff}th{position:static}th button::after{content:none!important}.card,figure.chart,table.campaigns tr{break-inside:avoid;box-shadow:none}details{display:none}}";
 
-pub(super) const SORT: &str = "document.querySelectorAll('table.sortable th button').forEach(function(b){b.addEventListener('click',function(){\
+const SORT: &str = "document.querySelectorAll('table.sortable th button').forEach(function(b){b.addEventListener('click',function(){\
 var th=b.closest('th'),t=th.closest('table'),i=Array.prototype.indexOf.call(th.parentNode.children,th),tb=t.tBodies[0],r=Array.from(tb.rows);\
 var d=th.getAttribute('aria-sort')==='ascending'?-1:1;t.querySelectorAll('th').forEach(function(h){h.setAttribute('aria-sort','none')});\
 th.setAttribute('aria-sort',d===1?'ascending':'descending');\
@@ -724,107 +727,114 @@ pub fn render(r: &Report, chart_timeout: std::time::Duration) -> String {
     let paused = r.campaigns.iter().filter(|c| c.decision.is_pause()).count();
     let q = &r.data_quality;
     let chart = |id: &str| charts.iter().find(|c| c.id == id);
-    let page = html! {
+    let body = html! {
+        header {
+            h1 { "Campaign report — " span.nowrap { (r.as_of) } }
+            p.meta {
+                "Run " code { (r.run_id) } " · " b { (r.status) } " · mode " (r.mode)
+                @if r.dry_run { " · dry run: nothing was applied" }
+                (shard_note(r))
+            }
+        }
+        section aria-labelledby="h-summary" {
+            h2 id="h-summary" { "What changed and what it is worth" }
+            div.narrative { (r.narrative) }
+            div.cards {
+                div.card { small { "budget moved to better campaigns" } b { (wmoney(moved)) } small { "a day" } }
+                div.card { small { "daily budget" } b { (wmoney(r.totals.budget_before)) " → " (wmoney(r.totals.budget_after)) } }
+                div.card { small { "saved" } b { (wmoney(r.totals.savings)) } small { "a day" } }
+                @if let (Some(b), Some(a)) = (r.totals.expected_profit_before, r.totals.expected_profit_after) {
+                    div.card { small { "expected profit" } b { (wmoney(b)) " → " (wmoney(a)) } small { "a day, at today's budgets → with this plan" } }
+                } @else {
+                    div.card { small { "expected profit" } b { "–" } small { "forecasts come with the profit policy" } }
+                }
+                div.card { small { "campaigns judged" } b { (r.campaigns.len()) } small { (paused) " to pause" } }
+                div.card { small { "actions" } b { (r.actions.len()) } small { (applied) " applied" } }
+            }
+        }
+        (needs_a_person(r))
+        (changed_since(r))
+        @if let Some(ch) = chart("portfolio") {
+            section aria-labelledby="h-portfolio" {
+                h2 id="h-portfolio" { "The portfolio day by day" }
+                div.charts.one { figure.chart id="chart-portfolio" { (chart_body(ch)) figcaption { "Spend, revenue and profit per day of the campaigns in this report." } } }
+            }
+        }
+        section aria-labelledby="h-campaigns" {
+            h2 id="h-campaigns" { "Every campaign" }
+            p.key {
+                "Pauses first, then the largest budget changes. Last " (r.trend.as_ref().map_or(0, |t| t.spend.len())) " days: "
+                svg width="28" height="8" aria-hidden="true" { line x1="0" y1="4" x2="28" y2="4" stroke=(css(REVENUE)) stroke-width="2" {} } " revenue, "
+                svg width="28" height="8" aria-hidden="true" { line x1="0" y1="4" x2="28" y2="4" stroke=(css(SPEND)) stroke-width="1.5" stroke-dasharray="3 2" {} } " spend."
+            }
+            (campaign_table(r))
+        }
+        (curves(r, &charts))
+        @if let Some(o) = &r.outcomes { (outcomes(o)) }
+        section aria-labelledby="h-shape" {
+            h2 id="h-shape" { "The portfolio by decision" }
+            div.charts {
+                @for id in ["decisions", "budget", "spend-revenue"] {
+                    @if let Some(ch) = chart(id) { figure.chart id=(format!("chart-{id}")) { (chart_body(ch)) figcaption { (ch.title) } } }
+                }
+                @if let Some(why) = &why { p { (why) } }
+            }
+        }
+        @if !r.new_campaigns.is_empty() {
+            section aria-labelledby="h-new" {
+                h2 id="h-new" { "New campaigns" }
+                div.scroll tabindex="0" role="region" aria-label="table of new campaigns" { table.sortable {
+                    thead { tr { (th("product")) (th("daily budget")) (th("name")) (th("why")) (th("headline")) } }
+                    tbody { @for n in &r.new_campaigns {
+                        tr {
+                            td { (n.product_id) }
+                            td.n data-v=(key(n.daily_budget)) { (wmoney(n.daily_budget)) }
+                            td { (n.copy.name) }
+                            td { (words::new_campaign_sentence(&n.reasons)) }
+                            td { (n.copy.headline) br; small { (n.copy.description) } }
+                        }
+                    } }
+                } }
+            }
+        }
+        section aria-labelledby="h-quality" {
+            h2 id="h-quality" { "Data quality" }
+            div.scroll tabindex="0" role="region" aria-label="table of data quality" { table {
+                thead { tr { th scope="col" { "table" } th scope="col" { "rows read" } th scope="col" { "quarantined" } th scope="col" { "after as_of" } } }
+                tbody { @for t in Table::ALL {
+                    tr {
+                        td { (t.name()) }
+                        td.n { (q.rows_read.get(t)) }
+                        td.n { (q.rows_quarantined.get(t)) }
+                        td.n { (q.rows_after_as_of.get(t)) }
+                    }
+                } }
+            } }
+            p { "Stale data: " @if q.stale { b { "yes" } " — " (q.stale_reasons.join("; ")) } @else { "no" } }
+        }
+    };
+    page(&format!("campaign-pilot — {}", r.as_of), body)
+}
+
+/// A whole page around `body`: our style in the head, the table-sorting
+/// script at the end; nothing fetched.
+pub(super) fn page(title: &str, body: Markup) -> String {
+    html! {
         (DOCTYPE)
         html lang="en" {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width,initial-scale=1";
-                title { "campaign-pilot — " (r.as_of) }
+                title { (title) }
                 style { (PreEscaped(STYLE)) }
             }
             body {
-                main {
-                    header {
-                        h1 { "Campaign report — " span.nowrap { (r.as_of) } }
-                        p.meta {
-                            "Run " code { (r.run_id) } " · " b { (r.status) } " · mode " (r.mode)
-                            @if r.dry_run { " · dry run: nothing was applied" }
-                            (shard_note(r))
-                        }
-                    }
-                    section aria-labelledby="h-summary" {
-                        h2 id="h-summary" { "What changed and what it is worth" }
-                        div.narrative { (r.narrative) }
-                        div.cards {
-                            div.card { small { "budget moved to better campaigns" } b { (wmoney(moved)) } small { "a day" } }
-                            div.card { small { "daily budget" } b { (wmoney(r.totals.budget_before)) " → " (wmoney(r.totals.budget_after)) } }
-                            div.card { small { "saved" } b { (wmoney(r.totals.savings)) } small { "a day" } }
-                            @if let (Some(b), Some(a)) = (r.totals.expected_profit_before, r.totals.expected_profit_after) {
-                                div.card { small { "expected profit" } b { (wmoney(b)) " → " (wmoney(a)) } small { "a day, at today's budgets → with this plan" } }
-                            } @else {
-                                div.card { small { "expected profit" } b { "–" } small { "forecasts come with the profit policy" } }
-                            }
-                            div.card { small { "campaigns judged" } b { (r.campaigns.len()) } small { (paused) " to pause" } }
-                            div.card { small { "actions" } b { (r.actions.len()) } small { (applied) " applied" } }
-                        }
-                    }
-                    (needs_a_person(r))
-                    (changed_since(r))
-                    @if let Some(ch) = chart("portfolio") {
-                        section aria-labelledby="h-portfolio" {
-                            h2 id="h-portfolio" { "The portfolio day by day" }
-                            div.charts.one { figure.chart id="chart-portfolio" { (chart_body(ch)) figcaption { "Spend, revenue and profit per day of the campaigns in this report." } } }
-                        }
-                    }
-                    section aria-labelledby="h-campaigns" {
-                        h2 id="h-campaigns" { "Every campaign" }
-                        p.key {
-                            "Pauses first, then the largest budget changes. Last " (r.trend.as_ref().map_or(0, |t| t.spend.len())) " days: "
-                            svg width="28" height="8" aria-hidden="true" { line x1="0" y1="4" x2="28" y2="4" stroke=(css(REVENUE)) stroke-width="2" {} } " revenue, "
-                            svg width="28" height="8" aria-hidden="true" { line x1="0" y1="4" x2="28" y2="4" stroke=(css(SPEND)) stroke-width="1.5" stroke-dasharray="3 2" {} } " spend."
-                        }
-                        (campaign_table(r))
-                    }
-                    (curves(r, &charts))
-                    @if let Some(o) = &r.outcomes { (outcomes(o)) }
-                    section aria-labelledby="h-shape" {
-                        h2 id="h-shape" { "The portfolio by decision" }
-                        div.charts {
-                            @for id in ["decisions", "budget", "spend-revenue"] {
-                                @if let Some(ch) = chart(id) { figure.chart id=(format!("chart-{id}")) { (chart_body(ch)) figcaption { (ch.title) } } }
-                            }
-                            @if let Some(why) = &why { p { (why) } }
-                        }
-                    }
-                    @if !r.new_campaigns.is_empty() {
-                        section aria-labelledby="h-new" {
-                            h2 id="h-new" { "New campaigns" }
-                            div.scroll tabindex="0" role="region" aria-label="table of new campaigns" { table.sortable {
-                                thead { tr { (th("product")) (th("daily budget")) (th("name")) (th("why")) (th("headline")) } }
-                                tbody { @for n in &r.new_campaigns {
-                                    tr {
-                                        td { (n.product_id) }
-                                        td.n data-v=(key(n.daily_budget)) { (wmoney(n.daily_budget)) }
-                                        td { (n.copy.name) }
-                                        td { (words::new_campaign_sentence(&n.reasons)) }
-                                        td { (n.copy.headline) br; small { (n.copy.description) } }
-                                    }
-                                } }
-                            } }
-                        }
-                    }
-                    section aria-labelledby="h-quality" {
-                        h2 id="h-quality" { "Data quality" }
-                        div.scroll tabindex="0" role="region" aria-label="table of data quality" { table {
-                            thead { tr { th scope="col" { "table" } th scope="col" { "rows read" } th scope="col" { "quarantined" } th scope="col" { "after as_of" } } }
-                            tbody { @for t in Table::ALL {
-                                tr {
-                                    td { (t.name()) }
-                                    td.n { (q.rows_read.get(t)) }
-                                    td.n { (q.rows_quarantined.get(t)) }
-                                    td.n { (q.rows_after_as_of.get(t)) }
-                                }
-                            } }
-                        } }
-                        p { "Stale data: " @if q.stale { b { "yes" } " — " (q.stale_reasons.join("; ")) } @else { "no" } }
-                    }
-                }
+                main { (body) }
                 script { (PreEscaped(SORT)) }
             }
         }
-    };
-    page.into_string()
+    }
+    .into_string()
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
-use maud::{html, PreEscaped, DOCTYPE};
+use maud::html;
 
 use super::words::decision_words;
 use crate::model::decision::Decision;
@@ -53,40 +53,29 @@ pub fn markdown(runs: &[IndexedRun]) -> String {
 /// the command that prints theirs.
 pub fn html(runs: &[IndexedRun]) -> String {
     let mut linked = HashSet::new();
-    let page = html! {
-        (DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width,initial-scale=1";
-                title { "campaign-pilot — every run" }
-                style { (PreEscaped(super::html::STYLE)) }
-            }
-            body { main {
-                h1 { "Every run" }
-                p.meta { (runs.len()) " stored run(s), newest first. A day's page is its newest run's; " code { "campaign-pilot report RUN_ID --format html" } " prints any run's." }
-                div.scroll tabindex="0" role="region" aria-label="table of runs" { table.sortable id="runs" {
-                    thead { tr { @for h in ["as of", "started", "status", "mode", "campaigns", "pauses", "actions", "applied", "report"] { (super::html::th(h)) } } }
-                    tbody { @for r in runs {
-                        tr {
-                            td data-v=(r.as_of) { b { (r.as_of) } }
-                            td data-v=(r.started_at) { (r.started_at) }
-                            td { (r.status) }
-                            td { (r.mode) @if r.dry_run { " · dry run" } }
-                            td.n data-v=(campaigns(r)) { (campaigns(r)) }
-                            td.n data-v=(pauses(r)) { (pauses(r)) }
-                            td.n data-v=(r.actions) { (r.actions) }
-                            td.n data-v=(r.applied) { (r.applied) }
-                            td {
-                                @if linked.insert(r.as_of.clone()) { a href=(format!("{}/report.html", r.as_of)) { "report of " (r.as_of) } }
-                                @else { code { "report " (r.run_id) " --format html" } }
-                                br; small { (counts(r)) }
-                            }
-                        }
-                    } }
-                } }
-            } script { (PreEscaped(super::html::SORT)) } }
-        }
+    let body = html! {
+        h1 { "Every run" }
+        p.meta { (runs.len()) " stored run(s), newest first. A day's page is its newest run's; " code { "campaign-pilot report RUN_ID --format html" } " prints any run's." }
+        div.scroll tabindex="0" role="region" aria-label="table of runs" { table.sortable id="runs" {
+            thead { tr { @for h in ["as of", "started", "status", "mode", "campaigns", "pauses", "actions", "applied", "report"] { (super::html::th(h)) } } }
+            tbody { @for r in runs {
+                tr {
+                    td data-v=(r.as_of) { b { (r.as_of) } }
+                    td data-v=(r.started_at) { (r.started_at) }
+                    td { (r.status) }
+                    td { (r.mode) @if r.dry_run { " · dry run" } }
+                    td.n data-v=(campaigns(r)) { (campaigns(r)) }
+                    td.n data-v=(pauses(r)) { (pauses(r)) }
+                    td.n data-v=(r.actions) { (r.actions) }
+                    td.n data-v=(r.applied) { (r.applied) }
+                    td {
+                        @if linked.insert(r.as_of.clone()) { a href=(format!("{}/report.html", r.as_of)) { "report of " (r.as_of) } }
+                        @else { code { "report " (r.run_id) " --format html" } }
+                        br; small { (counts(r)) }
+                    }
+                }
+            } }
+        } }
     };
-    page.into_string()
+    super::html::page("campaign-pilot — every run", body)
 }
