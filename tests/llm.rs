@@ -292,6 +292,15 @@ async fn a_held_run_notifies_the_webhook_after_a_retry_and_a_dead_webhook_does_n
     let body: Value = serde_json::from_slice(&requests[1].body).unwrap();
     let text = body["text"].as_str().unwrap();
     assert!(text.contains("held") && text.contains("max_actions"), "{text}");
+    // The campaigns to read about first, in the report's own sentences: the pauses first.
+    let report = app.report();
+    let first = report["campaigns"].as_array().unwrap().iter().filter(|c| ["PAUSE", "EMERGENCY_PAUSE"].contains(&c["decision"].as_str().unwrap())).min_by(|a, b| {
+        let d = |c: &Value| (c["budget"]["proposed"].as_f64().unwrap() - c["budget"]["current"].as_f64().unwrap()).abs();
+        d(b).total_cmp(&d(a)).then_with(|| a["campaign_id"].as_str().cmp(&b["campaign_id"].as_str()))
+    });
+    let first = first.expect("the golden portfolio pauses a campaign");
+    let line = format!("• {} ({}): {}", first["campaign_id"].as_str().unwrap(), first["product_name"].as_str().unwrap(), first["sentence"].as_str().unwrap());
+    assert!(text.contains(&line), "{line} in {text}");
     assert!(!stderr(&out).contains("secret-token"), "the webhook URL is a secret");
 
     // Nobody listening: the run still ends as it would have, quickly.

@@ -59,6 +59,13 @@ fn the_html_report_is_self_contained_has_its_charts_and_escapes_store_text() {
         assert!(!sentence.is_empty() && row.contains(&sentence.replace('<', "&lt;")), "{id}: {sentence}");
         assert!(!sentence.contains(':') || !sentence.contains('='), "{id}: a sentence, not a rule: {sentence}");
     }
+    // report.md says the same sentences, in its tables and "What changed".
+    let md = std::fs::read_to_string(app.report_dir().join("report.md")).unwrap();
+    for c in campaigns {
+        let sentence = c["sentence"].as_str().unwrap().replace('|', "/");
+        assert!(md.contains(&format!("| {sentence} |")), "report.md: {sentence}");
+    }
+    assert!(md.contains("## What changed\n"), "report.md lists the campaigns to read first");
     // Every decision class of the golden portfolio is there, in words.
     for class in ["Keep going", "Paused", "Paused at once", "Fine-tune", "Watching", "Still learning", "Resuming", "Stays paused"] {
         assert!(html.contains(&format!("{class}</span>")), "{class}");

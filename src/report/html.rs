@@ -451,7 +451,7 @@ fn curves(r: &Report, charts: &[Chart]) -> Markup {
                                     @if let Some(f) = fc {
                                         " Expected change in profit: " b { (signed(f.delta_profit)) } " a day (80 %: " (signed(f.delta_low)) " to " (signed(f.delta_high)) ")."
                                     }
-                                    " " (why_in_words(c))
+                                    " " (words::curve_words(c))
                                 }
                             }
                         }
@@ -459,29 +459,6 @@ fn curves(r: &Report, charts: &[Chart]) -> Markup {
                 }
             }
         }
-    }
-}
-
-/// Why a changed campaign changed, in words, from its fitted response.
-pub fn why_in_words(c: &CampaignEntry) -> String {
-    let Some(r) = &c.response else { return String::new() };
-    let marginal = r.roas * (1.0 - r.elasticity);
-    let even = 1.0 / r.margin;
-    if c.decision.is_pause() {
-        let p = c.reasons.iter().find_map(|x| x.strip_prefix("profit_pause:p_loss_at_min_daily=")).and_then(|x| x.split('>').next()?.parse::<f64>().ok());
-        return format!(
-            "Paused: it returned {:.2} in revenue per dollar lately (break-even {:.2}){}.",
-            r.roas,
-            even,
-            p.map(|p| format!(", and a loss is {:.0} % likely even at the smallest budget", p * 100.0)).unwrap_or_default()
-        );
-    }
-    if c.budget.proposed > c.budget.current {
-        format!("Budget up: its next dollar should bring about {marginal:.2} in revenue (break-even {even:.2}), more than the others' next dollar.")
-    } else if marginal < even {
-        format!("Budget down: it is past saturation — its next dollar brings only about {marginal:.2} in revenue (break-even {even:.2}).")
-    } else {
-        format!("Budget down to fund campaigns whose next dollar earns more: this one's brings about {marginal:.2} in revenue.")
     }
 }
 

@@ -8,6 +8,7 @@
 //! until it has its words here.
 
 use crate::model::decision::Decision;
+use crate::model::report::CampaignEntry;
 use crate::model::reason::{split, Code};
 
 /// What a decision is called where a person reads it.
@@ -236,6 +237,30 @@ fn phrase(code: Code, d: &str) -> Said {
             let budget = d.split(" at ").nth(1).and_then(number);
             Phrase(format!("expected to earn {} a day at a budget of {} a day", money(profit), money(budget)))
         }
+    }
+}
+
+/// Why a changed campaign changed, in words, from its fitted response (the
+/// caption of its curve on the page).
+pub fn curve_words(c: &CampaignEntry) -> String {
+    let Some(r) = &c.response else { return String::new() };
+    let marginal = r.roas * (1.0 - r.elasticity);
+    let even = 1.0 / r.margin;
+    if c.decision.is_pause() {
+        let p = c.reasons.iter().find(|x| Code::ProfitPause.marks(x)).and_then(|x| field(split(x).1, "p_loss_at_min_daily"));
+        return format!(
+            "Paused: it returned {:.2} in revenue per dollar lately (break-even {:.2}){}.",
+            r.roas,
+            even,
+            p.map(|p| format!(", and a loss is {} likely even at the smallest budget", chance(Some(p)))).unwrap_or_default()
+        );
+    }
+    if c.budget.proposed > c.budget.current {
+        format!("Budget up: its next dollar should bring about {marginal:.2} in revenue (break-even {even:.2}), more than the others' next dollar.")
+    } else if marginal < even {
+        format!("Budget down: it is past saturation — its next dollar brings only about {marginal:.2} in revenue (break-even {even:.2}).")
+    } else {
+        format!("Budget down to fund campaigns whose next dollar earns more: this one's brings about {marginal:.2} in revenue.")
     }
 }
 
