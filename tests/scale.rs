@@ -227,10 +227,11 @@ fn an_old_row_changed_between_two_runs_is_quarantined_by_the_second() {
     assert_eq!(caught[0]["raw"], lines[10].as_str());
 }
 
-/// History writes (rows as one JSON document per statement,
-/// `db::insert_json`): every value comes back exactly as it went in on both
-/// databases (floats to the last bit, nulls as nulls, quotes and accents in
-/// ids), and a re-read of Impact actions writes only the actions that
+/// History writes (SQLite: rows as one JSON document per statement,
+/// `db::insert_json`; PostgreSQL: the daily tables through COPY): every
+/// value comes back exactly as it went in on both databases (floats to the
+/// last bit, nulls as nulls, quotes, commas, line breaks and accents in ids),
+/// a day stored again replaces that day, and a re-read of Impact actions writes only the actions that
 /// changed (the count `store_impact_actions` returns is what the database
 /// says it wrote).
 #[tokio::test]
@@ -246,7 +247,7 @@ async fn history_rows_come_back_exactly_and_a_reread_writes_only_the_changed_act
     let sales: Vec<SalesRow> = awkward
         .iter()
         .enumerate()
-        .map(|(i, &v)| SalesRow { day, product_id: format!("P\"{i},é"), units: if i == 2 { None } else { Some(i64::MAX - i as i64) }, revenue: (i != 3).then_some(v) })
+        .map(|(i, &v)| SalesRow { day, product_id: format!("P\"{i},é\n"), units: if i == 2 { None } else { Some(i64::MAX - i as i64) }, revenue: (i != 3).then_some(v) })
         .collect();
     db.store_sales_days("s", &[day], &sales).await.unwrap();
     let mut back = db.sales_days("s", day, day).await.unwrap();
@@ -255,6 +256,13 @@ async fn history_rows_come_back_exactly_and_a_reread_writes_only_the_changed_act
     for (a, b) in sales.iter().zip(&back) {
         assert_eq!((&a.product_id, a.units, a.revenue.map(f64::to_bits)), (&b.product_id, b.units, b.revenue.map(f64::to_bits)), "{a:?} came back as {b:?}");
     }
+    // The day again, with two of its rows (one changed): the day is replaced, not added to.
+    let again = vec![sales[0].clone(), SalesRow { revenue: Some(7.25), ..sales[4].clone() }];
+    db.store_sales_days("s", &[day], &again).await.unwrap();
+    let mut back = db.sales_days("s", day, day).await.unwrap();
+    back.sort_by(|a, b| a.product_id.cmp(&b.product_id));
+    assert_eq!(back.len(), 2, "{back:?}");
+    assert_eq!((back[0].revenue, back[1].revenue), (sales[0].revenue, Some(7.25)));
 
     let action = |id: &str, state: &str, amount: f64| ImpactAction {
         id: id.into(),

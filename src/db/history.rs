@@ -102,6 +102,10 @@ impl Db {
         rows: &'a [T],
         row: impl Fn(&'a T) -> R,
     ) -> Result<(), DbError> {
+        if let Some(pool) = &self.pg {
+            super::copy::replace_days(pool, table, feed, head, source, days, rows, row).await?;
+            return Ok(());
+        }
         let pg = self.is_postgres();
         let mut tx = self.pool.begin().await?;
         delete_days(&mut tx, pg, table, source, days).await?;

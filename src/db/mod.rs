@@ -17,6 +17,7 @@ use crate::model::day::{parse_day, Day};
 
 pub mod audit;
 pub mod backfill;
+mod copy;
 pub mod history;
 pub mod journal;
 pub mod llm_cache;
@@ -48,6 +49,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 pub struct Db {
     pool: AnyPool,
     url: String,
+    /// PostgreSQL only: a typed pool for COPY, which `Any` cannot do.
+    pg: Option<sqlx::PgPool>,
 }
 
 /// Held for the whole run; released when dropped (or when the process dies).
@@ -168,7 +171,19 @@ impl Db {
         }
         MIGRATOR.run(&pool).await?;
         drop(migrating);
-        Ok(Db { pool, url: url.to_string() })
+        let pg = if sqlite {
+            None
+        } else {
+            Some(
+                sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(2)
+                    .acquire_timeout(std::time::Duration::from_secs(60))
+                    .connect(url)
+                    .await
+                    .map_err(|source| DbError::Connect { url: redact(url), source })?,
+            )
+        };
+        Ok(Db { pool, url: url.to_string(), pg })
     }
 
     /// Takes the one-run-at-a-time lock, or None when another run holds it.
@@ -197,6 +212,9 @@ impl Db {
 
     pub async fn close(self) {
         self.pool.close().await;
+        if let Some(pg) = self.pg {
+            pg.close().await;
+        }
     }
 }
 
