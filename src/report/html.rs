@@ -564,12 +564,9 @@ fn sparkline(c: &CampaignEntry) -> Markup {
 /// and why in words, the budget change, and its last days.
 fn campaign_table(r: &Report) -> Markup {
     let mut rows: Vec<&CampaignEntry> = r.campaigns.iter().collect();
-    // What a person looks at first: pauses, then the largest budget moves.
+    // As the summary's highlights, then by decision class and id.
     let rank = |c: &CampaignEntry| Decision::ALL.iter().position(|d| *d == c.decision).unwrap_or(0);
-    rows.sort_by(|a, b| {
-        let moved = |c: &CampaignEntry| (c.budget.proposed - c.budget.current).abs();
-        (!a.decision.is_pause()).cmp(&!b.decision.is_pause()).then(moved(b).total_cmp(&moved(a))).then(rank(a).cmp(&rank(b))).then(a.campaign_id.cmp(&b.campaign_id))
-    });
+    rows.sort_by(|a, b| super::attention(a, b).then(rank(a).cmp(&rank(b))).then(a.campaign_id.cmp(&b.campaign_id)));
     campaign_rows(&rows)
 }
 

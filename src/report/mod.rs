@@ -106,11 +106,14 @@ pub fn build(input: ReportInput) -> Report {
 pub fn highlights(r: &Report, n: usize) -> Vec<String> {
     let mut moved: Vec<&CampaignEntry> =
         r.campaigns.iter().filter(|c| c.decision.is_pause() || (c.budget.proposed - c.budget.current).abs() >= 0.005).collect();
-    moved.sort_by(|a, b| {
-        let delta = |c: &CampaignEntry| (c.budget.proposed - c.budget.current).abs();
-        (!a.decision.is_pause()).cmp(&!b.decision.is_pause()).then(delta(b).total_cmp(&delta(a))).then_with(|| a.campaign_id.cmp(&b.campaign_id))
-    });
+    moved.sort_by(|a, b| attention(a, b).then_with(|| a.campaign_id.cmp(&b.campaign_id)));
     moved.iter().take(n).map(|c| line(c)).collect()
+}
+
+/// What a person reads first: pauses, then the largest budget changes.
+pub fn attention(a: &CampaignEntry, b: &CampaignEntry) -> std::cmp::Ordering {
+    let delta = |c: &CampaignEntry| (c.budget.proposed - c.budget.current).abs();
+    (!a.decision.is_pause()).cmp(&!b.decision.is_pause()).then(delta(b).total_cmp(&delta(a)))
 }
 
 /// One campaign in a line: id, product name, and its sentence.
