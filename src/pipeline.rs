@@ -267,6 +267,10 @@ async fn stages(cfg: &LoadedConfig, req: &RunRequest, db: &Db, run_id: &str, as_
     .await?;
     let (valid, analysis, mut stage_reports) = prepare_day(s, raw, as_of, req.shard.as_ref(), run_id)?;
     stage_reports.insert(0, read);
+    // The next run starts from this one's check of the files' older rows.
+    if let Err(e) = db.put_checks(&valid.checks).await {
+        tracing::warn!(error = %e, "the older rows' check was not kept: the next run judges them again");
+    }
     let learned = learn(db, &valid, s, run_id).instrument(stage_span("learn", run_id)).await?;
     let (mut plan, r_decide) = stage_span("decide", run_id).in_scope(|| decide(&analysis, s, &learned.calibrated))?;
     stage_reports.push(r_decide);

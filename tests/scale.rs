@@ -387,3 +387,198 @@ fn a_range_validated_once_gives_each_day_what_validating_that_day_gives() {
         assert!(judged_late.0 > 0 && judged_late.1 > 0);
     }
 }
+
+/// The generator's daily files as of `until`, day-ordered; Parquet files
+/// rewritten in row groups of 3,000 rows (the generator writes one group at
+/// this size, and a carried check needs the old groups to stay whole).
+fn dataset_until(dir: &Path, format: Format, until: NaiveDate) {
+    let o = GenerateOptions { seed: 7, products: 300, campaigns: 40, days: 200, as_of: as_of(), format, faults: false, progress: false, order: RowOrder::Date, until: Some(until) };
+    generate(dir, &o).unwrap();
+    if format == Format::Parquet {
+        for t in ["product_daily", "campaign_daily"] {
+            edit_parquet(&dir.join(format!("{t}.parquet")), |df| df);
+        }
+    }
+}
+
+/// Reads a Parquet file, changes it, and writes it back in 3,000-row groups.
+fn edit_parquet(path: &Path, change: impl FnOnce(polars::prelude::DataFrame) -> polars::prelude::DataFrame) {
+    use polars::prelude::*;
+    let df = ParquetReader::new(std::fs::File::open(path).unwrap()).finish().unwrap();
+    let df = change(df);
+    campaign_pilot::sandbox::generate::write_parquet_groups(std::fs::File::create(path).unwrap(), &df, 3_000).unwrap();
+}
+
+fn copy_files(from: &Path, to: &Path) {
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, to.join(p.file_name().unwrap())).unwrap();
+    }
+}
+
+/// What a run says of its data, without the part that says which of it was
+/// carried over: what two runs over the same files must agree on.
+fn judged(r: &Value) -> (Value, Value, Value) {
+    let mut q = r["data_quality"].clone();
+    q.as_object_mut().unwrap().remove("carried");
+    let decisions: Vec<Value> = r["campaigns"].as_array().unwrap().iter().map(|c| serde_json::json!([c["campaign_id"], c["decision"], c["budget"], c["reasons"]])).collect();
+    (q, r["quarantine_sample"].clone(), Value::Array(decisions))
+}
+
+fn dry_run(app: &App, as_of: &str) -> Value {
+    let out = app.run(as_of);
+    assert!(out.status.code().is_some_and(|c| c == 0 || c == 3), "{}", stderr(&out));
+    app.report()
+}
+
+/// The line a CSV daily table's next read begins at, as the last run kept it.
+fn marked_line(app: &App, table: Table) -> Option<u64> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let kept = rt.block_on(async {
+        let db = campaign_pilot::db::Db::connect(&app.db_url()).await.unwrap();
+        db.stored_check(table).await.unwrap()
+    });
+    match kept?.mark.fingerprint {
+        campaign_pilot::model::batch::Fingerprint::Csv { from, .. } => from.map(|f| f.line),
+        _ => None,
+    }
+}
+
+fn carried(r: &Value) -> Vec<(String, u64)> {
+    r["data_quality"]["carried"].as_array().map_or(Vec::new(), |a| a.iter().map(|c| (c["table"].as_str().unwrap().to_string(), c["rows"].as_u64().unwrap())).collect())
+}
+
+/// Issue 17: the next day's run takes the older rows' check from the day
+/// before when the files hold those rows unchanged (an export that appended
+/// a day: a CSV grown at its end, a Parquet file rewritten with its old row
+/// groups as they were), judges only the rest, and says so. Its counts,
+/// quarantine and decisions are a fresh database's. An old row changed in
+/// the file, or a product whose rows are old turned bad, is judged again.
+#[test]
+fn the_next_days_run_carries_the_older_rows_check_over_and_judges_as_a_fresh_database_would() {
+    let day_before = as_of().pred_opt().unwrap();
+    for format in [Format::Csv, Format::Parquet] {
+        let (before, after, data) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        dataset_until(before.path(), format, day_before);
+        dataset_until(after.path(), format, as_of());
+        if format == Format::Csv {
+            // Old faults, the same in both days' files; the later file is
+            // the earlier one with a day appended.
+            old_faults_in_place(before.path());
+            old_faults_in_place(after.path());
+            for t in ["product_daily.csv", "campaign_daily.csv"] {
+                let (a, b) = (std::fs::read(before.path().join(t)).unwrap(), std::fs::read(after.path().join(t)).unwrap());
+                assert!(b.len() > a.len() && b.starts_with(&a), "{t}: the next day's file must begin with the day before's");
+            }
+        }
+        copy_files(before.path(), data.path());
+        let app = App::new(data.path(), "[demo]\nenabled = false\n");
+        let first = dry_run(&app, &day_before.to_string());
+        assert!(carried(&first).is_empty(), "{format:?}: nothing to carry on an empty database: {}", first["data_quality"]);
+
+        copy_files(after.path(), data.path());
+        let next = dry_run(&app, AS_OF);
+        let fresh = dry_run(&App::new(data.path(), "[demo]\nenabled = false\n"), AS_OF);
+        let what = format!("{format:?}");
+        assert!(carried(&fresh).is_empty(), "{what}");
+        let kept = carried(&next);
+        assert_eq!(kept.iter().map(|k| k.0.as_str()).collect::<Vec<_>>(), ["product_daily", "campaign_daily"], "{what}: {}", next["data_quality"]);
+        // 300 products × the 112 days before the day before's reach.
+        assert!(kept[0].1 >= 300 * 100, "{what}: {kept:?}");
+        assert_eq!(judged(&next), judged(&fresh), "{what}: a carried check must count, quarantine and decide as a fresh one");
+        let quarantined = |r: &Value| r["data_quality"]["rows_quarantined"]["product_daily"].as_u64().unwrap();
+        if format == Format::Csv {
+            // The next read begins past the 100-odd days whose rows all
+            // lie before the reach (the file is in date order).
+            assert!(marked_line(&app, Table::ProductDaily).is_some_and(|l| l > 300 * 100), "{what}: {:?}", marked_line(&app, Table::ProductDaily));
+            assert!(quarantined(&next) >= 4, "{what}: the old faults: {}", next["data_quality"]);
+            let md = std::fs::read_to_string(app.report_dir().join("report.md")).unwrap();
+            assert!(md.contains("product_daily: the ") && md.contains("were checked by an earlier run and are unchanged in the file"), "{md}");
+        }
+
+        // An old row changed in place: a negative units value 151 days back
+        // (a day without faults: the first row 150 days back has its repeat
+        // after it, which a fault in it would make valid).
+        let old = date_of(day_of(as_of()) - 151).to_string();
+        match format {
+            Format::Csv => {
+                let path = data.path().join("product_daily.csv");
+                let text = std::fs::read_to_string(&path).unwrap();
+                let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+                let at = lines.iter().position(|l| l.starts_with(&old) && !l.contains(",-") && l.split(',').nth(3).is_some_and(|u| !u.is_empty())).unwrap();
+                let mut f: Vec<String> = lines[at].split(',').map(str::to_string).collect();
+                f[3] = "-5".into();
+                lines[at] = f.join(",");
+                std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+            }
+            Format::Parquet => edit_parquet(&data.path().join("product_daily.parquet"), |df| {
+                use polars::prelude::*;
+                let day = day_of(old.parse().unwrap());
+                let first = df.column("date").unwrap().cast(&DataType::Int32).unwrap().i32().unwrap().iter().position(|d| d == Some(day)).unwrap();
+                let units = df.column("units_sold").unwrap().cast(&DataType::Int64).unwrap();
+                let changed: Vec<Option<i64>> = units.i64().unwrap().iter().enumerate().map(|(i, u)| if i == first { Some(-5) } else { u }).collect();
+                let mut df = df;
+                df.with_column(Column::new("units_sold".into(), changed)).unwrap();
+                df
+            }),
+        }
+        let changed = dry_run(&app, AS_OF);
+        let fresh = dry_run(&App::new(data.path(), "[demo]\nenabled = false\n"), AS_OF);
+        assert_eq!(judged(&changed), judged(&fresh), "{what}: after an old row changed");
+        assert_eq!(quarantined(&changed), quarantined(&next) + 1, "{what}: the changed row is caught: {}", changed["data_quality"]);
+        assert!(!carried(&changed).iter().any(|k| k.0 == "product_daily"), "{what}: a changed file is judged again: {}", changed["data_quality"]);
+        let again = dry_run(&app, AS_OF);
+        assert_eq!(carried(&again).len(), 2, "{what}: and the check carried again the day after");
+        assert_eq!(judged(&again), judged(&fresh), "{what}");
+        // Read from the marked line this time: the same again.
+        let from_tail = dry_run(&app, AS_OF);
+        assert_eq!(judged(&from_tail), judged(&fresh), "{what}: read from the marked line");
+        assert_eq!(carried(&from_tail).len(), 2, "{what}");
+
+        // A row dated long ago appended at the file's end (a late
+        // correction): here a repeat of a row 140 days back, which only a
+        // check of all the old rows together tells a duplicate.
+        let old = date_of(day_of(as_of()) - 140).to_string();
+        match format {
+            Format::Csv => {
+                let path = data.path().join("product_daily.csv");
+                let text = std::fs::read_to_string(&path).unwrap();
+                let row = text.lines().find(|l| l.starts_with(&old) && !l.contains(",-") && !l.contains(",,")).unwrap().to_string();
+                std::fs::write(&path, text + &row + "\n").unwrap();
+            }
+            Format::Parquet => edit_parquet(&data.path().join("product_daily.parquet"), |df| {
+                use polars::prelude::*;
+                let day = day_of(old.parse().unwrap());
+                let at = df.column("date").unwrap().cast(&DataType::Int32).unwrap().i32().unwrap().iter().position(|d| d == Some(day)).unwrap();
+                df.vstack(&df.slice(at as i64, 1)).unwrap()
+            }),
+        }
+        let late = dry_run(&app, AS_OF);
+        let fresh = dry_run(&App::new(data.path(), "[demo]\nenabled = false\n"), AS_OF);
+        assert_eq!(judged(&late), judged(&fresh), "{what}: after an old day's row was appended");
+        assert_eq!(quarantined(&late), quarantined(&again) + 1, "{what}: the appended repeat is caught: {}", late["data_quality"]);
+        assert!(!carried(&late).iter().any(|k| k.0 == "product_daily"), "{what}: {}", late["data_quality"]);
+        let again = dry_run(&app, AS_OF);
+        assert_eq!(carried(&again).len(), 2, "{what}: carried again after that");
+        assert_eq!(judged(&again), judged(&fresh), "{what}");
+
+        if format == Format::Csv {
+            // A product with old rows turns bad (a zero price): its rows are
+            // of an unknown product now, old ones too.
+            let path = data.path().join("products.csv");
+            let text = std::fs::read_to_string(&path).unwrap();
+            let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+            let header: Vec<&str> = lines[0].split(',').collect();
+            let price = header.iter().position(|h| *h == "price").unwrap();
+            let mut f: Vec<String> = lines[5].split(',').map(str::to_string).collect();
+            f[price] = "0".into();
+            lines[5] = f.join(",");
+            std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+            let turned = dry_run(&app, AS_OF);
+            let fresh = dry_run(&App::new(data.path(), "[demo]\nenabled = false\n"), AS_OF);
+            assert_eq!(judged(&turned), judged(&fresh), "{what}: after a product turned bad");
+            assert!(quarantined(&turned) > quarantined(&again) + 100, "{what}: its old rows are of an unknown product now: {}", turned["data_quality"]);
+            assert!(!carried(&turned).iter().any(|k| k.0 == "product_daily"), "{what}: {}", turned["data_quality"]);
+        }
+    }
+}

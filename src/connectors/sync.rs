@@ -21,7 +21,7 @@ use super::ConnectorError;
 use crate::config::LoadedConfig;
 use crate::db::{Db, DbError};
 use crate::http::{HttpError, Peer};
-use crate::model::batch::{RawBatch, RawTable, SideFeed};
+use crate::model::batch::{RawBatch, RawTable, SideFeed, StoredCheck};
 use crate::model::contract::{col as c, Table};
 use crate::model::day::Day;
 use crate::model::history::{CampaignDayRow, ViewsRow};
@@ -86,7 +86,12 @@ pub async fn read_batch(cfg: &LoadedConfig, db: &Db, as_of: Day) -> Result<(RawB
 /// quality check only (see [`files::read_table`]).
 pub async fn read_range(cfg: &LoadedConfig, db: &Db, from: Day, as_of: Day, reach: Option<Day>) -> Result<(RawBatch, FetchStats), ConnectorError> {
     let started = Instant::now();
-    let (store, ads) = tokio::try_join!(read_store(cfg, db, from, as_of, reach), read_ads(cfg, db, from, as_of, reach))?;
+    // Fetched before the two sides start: a read side blocks its thread in
+    // polars while the other may wait for the pool's one SQLite connection
+    // (with both asking at once, a run was seen to wait for it forever).
+    let kept_store = known_check(db, Table::ProductDaily, reach.filter(|_| cfg.settings.store.kind == StoreKind::Files)).await?;
+    let kept_ads = known_check(db, Table::CampaignDaily, reach.filter(|_| cfg.settings.ads.kind == AdsKind::Files)).await?;
+    let (store, ads) = tokio::try_join!(read_store(cfg, db, from, as_of, reach, kept_store.as_ref()), read_ads(cfg, db, from, as_of, reach, kept_ads.as_ref()))?;
     let (products, product_daily, views_available, views_feed, store_part) = store;
     let (campaigns, campaign_daily, observed_budgets, ads_part) = ads;
     let mut stats = FetchStats::default();
@@ -143,14 +148,23 @@ struct Part {
     net_seconds: f64,
 }
 
+/// The check an earlier run kept of a daily file's older rows, when this
+/// read has a reach (only then are older rows left for the validator).
+async fn known_check(db: &Db, table: Table, reach: Option<Day>) -> Result<Option<StoredCheck>, ConnectorError> {
+    if reach.is_none() {
+        return Ok(None);
+    }
+    db.stored_check(table).await.map_err(history_err)
+}
+
 /// Products and daily product rows (with views when a source has them).
-async fn read_store(cfg: &LoadedConfig, db: &Db, from: Day, as_of: Day, reach: Option<Day>) -> Result<(RawTable, RawTable, bool, SideFeed, Part), ConnectorError> {
+async fn read_store(cfg: &LoadedConfig, db: &Db, from: Day, as_of: Day, reach: Option<Day>, known: Option<&StoredCheck>) -> Result<(RawTable, RawTable, bool, SideFeed, Part), ConnectorError> {
     let s = &cfg.settings;
     let mut part = Part::default();
     let mut views_feed = SideFeed::default();
     let (products, product_daily, views_available) = if s.store.kind == StoreKind::Files {
         let dir = cfg.resolve(&s.store.path);
-        (files::read_table(&dir, Table::Products, "store.path", None)?, files::read_table(&dir, Table::ProductDaily, "store.path", reach)?, true)
+        (files::read_table(&dir, Table::Products, "store.path", None)?, files::read_table_knowing(&dir, Table::ProductDaily, "store.path", reach, known)?, true)
     } else {
         let peer = store_peer(s)?;
         part.peers.push(peer.clone());
@@ -214,14 +228,14 @@ async fn read_store(cfg: &LoadedConfig, db: &Db, from: Day, as_of: Day, reach: O
 
 /// Campaigns and daily campaign rows, and the campaigns whose budget was
 /// observed from their own spend (a platform without budgets).
-async fn read_ads(cfg: &LoadedConfig, db: &Db, from: Day, as_of: Day, reach: Option<Day>) -> Result<(RawTable, RawTable, BTreeMap<String, f64>, Part), ConnectorError> {
+async fn read_ads(cfg: &LoadedConfig, db: &Db, from: Day, as_of: Day, reach: Option<Day>, known: Option<&StoredCheck>) -> Result<(RawTable, RawTable, BTreeMap<String, f64>, Part), ConnectorError> {
     let s = &cfg.settings;
     let mut part = Part::default();
     let mut observed = BTreeMap::new();
     let (campaigns, campaign_daily) = match s.ads.kind {
         AdsKind::Files => {
             let dir = cfg.resolve(&s.ads.path);
-            (files::read_table(&dir, Table::Campaigns, "ads.path", None)?, files::read_table(&dir, Table::CampaignDaily, "ads.path", reach)?)
+            (files::read_table(&dir, Table::Campaigns, "ads.path", None)?, files::read_table_knowing(&dir, Table::CampaignDaily, "ads.path", reach, known)?)
         }
         AdsKind::Sandbox => {
             let client = sandbox_ads(s)?;

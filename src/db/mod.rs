@@ -17,6 +17,7 @@ use crate::model::day::{parse_day, Day};
 
 pub mod audit;
 pub mod backfill;
+pub mod checks;
 mod copy;
 pub mod history;
 pub mod journal;

@@ -6,8 +6,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use polars::prelude::{DataFrame, LazyFrame};
+use serde::{Deserialize, Serialize};
 
 use super::contract::Table;
+use super::day::Day;
 use super::run::QuarantinedRow;
 
 /// One table as read, before validation: the contract's columns in their
@@ -21,8 +23,105 @@ pub struct RawTable {
     /// A daily table's rows dated before the run's reach, not yet read:
     /// the validator judges them for the feed's data quality only (counted,
     /// the bad ones quarantined) and hands none of them on.
-    pub older: Option<LazyFrame>,
+    pub older: Option<OlderRows>,
     pub source: Source,
+}
+
+/// A daily table's rows dated before the run's reach, and what is known of
+/// them from an earlier run (issue 17: history checked once is not checked
+/// again every day).
+#[derive(Clone)]
+pub struct OlderRows {
+    /// The rows, not yet read.
+    pub rows: LazyFrame,
+    /// The reach: every one of them is dated before it.
+    pub before: Day,
+    /// An earlier run's check of the rows dated before its own `before`,
+    /// still true of this file: the connector verified that the rows it
+    /// judged are unchanged, under the same line numbers, and that the file
+    /// has no other row dated that early. The validator judges only the rest.
+    pub known: Option<OlderCheck>,
+    /// How a later run can tell this file's rows unchanged (None: it
+    /// cannot, and will judge them all again).
+    pub mark: Option<FileMark>,
+    /// Set when the table was read from a later record on (a CSV file's
+    /// marked tail): `rows` are then only the older rows read, and this
+    /// reads all of them, for when `known` turns out not to hold.
+    pub all: Option<ReadOlder>,
+}
+
+/// Reads all of a daily table's rows dated before the reach again.
+pub type ReadOlder = Arc<dyn Fn() -> polars::prelude::PolarsResult<LazyFrame> + Send + Sync>;
+
+/// How a later run tells a file's rows unchanged: a hash of the bytes that
+/// hold them, and the highest line the file's rows had.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileMark {
+    pub fingerprint: Fingerprint,
+    /// The highest `__line` of the file's rows (0: none).
+    pub lines: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "format", rename_all = "snake_case")]
+pub enum Fingerprint {
+    /// A CSV file: its first `bytes` bytes, which end a record, hash to
+    /// `hash` (xxh3-128, hex). A file that grew by appending keeps them.
+    /// `from`: where the rows a later run needs begin.
+    Csv {
+        bytes: u64,
+        hash: String,
+        #[serde(default)]
+        from: Option<CsvTail>,
+    },
+    /// A Parquet file: its row groups in order, each one's row count and
+    /// the hash of its bytes. A file rewritten with rows added after the old
+    /// ones keeps the old row groups byte for byte.
+    Parquet { groups: Vec<(u64, String)> },
+}
+
+/// Where a CSV file's rows that a later run needs begin: every record
+/// before byte `offset` is dated before the reach of the run that marked it
+/// (so that run's check of the older rows holds them); the record at it is
+/// `line`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CsvTail {
+    pub offset: u64,
+    pub line: u64,
+}
+
+/// What the validator made of a daily table's rows dated before `before`:
+/// everything the data quality needs of them, and the standing each id they
+/// name had (a product or campaign that turns valid, unknown or future
+/// changes how its rows are judged, so the check is redone then).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OlderCheck {
+    /// The rules' key (their version and limits) the rows were judged by.
+    pub rules: String,
+    pub before: Day,
+    pub rows: u64,
+    /// Rows of a future id (counted as after as_of, not judged).
+    pub after_as_of: u64,
+    /// The oldest day of a valid row.
+    pub first_day: Option<Day>,
+    /// The highest `__line` among the rows (0: none).
+    pub last_line: u64,
+    pub quarantine: Vec<QuarantinedRow>,
+    /// The ids the rows name, by their standing when judged.
+    pub valid_ids: Vec<String>,
+    pub unknown_ids: Vec<String>,
+    pub future_ids: Vec<String>,
+}
+
+/// A daily table's older rows' check as a run keeps it for the next one:
+/// which file, how to tell it unchanged, and the check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredCheck {
+    pub table: Table,
+    /// The file (its path as configured, resolved).
+    pub source: String,
+    pub mark: FileMark,
+    pub check: OlderCheck,
 }
 
 impl RawTable {

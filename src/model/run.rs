@@ -113,6 +113,20 @@ pub struct DataQuality {
     pub newest_product_day: Option<Day>,
     #[serde(skip)]
     pub newest_campaign_day: Option<Day>,
+    /// The daily tables' rows whose check an earlier run made and this run
+    /// carried over (their file holds them unchanged): counted and
+    /// quarantined above as if judged again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub carried: Vec<CarriedCheck>,
+}
+
+/// A daily table's rows dated before `before` (YYYY-MM-DD): checked by an
+/// earlier run, unchanged since, not judged again by this one.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CarriedCheck {
+    pub table: Table,
+    pub before: String,
+    pub rows: u64,
 }
 
 impl DataQuality {

@@ -785,6 +785,7 @@ pub fn render(r: &Report, chart_timeout: std::time::Duration) -> String {
                 } }
             } }
             p { "Stale data: " @if q.stale { b { "yes" } " — " (q.stale_reasons.join("; ")) } @else { "no" } }
+            @for c in &q.carried { p.note { (words::carried_sentence(c)) } }
         }
     };
     page(&format!("campaign-pilot — {}", r.as_of), body)

@@ -314,6 +314,9 @@ pub fn markdown(r: &Report) -> String {
         );
     }
     let _ = writeln!(s, "\nStale data: {}\n", if q.stale { format!("**yes** — {}", q.stale_reasons.join("; ")) } else { "no".to_string() });
+    for c in &q.carried {
+        let _ = writeln!(s, "{}\n", words::carried_sentence(c));
+    }
     for &d in Decision::ALL {
         let rows: Vec<&CampaignEntry> = r.campaigns.iter().filter(|c| c.decision == d).collect();
         if rows.is_empty() {

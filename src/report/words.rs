@@ -374,6 +374,23 @@ pub fn money(x: Option<f64>) -> String {
     format!("{sign}{grouped}.{cents:02}")
 }
 
+/// A whole number with thousands separators.
+pub fn grouped(n: u64) -> String {
+    let m = money(Some(n as f64));
+    m.trim_end_matches(".00").to_string()
+}
+
+/// Which part of a daily table this run checked, when an earlier run's
+/// check of its older rows was carried over.
+pub fn carried_sentence(c: &crate::model::run::CarriedCheck) -> String {
+    format!(
+        "{}: the {} rows dated before {} were checked by an earlier run and are unchanged in the file, so this run checked only the rows from that day on.",
+        c.table.name(),
+        grouped(c.rows),
+        c.before
+    )
+}
+
 /// A probability as a whole percentage.
 fn chance(p: Option<f64>) -> String {
     match p.filter(|p| p.is_finite()) {

@@ -444,10 +444,30 @@ pub(crate) fn write_table(dir: &Path, table: Table, df: &mut DataFrame, format: 
     let file = File::create(&path).map_err(ioerr(&path))?;
     match format {
         Format::Csv => CsvWriter::new(file).include_header(true).finish(df).map_err(werr(&path))?,
-        Format::Parquet => {
-            ParquetWriter::new(file).finish(df).map_err(werr(&path))?;
-        }
+        Format::Parquet => write_parquet_groups(file, df, PARQUET_GROUP_ROWS).map_err(werr(&path))?,
     }
+    Ok(())
+}
+
+/// Rows per Parquet row group as the generator writes them.
+pub const PARQUET_GROUP_ROWS: usize = 1 << 18;
+
+/// Writes `df` as Parquet in row groups of `rows` rows each (the last
+/// shorter), as an export that appends days writes them: a file rewritten
+/// with rows added at its end keeps its earlier row groups byte for byte,
+/// which lets the next run tell its old rows unchanged. (polars' own
+/// `finish` evens the groups out over the whole frame, so every group
+/// shifts when a row is added.)
+pub fn write_parquet_groups(file: File, df: &DataFrame, rows: usize) -> PolarsResult<()> {
+    let mut writer = ParquetWriter::new(file).batched(df.schema())?;
+    let mut offset = 0;
+    while offset < df.height() {
+        let mut group = df.slice(offset as i64, rows);
+        group.rechunk_mut_par();
+        writer.write_batch(&group)?;
+        offset += rows;
+    }
+    writer.finish()?;
     Ok(())
 }
 

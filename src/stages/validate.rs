@@ -17,11 +17,11 @@ use super::left_ordered;
 use crate::config::ValidateSettings;
 use crate::connectors::files::raw_records;
 use crate::decisions::reach::TRAILING_DAYS;
-use crate::model::batch::{RawBatch, RawTable, Source};
+use crate::model::batch::{OlderCheck, OlderRows, RawBatch, RawTable, Source, StoredCheck};
 use crate::model::campaign::{CampaignStatus, PausedBy};
 use crate::model::contract::{col, Kind, Table};
-use crate::model::day::Day;
-use crate::model::run::{DataQuality, QuarantinedRow, StageReport};
+use crate::model::day::{date_of, Day};
+use crate::model::run::{CarriedCheck, DataQuality, QuarantinedRow, StageReport};
 
 /// Valid rows only. Dates are `Int32` day numbers; `__pidx` / `cidx` index
 /// the products / campaigns frames.
@@ -44,6 +44,8 @@ pub struct ValidBatch {
     pub campaign_data_start: Option<Day>,
     pub quarantine: Vec<QuarantinedRow>,
     pub quality: DataQuality,
+    /// The daily files' older rows' checks, for the next run to start from.
+    pub checks: Vec<StoredCheck>,
 }
 
 pub const CIDX: &str = "__cidx";
@@ -309,10 +311,14 @@ pub fn validate(raw: RawBatch, as_of: Day, limits: &ValidateSettings, min_day_fr
     });
     let (pd_checked, product_daily, pd_older) = pd.map_err(err(Table::ProductDaily))?;
     let (cd_checked, campaign_daily, cd_older) = cd.map_err(err(Table::CampaignDaily))?;
-    let older_first = (pd_older.first_day, cd_older.first_day);
-    record(&raw.product_daily, pd_checked, pd_older, &mut stores.quality, &mut stores.quarantine);
-    record(&raw.campaign_daily, cd_checked, cd_older, &mut stores.quality, &mut stores.quarantine);
-    finish(&raw, as_of, stores, product_daily, campaign_daily, older_first, min_day_fraction, started)
+    let older_first = (pd_older.first(), cd_older.first());
+    let checks = [
+        record(&raw.product_daily, pd_checked, pd_older, limits, &mut stores.quality, &mut stores.quarantine),
+        record(&raw.campaign_daily, cd_checked, cd_older, limits, &mut stores.quality, &mut stores.quarantine),
+    ];
+    let (mut valid, report) = finish(&raw, as_of, stores, product_daily, campaign_daily, older_first, min_day_fraction, started)?;
+    valid.checks = checks.into_iter().flatten().collect();
+    Ok((valid, report))
 }
 
 /// The store tables judged as of one day, and the id frames the daily
@@ -351,7 +357,7 @@ fn check_stores(raw: &RawBatch, as_of: Day, limits: &ValidateSettings) -> Result
         .with_row_index(col::PIDX, None)
         .collect()
         .map_err(err(t))?;
-    record(&raw.products, checked, Older::default(), &mut quality, &mut quarantine);
+    record(&raw.products, checked, Older::default(), limits, &mut quality, &mut quarantine);
     let product_ids = id_frame(&products, col::PRODUCT_ID, col::PIDX, &future_products).map_err(err(t))?;
 
     // campaigns
@@ -424,7 +430,7 @@ fn check_stores(raw: &RawBatch, as_of: Day, limits: &ValidateSettings) -> Result
         .with_row_index(CIDX, None)
         .collect()
         .map_err(err(t))?;
-    record(&raw.campaigns, checked, Older::default(), &mut quality, &mut quarantine);
+    record(&raw.campaigns, checked, Older::default(), limits, &mut quality, &mut quarantine);
     let campaign_ids = id_frame(&campaigns, col::CAMPAIGN_ID, CIDX, &future_campaigns).map_err(err(t))?;
 
     Ok(Stores { products, product_ids, campaigns, campaign_ids, future_campaign_products, quality, quarantine })
@@ -489,6 +495,7 @@ fn finish(
             campaign_data_start,
             quarantine,
             quality,
+            checks: Vec::new(),
         },
         report,
     ))
@@ -810,6 +817,17 @@ fn check_daily(
     Ok((checked, valid))
 }
 
+/// The version of the rules a daily table's rows are judged by: part of
+/// the key an older rows' check is kept under ([`rules_key`]), so a check
+/// made by other rules is never carried over. Raise it when a rule changes.
+const RULES_VERSION: u32 = 1;
+
+/// The key of the rules (their version and limits) an older rows' check
+/// was made by.
+pub fn rules_key(limits: &ValidateSettings) -> String {
+    format!("v{RULES_VERSION} max_money={}", crate::decisions::num(limits.max_money))
+}
+
 /// What a daily table's rows before the run's reach came to.
 #[derive(Default)]
 struct Older {
@@ -818,6 +836,57 @@ struct Older {
     bad: Vec<(u64, String, &'static str)>,
     /// The oldest day of a valid row among them.
     first_day: Option<Day>,
+    last_line: u64,
+    /// The ids the rows name: valid, unknown, future.
+    ids: [Vec<String>; 3],
+    /// The part an earlier run's check covered (its quarantine final):
+    /// the rows dated before its `before`.
+    carried: Option<OlderCheck>,
+}
+
+impl Older {
+    /// The oldest day of a valid row, the carried part's included.
+    fn first(&self) -> Option<Day> {
+        self.first_day.into_iter().chain(self.carried.as_ref().and_then(|k| k.first_day)).min()
+    }
+}
+
+/// The older rows: the part an earlier run's check covers taken from it
+/// when it still holds (the same rules; every id it names stands as it
+/// did: valid, unknown or future), the rest judged here.
+fn check_older_rows(o: &OlderRows, t: Table, ids: &DataFrame, id: &'static str, idx: &'static str, limits: &ValidateSettings) -> Result<Older, PolarsError> {
+    let known = o.known.as_ref().filter(|k| k.rules == rules_key(limits) && k.before <= o.before);
+    if let Some(k) = known {
+        if stands_as_it_did(k, ids, id)? {
+            let rest = o.rows.clone().filter(as_day(col(col::DATE)).gt_eq(lit(k.before)));
+            let mut older = check_older(rest, t, ids, id, idx, limits)?;
+            older.carried = Some(k.clone());
+            return Ok(older);
+        }
+        tracing::info!(table = t.name(), "a product or campaign the older rows name changed standing: they are judged again");
+    }
+    let rows = match &o.all {
+        Some(all) => all()?,
+        None => o.rows.clone(),
+    };
+    check_older(rows, t, ids, id, idx, limits)
+}
+
+/// Whether every id an older rows' check names stands today (`ids`, the
+/// day's [`id_frame`]) as it did then.
+fn stands_as_it_did(k: &OlderCheck, ids: &DataFrame, id: &'static str) -> PolarsResult<bool> {
+    const THEN: &str = "__then";
+    let then = concat(
+        [(&k.valid_ids, 0u8), (&k.unknown_ids, 1), (&k.future_ids, 2)].map(|(list, code)| {
+            df!(id => list).map(|d| d.lazy().with_column(lit(code).alias(THEN)))
+        })
+        .into_iter()
+        .collect::<PolarsResult<Vec<_>>>()?,
+        UnionArgs::default(),
+    )?;
+    let now = when(col(FUTURE).is_null()).then(lit(1u8)).when(col(FUTURE)).then(lit(2u8)).otherwise(lit(0u8));
+    let changed = join_ids(then, ids, id).select([now.neq(col(THEN)).any(true).alias("changed")]).collect()?;
+    Ok(!changed.column("changed")?.bool()?.get(0).unwrap_or(false))
 }
 
 /// A daily table's rows dated before the run's reach: judged by the same
@@ -827,6 +896,7 @@ struct Older {
 /// two parts cannot share a key (it holds the date), so together they
 /// quarantine exactly what one pass over the whole table would.
 fn check_older(older: LazyFrame, t: Table, ids: &DataFrame, id: &'static str, idx: &'static str, limits: &ValidateSettings) -> Result<Older, PolarsError> {
+    const OTHER: &str = "__other_id";
     let rules = daily_rules(t, id, limits);
     let code = first_broken(&rules);
     let future = col("__id_future").eq(lit(true)).fill_null(lit(false));
@@ -838,6 +908,9 @@ fn check_older(older: LazyFrame, t: Table, ids: &DataFrame, id: &'static str, id
             when(future).then(lit(0u32)).otherwise(code).alias(CODE),
             as_day(col(col::DATE)).alias(col::DATE),
             daily_key(idx).alias(KEY),
+            col(idx),
+            // The ids of no valid product or campaign, by name (few).
+            when(col(idx).is_null()).then(col(id)).otherwise(lit(NULL)).alias(OTHER),
         ])
         .with_column(when(col(FUTURE).or(col(CODE).gt(lit(0u32)))).then(lit(NULL)).otherwise(col(KEY)).alias(KEY))
         .collect()?;
@@ -849,20 +922,34 @@ fn check_older(older: LazyFrame, t: Table, ids: &DataFrame, id: &'static str, id
         .select([
             col(FUTURE).sum().cast(DataType::UInt64).alias("after"),
             col(col::DATE).filter(col(CODE).eq(lit(0u32)).and(col(DUP).not()).and(col(FUTURE).not())).min().alias("first"),
+            col(col::LINE).max().alias("last"),
         ])
         .collect()?;
     let bad_rows = flagged.clone().lazy().filter(col(CODE).gt(lit(0u32)).or(col(DUP))).collect()?;
     let bad = reasons(&bad_rows, &rules, t)?;
+    // Each id named once, by its standing.
+    let strings = |lf: LazyFrame, c: &str| -> PolarsResult<Vec<String>> {
+        let df = lf.collect()?;
+        Ok(df.column(c)?.str()?.iter().flatten().map(str::to_string).collect())
+    };
+    let seen = flagged.clone().lazy().filter(col(idx).is_not_null()).select([col(idx).unique()]);
+    let valid = strings(valid_ids(ids, id, idx).semi_join(seen, col(idx), col(idx)).select([col(id)]), id)?;
+    let others = flagged.clone().lazy().filter(col(OTHER).is_not_null()).select([col(OTHER), col(FUTURE)]).unique_stable(None, UniqueKeepStrategy::First);
+    let unknown = strings(others.clone().filter(col(FUTURE).not()).select([col(OTHER)]), OTHER)?;
+    let future_ids = strings(others.filter(col(FUTURE)).select([col(OTHER)]), OTHER)?;
     Ok(Older {
         rows: flagged.height() as u64,
         after_as_of: summary.column("after")?.u64()?.get(0).unwrap_or(0),
         bad,
         first_day: summary.column("first")?.i32()?.get(0),
+        last_line: summary.column("last")?.u64()?.get(0).unwrap_or(0),
+        ids: [valid, unknown, future_ids],
+        carried: None,
     })
 }
 
 /// Both parts of a daily table: the rows read ([`check_daily`]) and the
-/// older ones, when left unread ([`check_older`]).
+/// older ones, when left unread ([`check_older_rows`]).
 fn check_daily_parts(raw: &RawTable, ids: &DataFrame, id: &'static str, idx: &'static str, as_of: Day, limits: &ValidateSettings) -> Result<(Checked, DataFrame, Older), PolarsError> {
     let started = Instant::now();
     let (checked, valid) = check_daily(raw, ids, id, idx, as_of, limits)?;
@@ -870,21 +957,60 @@ fn check_daily_parts(raw: &RawTable, ids: &DataFrame, id: &'static str, idx: &'s
     // The older rows are read here, not by the connector: a reader that
     // panics on a corrupt file (polars' parquet reader can) fails the table.
     let older = match &raw.older {
-        Some(lf) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check_older(lf.clone(), raw.table, ids, id, idx, limits)))
+        Some(o) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check_older_rows(o, raw.table, ids, id, idx, limits)))
             .unwrap_or_else(|_| Err(PolarsError::ComputeError(format!("the reader failed on {}", raw.source.describe()).into())))?,
         None => Older::default(),
     };
-    tracing::debug!(table = raw.table.name(), rows = raw.df.height(), ms = read_ms, older_rows = older.rows, older_ms = started.elapsed().as_millis() as u64 - read_ms, "daily table checked");
+    tracing::debug!(
+        table = raw.table.name(),
+        rows = raw.df.height(),
+        ms = read_ms,
+        older_rows = older.rows,
+        carried_rows = older.carried.as_ref().map_or(0, |k| k.rows),
+        older_ms = started.elapsed().as_millis() as u64 - read_ms,
+        "daily table checked"
+    );
     Ok((checked, valid, older))
 }
 
-fn record(raw: &RawTable, mut checked: Checked, older: Older, quality: &mut DataQuality, quarantine: &mut Vec<QuarantinedRow>) {
+/// The table's counts and quarantine, the read rows' and the older ones'
+/// together; and the older rows' check, kept for the next run when the
+/// file can be told unchanged then.
+fn record(raw: &RawTable, checked: Checked, older: Older, limits: &ValidateSettings, quality: &mut DataQuality, quarantine: &mut Vec<QuarantinedRow>) -> Option<StoredCheck> {
     let t = raw.table;
-    *quality.rows_read.get_mut(t) = raw.df.height() as u64 + older.rows;
-    *quality.rows_after_as_of.get_mut(t) = checked.after_as_of + older.after_as_of;
-    checked.bad.extend(older.bad);
-    *quality.rows_quarantined.get_mut(t) = checked.bad.len() as u64;
+    let carried = older.carried.unwrap_or_default();
+    *quality.rows_read.get_mut(t) = raw.df.height() as u64 + older.rows + carried.rows;
+    *quality.rows_after_as_of.get_mut(t) = checked.after_as_of + older.after_as_of + carried.after_as_of;
+    let older_bad = quarantined(raw, older.bad).into_iter().map(|(_, q)| q);
+    let older_quarantine: Vec<QuarantinedRow> = carried.quarantine.iter().cloned().chain(older_bad).collect();
+    *quality.rows_quarantined.get_mut(t) = (checked.bad.len() + older_quarantine.len()) as u64;
     quarantine.extend(quarantined(raw, checked.bad).into_iter().map(|(_, q)| q));
+    quarantine.extend(older_quarantine.iter().cloned());
+    if carried.rows > 0 {
+        quality.carried.push(CarriedCheck { table: t, before: date_of(carried.before).to_string(), rows: carried.rows });
+    }
+    let o = raw.older.as_ref()?;
+    let mark = o.mark.clone()?;
+    let [valid, unknown, future] = older.ids;
+    let merge = |mut a: Vec<String>, b: Vec<String>| {
+        a.extend(b);
+        a.sort_unstable();
+        a.dedup();
+        a
+    };
+    let check = OlderCheck {
+        rules: rules_key(limits),
+        before: o.before,
+        rows: older.rows + carried.rows,
+        after_as_of: older.after_as_of + carried.after_as_of,
+        first_day: older.first_day.into_iter().chain(carried.first_day).min(),
+        last_line: older.last_line.max(carried.last_line),
+        quarantine: older_quarantine,
+        valid_ids: merge(carried.valid_ids, valid),
+        unknown_ids: merge(carried.unknown_ids, unknown),
+        future_ids: merge(carried.future_ids, future),
+    };
+    Some(StoredCheck { table: t, source: raw.source.describe(), mark, check })
 }
 
 /// The bad rows `(record, reason, column)` as quarantined rows, each with

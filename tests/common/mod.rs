@@ -32,7 +32,9 @@ impl Bounded for Command {
             let stacks = stacks_of(child.id());
             let _ = child.kill();
             let _ = child.wait();
-            panic!("{self:?} did not end within {} s; its threads were:\n{stacks}", limit.as_secs());
+            let log = String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned();
+            let tail: String = log.chars().rev().take(6000).collect::<Vec<_>>().into_iter().rev().collect();
+            panic!("{self:?} did not end within {} s; its threads were:\n{stacks}\nthe end of its stderr:\n{tail}", limit.as_secs());
         };
         Ok(Output { status, stdout: out.join().unwrap_or_default(), stderr: err.join().unwrap_or_default() })
     }
