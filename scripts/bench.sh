@@ -69,6 +69,8 @@ timed() {
   rss=$(awk -F': ' '/Maximum resident set size/ {printf "%d", $2/1024}' "$work/$name.time")
   local stages
   stages=$(jq -r 'select(.fields.message == "stage done") | "\(.fields.stage) \(.fields.ms) ms \(.fields.peak_rss_mb) MiB"' "$log" | paste -sd ',' | sed 's/,/, /g')
+  # After the stages: the report built, rendered, written to its files and stored.
+  stages+=$(jq -r 'select(.fields.message == "report done") | ", report \(.fields.built_ms)+\(.fields.rendered_ms)+\(.fields.written_ms)+\(.fields.stored_ms) ms (built+rendered+written+stored)"' "$log")
   printf '%-7s %-9s %7s s %7s MiB  exit %s  %s\n' "$size" "$name" "$wall" "$rss" "$rc" "$stages"
 }
 
@@ -128,5 +130,18 @@ for size in "${sizes[@]}"; do
   # The next day: the export rewrites its files with one more day.
   cp "$day2"/*.csv "$day2"/*.parquet "$work/data/" 2>/dev/null || true
   timed "$work" next-day "$DAY2"
-  rm -rf "$work"
+  # The same day on an empty database: nothing carried over, every row
+  # judged again. Its decisions must be the next-day run's, line for line.
+  fresh=$(mktemp -d)
+  config "$fresh" "$work/data"
+  timed "$fresh" fresh-db "$DAY2"
+  if cmp -s "$work/reports/$DAY2/decisions.csv" "$fresh/reports/$DAY2/decisions.csv"; then
+    printf '%-7s decisions of the next day = a fresh database'"'"'s: %s campaigns, line for line\n' "$size" "$(($(wc -l <"$fresh/reports/$DAY2/decisions.csv") - 1))"
+  else
+    printf '%-7s DECISIONS DIFFER between the next day and a fresh database:\n' "$size"
+    diff "$work/reports/$DAY2/decisions.csv" "$fresh/reports/$DAY2/decisions.csv" | head -5
+    status=1
+  fi
+  rm -rf "$work" "$fresh"
 done
+exit "${status:-0}"

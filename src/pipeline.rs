@@ -305,6 +305,7 @@ async fn stages(cfg: &LoadedConfig, req: &RunRequest, db: &Db, run_id: &str, as_
     let (outcome, r_act) = act(plan, &ctx, db, &platform).instrument(stage_span("act", run_id)).await?;
     stage_reports.push(r_act);
 
+    let reporting = std::time::Instant::now();
     let mut report = report::build(ReportInput {
         run_id,
         dry_run: req.dry_run,
@@ -328,10 +329,22 @@ async fn stages(cfg: &LoadedConfig, req: &RunRequest, db: &Db, run_id: &str, as_
         report.narrative_source = NarrativeSource::Llm;
     }
     report.llm = llm.usage.clone();
+    let built_ms = reporting.elapsed().as_millis() as u64;
     let rendered = report::render(&report, std::time::Duration::from_secs_f64(s.report.chart_timeout_s))
-        .and_then(|r| report::write(&r, &report_dir).map(|_| r))
         .map_err(|source| Error::Report { path: report_dir.display().to_string(), source })?;
+    let rendered_ms = reporting.elapsed().as_millis() as u64 - built_ms;
+    report::write(&rendered, &report_dir).map_err(|source| Error::Report { path: report_dir.display().to_string(), source })?;
+    let written_ms = reporting.elapsed().as_millis() as u64 - built_ms - rendered_ms;
     db.save_report(&report, &valid.quarantine, &rendered).await?;
+    let stored_ms = reporting.elapsed().as_millis() as u64 - built_ms - rendered_ms - written_ms;
+    tracing::info!(
+        built_ms,
+        rendered_ms,
+        written_ms,
+        stored_ms,
+        bytes = rendered.json.len() + rendered.markdown.len() + rendered.csv.len() + rendered.html.len(),
+        "report done"
+    );
     if req.report_dir.is_none() && req.shard.is_none() {
         // The list of runs beside the days' directories: derived, so a
         // failure to write it is told, not fatal.

@@ -144,6 +144,15 @@ fn json_logs_carry_the_run_id_on_every_line_and_pretty_logs_are_for_people() {
         stderr(&o).lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect();
     let stages: Vec<&serde_json::Value> = lines.iter().filter(|l| l["fields"]["message"] == "stage done").collect();
     assert_eq!(stages.len(), 6, "read, validate, transform, analyze, decide, act: {lines:?}");
+    // After the stages, the report's own line: how long it took and how big it is.
+    let done: Vec<&serde_json::Value> = lines.iter().filter(|l| l["fields"]["message"] == "report done").collect();
+    assert_eq!(done.len(), 1, "{lines:?}");
+    let bytes = done[0]["fields"]["bytes"].as_u64().unwrap();
+    let on_disk: u64 = ["report.json", "report.md", "decisions.csv", "report.html"].iter().map(|f| std::fs::metadata(app.report_dir().join(f)).unwrap().len()).sum();
+    assert_eq!(bytes, on_disk, "the four files' bytes");
+    for part in ["built_ms", "rendered_ms", "written_ms", "stored_ms"] {
+        assert!(done[0]["fields"][part].is_u64(), "{part}: {}", done[0]);
+    }
     for l in &stages {
         assert_eq!(l["span"]["run_id"], run_id.as_str(), "{l}");
         // Each stage logs inside its own span, named after it.

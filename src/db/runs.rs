@@ -2,7 +2,7 @@
 //! row, its decisions, its reported actions, its quarantine and its report in
 //! every format.
 
-use super::journal::{bind_action, ACTION_COLUMNS, ACTION_COLUMN_COUNT};
+use super::journal::ACTION_COLUMNS;
 use super::{get, insert_json, rows_per_statement, values_sql, Db, DbError};
 use crate::model::decision::Decision;
 use crate::model::plan::{Action, ActionStatus};
@@ -43,19 +43,19 @@ pub(super) async fn insert_decisions(tx: &mut sqlx::Transaction<'_, sqlx::Any>, 
     Ok(())
 }
 
-async fn insert_actions(tx: &mut sqlx::Transaction<'_, sqlx::Any>, run_id: &str, actions: &[Action]) -> Result<(), DbError> {
-    for chunk in actions.chunks(rows_per_statement(ACTION_COLUMN_COUNT + 3)) {
-        let sql = values_sql(
-            &format!("INSERT INTO proposed_actions ({ACTION_COLUMNS}, run_id, status, reason) VALUES "),
-            ACTION_COLUMN_COUNT + 3,
-            chunk.len(),
-        );
-        let mut q = sqlx::query(&sql);
-        for a in chunk {
-            q = bind_action(q, a)?.bind(run_id.to_string()).bind(a.status.as_str()).bind(a.reason.clone());
-        }
-        q.execute(&mut **tx).await?;
+async fn insert_actions(tx: &mut sqlx::Transaction<'_, sqlx::Any>, postgres: bool, run_id: &str, actions: &[Action]) -> Result<(), DbError> {
+    // One JSON document per statement, as the decisions (a large portfolio
+    // proposes thousands of actions a run).
+    let head = format!("INSERT INTO proposed_actions (run_id, {ACTION_COLUMNS}, status, reason)");
+    let cells = ["text", "text", "text", "text", "double precision", "double precision", "text", "text", "text", "text", "text", "text"];
+    let mut rows = Vec::with_capacity(actions.len());
+    for a in actions {
+        let copy = a.copy.as_ref().map(serde_json::to_string).transpose()?;
+        let forecast = a.forecast.as_ref().map(serde_json::to_string).transpose()?;
+        let paused_by = a.paused_by.map(|p| p.as_str());
+        rows.push((&a.key, &a.campaign_id, &a.product_id, a.kind.as_str(), a.from, a.to, paused_by, a.effective_date.to_string(), copy, forecast, a.status.as_str(), &a.reason));
     }
+    insert_json(tx, postgres, &head, &cells, "", run_id, &rows, |row| row).await?;
     Ok(())
 }
 
@@ -112,7 +112,7 @@ impl Db {
     pub async fn save_tool_plan(&self, run_id: &str, as_of: &str, actions: &[Action]) -> Result<(), DbError> {
         let mut tx = self.pool.begin().await?;
         insert_invocation(&mut *tx, run_id, as_of, RunMode::Propose, RunStatus::Succeeded).await?;
-        insert_actions(&mut tx, run_id, actions).await?;
+        insert_actions(&mut tx, self.is_postgres(), run_id, actions).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -200,7 +200,7 @@ impl Db {
     pub async fn save_report(&self, r: &Report, quarantine: &[QuarantinedRow], rendered: &Rendered) -> Result<(), DbError> {
         let mut tx = self.pool.begin().await?;
         insert_decisions(&mut tx, self.is_postgres(), r).await?;
-        insert_actions(&mut tx, &r.run_id, &r.actions).await?;
+        insert_actions(&mut tx, self.is_postgres(), &r.run_id, &r.actions).await?;
         insert_quarantine(&mut tx, &r.run_id, quarantine).await?;
         sqlx::query("INSERT INTO reports (run_id, report_json, markdown, decisions_csv, html) VALUES ($1, $2, $3, $4, $5)")
             .bind(r.run_id.clone())

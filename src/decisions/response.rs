@@ -163,23 +163,44 @@ pub fn fit(r: &Raw, prior: Prior) -> Fit {
 /// log-averaged, their spread as its uncertainty, and the portfolio's
 /// elasticity prior at the spend it will have. `None` with none to learn from.
 pub fn new_campaign_fit(roas0s: &[f64], prior: Prior, spend: f64) -> Option<Fit> {
-    let logs: Vec<f64> = roas0s.iter().filter(|r| r.is_finite() && **r > 0.0).map(|r| r.ln()).collect();
-    if logs.is_empty() {
-        return None;
+    Peers::of(roas0s).map(|p| p.fit(prior, spend))
+}
+
+/// What a new campaign learns from the campaigns like it: the mean and the
+/// spread of the logs of their first-dollar returns. Computed once per
+/// group of peers, however many candidates share it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Peers {
+    log_mean: f64,
+    log_sd: f64,
+}
+
+impl Peers {
+    /// `None` when no return is finite and positive.
+    pub fn of(roas0s: &[f64]) -> Option<Peers> {
+        let logs: Vec<f64> = roas0s.iter().filter(|r| r.is_finite() && **r > 0.0).map(|r| r.ln()).collect();
+        if logs.is_empty() {
+            return None;
+        }
+        let n = logs.len() as f64;
+        let log_mean = logs.iter().sum::<f64>() / n;
+        let log_sd = if logs.len() > 1 { (logs.iter().map(|l| (l - log_mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt() } else { 1.0 };
+        Some(Peers { log_mean, log_sd })
     }
-    let n = logs.len() as f64;
-    let mean = logs.iter().sum::<f64>() / n;
-    let sd = if logs.len() > 1 { (logs.iter().map(|l| (l - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt() } else { 1.0 };
-    let e = prior.mean.clamp(0.0, E_MAX);
-    // Average ROAS at its spend on a curve with this first-dollar return.
-    let roas = mean.exp() * (1.0 - e);
-    Some(Fit {
-        curve: curve(roas, spend.max(1e-9), e),
-        elasticity: Estimate { mean: e, se: prior.sd },
-        roas,
-        log_roas_se: sd.max(0.1),
-        spend: spend.max(1e-9),
-    })
+
+    /// The fit of a new campaign like these at a daily spend.
+    pub fn fit(self, prior: Prior, spend: f64) -> Fit {
+        let e = prior.mean.clamp(0.0, E_MAX);
+        // Average ROAS at its spend on a curve with this first-dollar return.
+        let roas = self.log_mean.exp() * (1.0 - e);
+        Fit {
+            curve: curve(roas, spend.max(1e-9), e),
+            elasticity: Estimate { mean: e, se: prior.sd },
+            roas,
+            log_roas_se: self.log_sd.max(0.1),
+            spend: spend.max(1e-9),
+        }
+    }
 }
 
 impl Fit {

@@ -491,12 +491,19 @@ pub fn decisions_csv(r: &Report) -> Result<String, csv::Error> {
 /// Every rendering of the report; the HTML's charts get at most
 /// `chart_timeout` to draw.
 pub fn render(r: &Report, chart_timeout: std::time::Duration) -> std::io::Result<Rendered> {
-    Ok(Rendered {
-        json: serde_json::to_string_pretty(r).map_err(std::io::Error::other)?,
-        markdown: markdown(r),
-        csv: decisions_csv(r).map_err(std::io::Error::other)?,
-        html: html::render(r, chart_timeout),
-    })
+    // The page is about half the work: it is drawn beside the other three.
+    let (html, rest) = std::thread::scope(|scope| {
+        let page = scope.spawn(|| html::render(r, chart_timeout));
+        let rest = (|| -> std::io::Result<(String, String, String)> {
+            let json = serde_json::to_string_pretty(r).map_err(std::io::Error::other)?;
+            let csv = decisions_csv(r).map_err(std::io::Error::other)?;
+            Ok((json, markdown(r), csv))
+        })();
+        (page.join(), rest)
+    });
+    let html = html.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    let (json, markdown, csv) = rest?;
+    Ok(Rendered { json, markdown, csv, html })
 }
 
 /// Makes `dir` and proves it writable, before a run acts on anything.

@@ -5,7 +5,7 @@
 //! rules in `decisions/`, and assembling a [`Plan`]. Not responsible for:
 //! applying anything (act) or any arithmetic the rules own.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use super::analyze::Analysis;
@@ -130,7 +130,7 @@ pub fn decide(analysis: &Analysis, s: &Settings, learned: &Calibrated) -> Result
 
     let mut candidates = selection::rank(&analysis.products, &s.selection, &s.budget);
     let new_fits = match &judged {
-        Some(j) => judge_new(&mut candidates, &decisions, &j.models, j.prior, s, learned.scale),
+        Some(j) => judge_new(&mut candidates, &decisions, &j.models, j.prior, s),
         None => Vec::new(),
     };
     let lines: Vec<Line> = decisions
@@ -161,19 +161,21 @@ pub fn decide(analysis: &Analysis, s: &Settings, learned: &Calibrated) -> Result
     }
 
     let effective = date_of(as_of + 1);
+    let unfunded: HashSet<usize> = alloc.unfunded.iter().copied().collect();
+    let receivers: HashSet<usize> = alloc.receivers.iter().copied().collect();
     let mut actions = Vec::new();
     for (i, d) in decisions.iter_mut().enumerate() {
         d.budget_proposed = from_cents(alloc.proposed[i]);
-        if alloc.unfunded.contains(&i) {
+        if unfunded.contains(&i) {
             d.verdict = Verdict::new(
                 Decision::Paused,
                 vec![reasons::resume_unfunded(s.budget.min_daily)],
             );
         }
-        if alloc.receivers.contains(&i) && !profit {
+        if receivers.contains(&i) && !profit {
             d.verdict.reasons.push(reasons::budget_increase(d.budget_current, d.budget_proposed));
         }
-        if alloc.receivers.contains(&i) && profit {
+        if receivers.contains(&i) && profit {
             // Under the profit policy the budget change is the decision.
             let up = d.budget_proposed > d.budget_current;
             d.verdict.decision = if up { Decision::Continue } else { Decision::Optimize };
@@ -204,7 +206,7 @@ pub fn decide(analysis: &Analysis, s: &Settings, learned: &Calibrated) -> Result
             Decision::Pause => push(ActionKind::Pause, d.budget_current, 0.0, Some(PausedBy::Pipeline)),
             Decision::EmergencyPause => push(ActionKind::Pause, d.budget_current, 0.0, Some(PausedBy::PipelineEmergency)),
             Decision::Resume => push(ActionKind::Resume, d.budget_current, d.budget_proposed, None),
-            Decision::Continue | Decision::Optimize if alloc.receivers.contains(&i) => {
+            Decision::Continue | Decision::Optimize if receivers.contains(&i) => {
                 push(ActionKind::SetBudget, d.budget_current, d.budget_proposed, None)
             }
             // Nothing changes on the platform for these (a funded receiver is above).
@@ -255,7 +257,7 @@ pub fn decide(analysis: &Analysis, s: &Settings, learned: &Calibrated) -> Result
     if let Some(j) = &judged {
         let models = &j.models[..];
         let m = s.objective.margin;
-        let index: std::collections::HashMap<&str, usize> =
+        let index: HashMap<&str, usize> =
             decisions.iter().enumerate().map(|(i, d)| (d.row.campaign_id.as_str(), i)).collect();
         let scale = learned.scale;
         for a in actions.iter_mut() {
@@ -302,7 +304,6 @@ fn judge_new(
     models: &[Option<(response::Fit, f64)>],
     prior: response::Prior,
     s: &Settings,
-    scale: f64,
 ) -> Vec<Option<(response::Fit, f64)>> {
     let m = s.objective.margin;
     let fitted: Vec<(&str, f64, f64)> = decisions
@@ -313,25 +314,38 @@ fn judge_new(
     let mut burns: Vec<f64> = fitted.iter().map(|f| f.2).collect();
     burns.sort_by(f64::total_cmp);
     let burn = burns.get(burns.len() / 2).copied().unwrap_or(0.8);
+    // The peers of every category, once (a portfolio has far more candidates than categories).
+    let portfolio = response::Peers::of(&fitted.iter().map(|f| f.1).collect::<Vec<_>>());
+    let mut by_category: HashMap<String, Vec<f64>> = HashMap::new();
+    for f in &fitted {
+        by_category.entry(f.0.to_ascii_lowercase()).or_default().push(f.1);
+    }
+    let peers_of: HashMap<String, Option<response::Peers>> = by_category
+        .into_iter()
+        .map(|(category, roas0s)| {
+            let peers = if roas0s.len() >= 3 { response::Peers::of(&roas0s) } else { portfolio };
+            (category, peers)
+        })
+        .collect();
     let mut kept = Vec::new();
     let mut fits = Vec::new();
     for c in candidates.drain(..) {
-        let same: Vec<f64> = fitted.iter().filter(|f| f.0.eq_ignore_ascii_case(&c.category)).map(|f| f.1).collect();
-        let peers: Vec<f64> = if same.len() >= 3 { same } else { fitted.iter().map(|f| f.1).collect() };
+        let peers = peers_of.get(&c.category.to_ascii_lowercase()).copied().unwrap_or(portfolio);
         let budget = from_cents(c.budget);
-        let Some(f) = response::new_campaign_fit(&peers, prior, burn * budget) else {
+        let Some(f) = peers.map(|p| p.fit(prior, burn * budget)) else {
             // Nothing to learn from yet: the selection rules alone decide.
             kept.push(c);
             fits.push(None);
             continue;
         };
-        let fc = response::forecast(&f, burn, 0.0, budget, m, scale);
-        if fc.profit <= 0.0 {
-            tracing::debug!(product = %c.product_id, profit = fc.profit, "new campaign not proposed: expected to lose money");
+        // The point forecast is all the choice needs (the created ones get their bands later).
+        let profit = f.curve.profit_at(burn, budget, m);
+        if profit <= 0.0 {
+            tracing::debug!(product = %c.product_id, profit, "new campaign not proposed: expected to lose money");
             continue;
         }
         let mut c = c;
-        c.reasons.push(reasons::profit_expected(fc.profit, budget, f.curve.roas0));
+        c.reasons.push(reasons::profit_expected(profit, budget, f.curve.roas0));
         kept.push(c);
         fits.push(Some((f, burn)));
     }
@@ -441,6 +455,74 @@ fn profit_judgement(decisions: &mut [CampaignDecision], analysis: &Analysis, s: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn fitted(category: &str, roas0: f64) -> (CampaignDecision, Option<(response::Fit, f64)>) {
+        let row = CampaignRow { campaign_id: format!("C-{category}-{roas0}"), category: category.into(), ..CampaignRow::default() };
+        let d = CampaignDecision {
+            row,
+            verdict: Verdict::new(Decision::Continue, vec![]),
+            risk_level: None,
+            locked: false,
+            budget_current: 50.0,
+            budget_proposed: 50.0,
+            seed_decision: None,
+            response: None,
+        };
+        // A flat curve (elasticity 0) whose first-dollar return is roas0.
+        let f = response::Fit {
+            curve: response::curve(roas0, 40.0, 0.0),
+            elasticity: response::Estimate { mean: 0.0, se: 0.1 },
+            roas: roas0,
+            log_roas_se: 0.2,
+            spend: 40.0,
+        };
+        (d, Some((f, 0.8)))
+    }
+
+    fn candidate(id: &str, category: &str) -> Candidate {
+        Candidate { product_id: id.into(), name: id.into(), category: category.into(), price: 30.0, potential: 1.0, budget: 2000, reasons: vec![] }
+    }
+
+    #[test]
+    fn a_new_campaign_learns_from_its_categorys_campaigns_whatever_their_case_else_from_the_portfolio() {
+        // Fitness: three fitted campaigns (one spelled otherwise); Garden: one; Toys: one losing.
+        let (decisions, models): (Vec<_>, Vec<_>) =
+            [("Fitness", 3.0), ("fitness", 4.0), ("FITNESS", 5.0), ("Garden", 0.4), ("Toys", 0.5)].iter().map(|&(c, r)| fitted(c, r)).unzip();
+        let s = Settings::default();
+        let prior = response::Prior { mean: 0.3, sd: 0.2 };
+        // "fitness " (with its space) is no campaign's category.
+        let mut candidates = vec![candidate("P-space", "fitness "), candidate("P-fit", "Fitness"), candidate("P-garden", "garden"), candidate("P-none", "Books")];
+        let fits = judge_new(&mut candidates, &decisions, &models, prior, &s);
+        // The reference: the peers filtered for each candidate on its own, as the rule says.
+        let roas0s: Vec<(&str, f64)> = decisions.iter().zip(&models).map(|(d, m)| (d.row.category.as_str(), m.unwrap().0.curve.roas0)).collect();
+        let expected = |category: &str| {
+            let same: Vec<f64> = roas0s.iter().filter(|f| f.0.eq_ignore_ascii_case(category)).map(|f| f.1).collect();
+            let peers = if same.len() >= 3 { same } else { roas0s.iter().map(|f| f.1).collect() };
+            response::new_campaign_fit(&peers, prior, 0.8 * 20.0).unwrap()
+        };
+        let kept: Vec<&str> = candidates.iter().map(|c| c.product_id.as_str()).collect();
+        assert_eq!(kept.len(), 4, "the portfolio's log-average first-dollar return (12^(1/5) = 1.64) earns at margin 1: {kept:?}");
+        assert_eq!(kept.len(), fits.len());
+        for (c, f) in candidates.iter().zip(&fits) {
+            let (f, burn) = f.expect("every kept candidate has peers");
+            assert_eq!(burn, 0.8, "the portfolio's median spend share");
+            assert_eq!(f, expected(&c.category), "{}", c.product_id);
+        }
+        let fit = fits[kept.iter().position(|k| *k == "P-fit").unwrap()].unwrap().0;
+        assert!((fit.curve.roas0 - 60f64.powf(1.0 / 3.0)).abs() < 1e-9, "the log-average of 3, 4 and 5: {}", fit.curve.roas0);
+        // Its category has one campaign: the portfolio speaks for it, as for a category with none.
+        for p in ["P-garden", "P-none", "P-space"] {
+            let i = kept.iter().position(|k| *k == p).unwrap_or_else(|| panic!("{p} kept: {kept:?}"));
+            assert_eq!(fits[i].unwrap().0, expected("no such category"), "{p}");
+        }
+        // A candidate whose peers lose money at its budget is not proposed.
+        let (losers, loser_models): (Vec<_>, Vec<_>) = [("Toys", 0.5), ("Toys", 0.6), ("toys", 0.4), ("Fitness", 3.0), ("Fitness", 4.0), ("Fitness", 5.0)].iter().map(|&(c, r)| fitted(c, r)).unzip();
+        let mut toys = vec![candidate("P-toy", "Toys"), candidate("P-fit", "Fitness")];
+        let fits = judge_new(&mut toys, &losers, &loser_models, prior, &s);
+        assert_eq!(toys.iter().map(|c| c.product_id.as_str()).collect::<Vec<_>>(), ["P-fit"]);
+        assert_eq!(fits.len(), 1);
+        assert!(toys[0].reasons.iter().any(|r| Code::ProfitExpected.marks(r)), "{:?}", toys[0].reasons);
+    }
 
     #[test]
     fn copy_templates_respect_their_limits() {
