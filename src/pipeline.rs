@@ -305,7 +305,13 @@ async fn stages(cfg: &LoadedConfig, req: &RunRequest, db: &Db, run_id: &str, as_
     let (outcome, r_act) = act(plan, &ctx, db, &platform).instrument(stage_span("act", run_id)).await?;
     stage_reports.push(r_act);
 
-    let reporting = std::time::Instant::now();
+    // The report's own timings, part by part (each lap from the end of the last).
+    let mut lap_start = std::time::Instant::now();
+    let mut lap = move || {
+        let ms = lap_start.elapsed().as_millis() as u64;
+        lap_start = std::time::Instant::now();
+        ms
+    };
     let mut report = report::build(ReportInput {
         run_id,
         dry_run: req.dry_run,
@@ -329,14 +335,14 @@ async fn stages(cfg: &LoadedConfig, req: &RunRequest, db: &Db, run_id: &str, as_
         report.narrative_source = NarrativeSource::Llm;
     }
     report.llm = llm.usage.clone();
-    let built_ms = reporting.elapsed().as_millis() as u64;
-    let rendered = report::render(&report, std::time::Duration::from_secs_f64(s.report.chart_timeout_s))
-        .map_err(|source| Error::Report { path: report_dir.display().to_string(), source })?;
-    let rendered_ms = reporting.elapsed().as_millis() as u64 - built_ms;
-    report::write(&rendered, &report_dir).map_err(|source| Error::Report { path: report_dir.display().to_string(), source })?;
-    let written_ms = reporting.elapsed().as_millis() as u64 - built_ms - rendered_ms;
+    let built_ms = lap();
+    let report_error = |source| Error::Report { path: report_dir.display().to_string(), source };
+    let rendered = report::render(&report, std::time::Duration::from_secs_f64(s.report.chart_timeout_s)).map_err(report_error)?;
+    let rendered_ms = lap();
+    report::write(&rendered, &report_dir).map_err(report_error)?;
+    let written_ms = lap();
     db.save_report(&report, &valid.quarantine, &rendered).await?;
-    let stored_ms = reporting.elapsed().as_millis() as u64 - built_ms - rendered_ms - written_ms;
+    let stored_ms = lap();
     tracing::info!(
         built_ms,
         rendered_ms,
