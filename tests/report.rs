@@ -120,6 +120,39 @@ fn report_prints_a_stored_run_in_each_format_exactly_as_the_run_wrote_it() {
     let o = report(&["no-such-run"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("no report for run no-such-run"), "{}", stderr(&o));
+
+    // Stored packed: the text columns are left empty, the packed ones are
+    // a fraction of the text (the golden report.json is about 100 kB).
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&app.db_url()).await.unwrap();
+        let sizes: (String, i64, i64) = sqlx::query_as(
+            "SELECT report_json, CAST(length(report_json_zst) AS BIGINT), CAST(length(html_zst) AS BIGINT) FROM reports WHERE run_id = $1",
+        )
+        .bind(first_id.clone())
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        let on_disk = |file: &str| std::fs::metadata(app.report_dir().join(file)).unwrap().len() as i64;
+        assert_eq!(sizes.0, "", "a packed run leaves report_json empty");
+        assert!(sizes.1 > 0 && sizes.1 * 4 < on_disk("report.json"), "report.json packed to {} bytes", sizes.1);
+        assert!(sizes.2 > 0 && sizes.2 * 3 < on_disk("report.html"), "report.html packed to {} bytes", sizes.2);
+        // A run stored before reports were packed is read from its text,
+        // and one stored before its html was kept says so.
+        sqlx::query("UPDATE reports SET markdown = $1, report_json_zst = NULL, markdown_zst = NULL, decisions_csv_zst = NULL, html_zst = NULL WHERE run_id = $2")
+            .bind("the report of a run stored as text")
+            .bind(first_id.clone())
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    });
+    let o = report(&[&first_id, "--format", "md"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(String::from_utf8(o.stdout).unwrap(), "the report of a run stored as text");
+    let o = report(&[&first_id, "--format", "html"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("was stored before its html report was kept"), "{}", stderr(&o));
 }
 
 #[test]

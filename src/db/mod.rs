@@ -39,6 +39,8 @@ pub enum DbError {
     Encode(#[from] serde_json::Error),
     #[error("run lock: {0}")]
     Lock(String),
+    #[error("database: packing a report: {0}")]
+    Pack(String),
     /// A stored value that does not decode as its column's type.
     #[error("database: {table}.{column}: {message}")]
     Decode { table: &'static str, column: &'static str, message: String },

