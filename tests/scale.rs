@@ -228,7 +228,8 @@ fn an_old_row_changed_between_two_runs_is_quarantined_by_the_second() {
 }
 
 /// History writes (SQLite: rows as one JSON document per statement,
-/// `db::insert_json`; PostgreSQL: the daily tables through COPY): every
+/// `db::insert_json`; PostgreSQL: through COPY, actions upserted from a
+/// temporary table): every
 /// value comes back exactly as it went in on both databases (floats to the
 /// last bit, nulls as nulls, quotes, commas, line breaks and accents in ids),
 /// a day stored again replaces that day, and a re-read of Impact actions writes only the actions that
@@ -284,6 +285,11 @@ async fn history_rows_come_back_exactly_and_a_reread_writes_only_the_changed_act
     assert_eq!(days.len(), 1);
     // a2 reversed: a1 (99.50, the re-read amount) and a3 count.
     assert_eq!((days[0].conversions, days[0].revenue, days[0].new_customers), (Some(2), Some(99.8), Some(1)), "{:?}", days[0]);
+    // An action read twice in one batch (pages that shifted): one action, as last read.
+    let twice = vec![action("a4", "PENDING", 1.0), action("a4", "APPROVED", 2.0)];
+    assert_eq!(db.store_impact_actions("i", &[day], &twice).await.unwrap(), 1, "one new action");
+    let days = db.impact_campaign_days("i", day, day).await.unwrap();
+    assert_eq!((days[0].conversions, days[0].revenue), (Some(3), Some(101.8)), "{:?}", days[0]);
     db.close().await;
 }
 

@@ -1,9 +1,11 @@
-//! PostgreSQL's COPY for the daily history tables (issue 17): a day's rows
-//! go in as one CSV stream, inside the same transaction that first deletes
-//! the days they replace and then marks them fetched. SQLite keeps
-//! [`super::insert_json`].
+//! PostgreSQL's COPY for the history tables (issue 17): the rows go in as
+//! one CSV stream, inside the same transaction that marks their days
+//! fetched. A daily table's days are deleted and copied in again
+//! ([`replace_days`]); Impact actions are upserted from a temporary table
+//! the stream fills ([`upsert`]). SQLite keeps [`super::insert_json`].
 
-use sqlx::PgPool;
+use sqlx::postgres::PgCopyIn;
+use sqlx::{PgPool, Postgres, Transaction};
 
 use super::DbError;
 use crate::model::day::{date_of, Day};
@@ -26,13 +28,58 @@ pub(super) async fn replace_days<'a, T, R: serde::Serialize>(
     row: impl Fn(&'a T) -> R,
 ) -> Result<u64, DbError> {
     let started = std::time::Instant::now();
-    let columns = head.split_once('(').and_then(|(_, c)| c.split_once(')')).map(|(c, _)| c).unwrap_or_default();
+    let columns = columns_of(head);
     let dates: Vec<String> = days.iter().map(|d| date_of(*d).to_string()).collect();
     let mut tx = pool.begin().await?;
     // Two processes storing the same days (shards) take turns.
     sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1)::bigint)").bind(format!("campaign-pilot:{table}:{source}")).execute(&mut *tx).await?;
     sqlx::query(&format!("DELETE FROM {table} WHERE source = $1 AND date = ANY($2)")).bind(source).bind(&dates).execute(&mut *tx).await?;
-    let mut copy = tx.copy_in_raw(&format!("COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)")).await?;
+    let copy = tx.copy_in_raw(&format!("COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)")).await?;
+    let written = send(copy, source, rows, row).await?;
+    mark_fetched(&mut tx, source, feed, &dates).await?;
+    tx.commit().await?;
+    logged(table, rows.len(), written, started);
+    Ok(written)
+}
+
+/// `rows` upserted into `table` and `days` marked fetched for `feed`, in
+/// one transaction: copied into a temporary table, then one `INSERT INTO
+/// table (columns) SELECT … {tail}` (its ON CONFLICT clause). The rows must
+/// not repeat a key (one statement cannot change a row twice). Returns the
+/// rows inserted or changed.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn upsert<'a, T, R: serde::Serialize>(
+    pool: &PgPool,
+    table: &str,
+    feed: &str,
+    head: &str,
+    tail: &str,
+    source: &str,
+    days: &[Day],
+    rows: &'a [T],
+    row: impl Fn(&'a T) -> R,
+) -> Result<u64, DbError> {
+    let started = std::time::Instant::now();
+    let columns = columns_of(head);
+    let dates: Vec<String> = days.iter().map(|d| date_of(*d).to_string()).collect();
+    let mut tx = pool.begin().await?;
+    sqlx::query(&format!("CREATE TEMP TABLE incoming (LIKE {table}) ON COMMIT DROP")).execute(&mut *tx).await?;
+    let copy = tx.copy_in_raw(&format!("COPY incoming ({columns}) FROM STDIN WITH (FORMAT csv)")).await?;
+    send(copy, source, rows, row).await?;
+    let written = sqlx::query(&format!("INSERT INTO {table} ({columns}) SELECT {columns} FROM incoming {tail}")).execute(&mut *tx).await?.rows_affected();
+    mark_fetched(&mut tx, source, feed, &dates).await?;
+    tx.commit().await?;
+    logged(table, rows.len(), written, started);
+    Ok(written)
+}
+
+/// The column list of an `INSERT INTO table (columns)`.
+fn columns_of(head: &str) -> &str {
+    head.split_once('(').and_then(|(_, c)| c.split_once(')')).map(|(c, _)| c).unwrap_or_default()
+}
+
+/// The rows streamed into a COPY as CSV, `source` first on each line.
+async fn send<'a, T, R: serde::Serialize>(mut copy: PgCopyIn<&mut sqlx::PgConnection>, source: &str, rows: &'a [T], row: impl Fn(&'a T) -> R) -> Result<u64, DbError> {
     let mut buf = String::with_capacity(CHUNK + 4096);
     let quoted_source = quoted(source);
     for r in rows {
@@ -58,7 +105,11 @@ pub(super) async fn replace_days<'a, T, R: serde::Serialize>(
     if !buf.is_empty() {
         copy.send(buf.as_bytes()).await?;
     }
-    let written = copy.finish().await?;
+    Ok(copy.finish().await?)
+}
+
+/// `dates` of `feed` marked fetched now.
+async fn mark_fetched(tx: &mut Transaction<'_, Postgres>, source: &str, feed: &str, dates: &[String]) -> Result<(), DbError> {
     sqlx::query(
         "INSERT INTO history_fetched (source, feed, date, fetched_at) SELECT $1, $2, d, $3 FROM unnest($4::text[]) AS d \
          ON CONFLICT (source, feed, date) DO UPDATE SET fetched_at = excluded.fetched_at",
@@ -66,13 +117,15 @@ pub(super) async fn replace_days<'a, T, R: serde::Serialize>(
     .bind(source)
     .bind(feed)
     .bind(chrono::Utc::now().to_rfc3339())
-    .bind(&dates)
-    .execute(&mut *tx)
+    .bind(dates)
+    .execute(&mut **tx)
     .await?;
-    tx.commit().await?;
+    Ok(())
+}
+
+fn logged(table: &str, rows: usize, written: u64, started: std::time::Instant) {
     let seconds = started.elapsed().as_secs_f64();
-    tracing::debug!(table, rows = rows.len(), written, ms = (seconds * 1000.0).round(), rows_per_s = (rows.len() as f64 / seconds.max(1e-9)).round(), "history rows copied");
-    Ok(written)
+    tracing::debug!(table, rows, written, ms = (seconds * 1000.0).round(), rows_per_s = (rows as f64 / seconds.max(1e-9)).round(), "history rows copied");
 }
 
 /// One CSV cell as COPY reads it: an unquoted empty cell is NULL, text is

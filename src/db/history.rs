@@ -139,8 +139,6 @@ impl Db {
     /// and marks `days` complete for the actions feed. Returns how many
     /// actions were new or changed (only those are written).
     pub async fn store_impact_actions(&self, source: &str, days: &[Day], actions: &[ImpactAction]) -> Result<u64, DbError> {
-        let mut tx = self.pool.begin().await?;
-        let now = chrono::Utc::now().to_rfc3339();
         // A re-read action is written again only when something about it
         // changed (most of the re-read tail is as it was).
         const UPDATED: [&str; 6] = ["ad_id", "event_date", "state", "amount", "cost", "new_customer"];
@@ -148,11 +146,20 @@ impl Db {
         let changed = UPDATED.map(|c| format!("impact_actions.{c} IS DISTINCT FROM excluded.{c}")).join(" OR ");
         let tail = format!("ON CONFLICT (source, action_id) DO UPDATE SET {set} WHERE {changed}");
         let head = "INSERT INTO impact_actions (source, action_id, ad_id, event_date, state, amount, cost, new_customer)";
+        // An action read twice (pages that shifted) goes in once, as last
+        // read: PostgreSQL's one statement could not change a row twice.
+        let mut last: HashMap<&str, usize> = HashMap::with_capacity(actions.len());
+        for (i, a) in actions.iter().enumerate() {
+            last.insert(&a.id, i);
+        }
+        let once: Vec<&ImpactAction> = actions.iter().enumerate().filter(|(i, a)| last[a.id.as_str()] == *i).map(|(_, a)| a).collect();
+        if let Some(pool) = &self.pg {
+            return super::copy::upsert(pool, "impact_actions", "actions", head, &tail, source, days, &once, |a| action_row(a)).await;
+        }
+        let mut tx = self.pool.begin().await?;
+        let now = chrono::Utc::now().to_rfc3339();
         let cells = ["text", "text", "text", "text", "double precision", "double precision", "bigint"];
-        let written = insert_json(&mut tx, self.is_postgres(), head, &cells, &tail, source, actions, |a| {
-            (&a.id, &a.ad_id, date_of(a.day).to_string(), &a.state, a.amount, a.cost, i64::from(a.new_customer))
-        })
-        .await?;
+        let written = insert_json(&mut tx, self.is_postgres(), head, &cells, &tail, source, &once, |a| action_row(a)).await?;
         mark_fetched(&mut tx, source, "actions", days, &now).await?;
         tx.commit().await?;
         Ok(written)
@@ -260,6 +267,11 @@ fn ledger_entry(r: &sqlx::any::AnyRow) -> Result<LedgerEntry, DbError> {
         paused_at: get_opt_day(r, LEDGER, "paused_at")?,
         created_key: get(r, LEDGER, "created_key")?,
     })
+}
+
+/// An Impact action's cells after its source, in the order of the insert's columns.
+fn action_row(a: &ImpactAction) -> (&str, &str, String, &str, Option<f64>, Option<f64>, i64) {
+    (&a.id, &a.ad_id, date_of(a.day).to_string(), &a.state, a.amount, a.cost, i64::from(a.new_customer))
 }
 
 async fn mark_fetched(tx: &mut sqlx::Transaction<'_, sqlx::Any>, source: &str, feed: &str, days: &[Day], now: &str) -> Result<(), DbError> {

@@ -61,13 +61,15 @@ const DUP: &str = "__dup";
 /// instead of hashing every key. A daily table's key packs (index, day); a
 /// feed that appends a day at a time is sorted by (day, index) instead, so
 /// that order is tried too (the swap is one-to-one: equal keys stay equal).
-/// Otherwise, hash.
+/// Otherwise, hash. (Without bad rows there are no nulls to skip.)
 fn duplicate_mask(df: &DataFrame) -> PolarsResult<Expr> {
-    let packed = df.column(KEY)?.dtype() == &DataType::Int64;
+    let key = df.column(KEY)?;
+    let packed = key.dtype() == &DataType::Int64;
+    let nulls = key.null_count() > 0;
     let low = lit(1i64 << 32);
     let swapped = (col(KEY) % low.clone()) * low.clone() + col(KEY).floor_div(low);
     let orders: Vec<Expr> = if packed { vec![col(KEY), swapped] } else { vec![col(KEY)] };
-    let filled = |k: &Expr| k.clone().fill_null_with_strategy(FillNullStrategy::Forward(None));
+    let filled = |k: &Expr| if nulls { k.clone().fill_null_with_strategy(FillNullStrategy::Forward(None)) } else { k.clone() };
     let checks: Vec<Expr> = orders.iter().enumerate().map(|(i, k)| filled(k).gt_eq(filled(k).shift(lit(1))).all(true).alias(format!("s{i}"))).collect();
     let sorted = df.clone().lazy().select(checks).collect()?;
     for (i, k) in orders.iter().enumerate() {
@@ -240,11 +242,9 @@ fn check_table(
         let coded = bad_rows.lazy().select([col(col::LINE), first_broken(&rules).alias(CODE), col(DUP)]).collect()?;
         bad = reasons(&coded, &rules, table)?;
     }
-    let valid = flagged
-        .lazy()
-        .filter(col(BAD).not().and(col(DUP).not()))
-        .drop(cols([BAD, DUP, FUTURE]))
-        .collect()?;
+    // A clean feed (the usual case) keeps every row: no filter to copy them through.
+    let kept = if bad.is_empty() { flagged.lazy() } else { flagged.lazy().filter(col(BAD).not().and(col(DUP).not())) };
+    let valid = kept.drop(cols([BAD, DUP, FUTURE])).collect()?;
     Ok(Checked { valid, bad, after_as_of: after_count, future_ids })
 }
 
@@ -1064,6 +1064,13 @@ mod tests {
         // (index, day) packed; rows in (day, index) order: day 1 of 0 and 1, then day 2 of 0 and 0.
         let key = |idx: i64, day: i64| Some(idx * (1 << 32) + day);
         assert_eq!(dups(&[key(0, 1), key(1, 1), None, key(0, 2), key(0, 2), key(1, 2)]), vec![false, false, false, false, true, false]);
+    }
+
+    #[test]
+    fn duplicates_among_keys_without_bad_rows_are_found_in_either_order() {
+        assert_eq!(dups(&[Some(1), Some(1), Some(2), Some(3), Some(3)]), vec![false, true, false, false, true]);
+        let key = |idx: i64, day: i64| Some(idx * (1 << 32) + day);
+        assert_eq!(dups(&[key(0, 1), key(1, 1), key(1, 1), key(0, 2)]), vec![false, false, true, false]);
     }
 
     #[test]
