@@ -1,8 +1,8 @@
 //! PostgreSQL's COPY for the history tables (issue 17): the rows go in as
 //! one CSV stream, inside the same transaction that marks their days
-//! fetched. A daily table's days are deleted and copied in again
-//! ([`replace_days`]); Impact actions are upserted from a temporary table
-//! the stream fills ([`upsert`]). SQLite keeps [`super::insert_json`].
+//! fetched. A daily table's days are deleted and copied in again; Impact
+//! actions are upserted from a temporary table the stream fills
+//! ([`Write`]). SQLite keeps [`super::insert_json`].
 
 use sqlx::postgres::PgCopyIn;
 use sqlx::{PgPool, Postgres, Transaction};
@@ -13,47 +13,27 @@ use crate::model::day::{date_of, Day};
 /// Bytes sent to the server per COPY message.
 const CHUNK: usize = 1 << 22;
 
-/// `days` of `table` replaced by `rows` and marked fetched for `feed`, in
-/// one transaction; `head` is the `INSERT INTO table (columns)` the rows'
-/// cells follow (source first).
-#[allow(clippy::too_many_arguments)]
-pub(super) async fn replace_days<'a, T, R: serde::Serialize>(
-    pool: &PgPool,
-    table: &str,
-    feed: &str,
-    head: &str,
-    source: &str,
-    days: &[Day],
-    rows: &'a [T],
-    row: impl Fn(&'a T) -> R,
-) -> Result<u64, DbError> {
-    let started = std::time::Instant::now();
-    let columns = columns_of(head);
-    let dates: Vec<String> = days.iter().map(|d| date_of(*d).to_string()).collect();
-    let mut tx = pool.begin().await?;
-    // Two processes storing the same days (shards) take turns.
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1)::bigint)").bind(format!("campaign-pilot:{table}:{source}")).execute(&mut *tx).await?;
-    sqlx::query(&format!("DELETE FROM {table} WHERE source = $1 AND date = ANY($2)")).bind(source).bind(&dates).execute(&mut *tx).await?;
-    let copy = tx.copy_in_raw(&format!("COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)")).await?;
-    let written = send(copy, source, rows, row).await?;
-    mark_fetched(&mut tx, source, feed, &dates).await?;
-    tx.commit().await?;
-    logged(table, rows.len(), written, started);
-    Ok(written)
+/// How [`write`] puts the rows in.
+pub(super) enum Write<'t> {
+    /// The days' rows deleted, then copied in.
+    Replace,
+    /// Copied into a temporary table, then one `INSERT INTO table (columns)
+    /// SELECT … {tail}` (its ON CONFLICT clause). The rows must not repeat a
+    /// key: one statement cannot change a row twice.
+    Upsert(&'t str),
 }
 
-/// `rows` upserted into `table` and `days` marked fetched for `feed`, in
-/// one transaction: copied into a temporary table, then one `INSERT INTO
-/// table (columns) SELECT … {tail}` (its ON CONFLICT clause). The rows must
-/// not repeat a key (one statement cannot change a row twice). Returns the
-/// rows inserted or changed.
+/// `rows` written into `table` as `how` says and `days` marked fetched for
+/// `feed`, in one transaction; `head` is the `INSERT INTO table (columns)`
+/// the rows' cells follow (source first). Returns the rows written
+/// (copied; upserted: inserted or changed).
 #[allow(clippy::too_many_arguments)]
-pub(super) async fn upsert<'a, T, R: serde::Serialize>(
+pub(super) async fn write<'a, T, R: serde::Serialize>(
     pool: &PgPool,
     table: &str,
     feed: &str,
     head: &str,
-    tail: &str,
+    how: Write<'_>,
     source: &str,
     days: &[Day],
     rows: &'a [T],
@@ -63,10 +43,21 @@ pub(super) async fn upsert<'a, T, R: serde::Serialize>(
     let columns = columns_of(head);
     let dates: Vec<String> = days.iter().map(|d| date_of(*d).to_string()).collect();
     let mut tx = pool.begin().await?;
-    sqlx::query(&format!("CREATE TEMP TABLE incoming (LIKE {table}) ON COMMIT DROP")).execute(&mut *tx).await?;
-    let copy = tx.copy_in_raw(&format!("COPY incoming ({columns}) FROM STDIN WITH (FORMAT csv)")).await?;
-    send(copy, source, rows, row).await?;
-    let written = sqlx::query(&format!("INSERT INTO {table} ({columns}) SELECT {columns} FROM incoming {tail}")).execute(&mut *tx).await?.rows_affected();
+    let written = match how {
+        Write::Replace => {
+            // Two processes storing the same days (shards) take turns.
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1)::bigint)").bind(format!("campaign-pilot:{table}:{source}")).execute(&mut *tx).await?;
+            sqlx::query(&format!("DELETE FROM {table} WHERE source = $1 AND date = ANY($2)")).bind(source).bind(&dates).execute(&mut *tx).await?;
+            let copy = tx.copy_in_raw(&format!("COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)")).await?;
+            send(copy, source, rows, row).await?
+        }
+        Write::Upsert(tail) => {
+            sqlx::query(&format!("CREATE TEMP TABLE incoming (LIKE {table}) ON COMMIT DROP")).execute(&mut *tx).await?;
+            let copy = tx.copy_in_raw(&format!("COPY incoming ({columns}) FROM STDIN WITH (FORMAT csv)")).await?;
+            send(copy, source, rows, row).await?;
+            sqlx::query(&format!("INSERT INTO {table} ({columns}) SELECT {columns} FROM incoming {tail}")).execute(&mut *tx).await?.rows_affected()
+        }
+    };
     mark_fetched(&mut tx, source, feed, &dates).await?;
     tx.commit().await?;
     logged(table, rows.len(), written, started);

@@ -103,7 +103,7 @@ impl Db {
         row: impl Fn(&'a T) -> R,
     ) -> Result<(), DbError> {
         if let Some(pool) = &self.pg {
-            super::copy::replace_days(pool, table, feed, head, source, days, rows, row).await?;
+            super::copy::write(pool, table, feed, head, super::copy::Write::Replace, source, days, rows, row).await?;
             return Ok(());
         }
         let pg = self.is_postgres();
@@ -154,7 +154,7 @@ impl Db {
         }
         let once: Vec<&ImpactAction> = actions.iter().enumerate().filter(|(i, a)| last[a.id.as_str()] == *i).map(|(_, a)| a).collect();
         if let Some(pool) = &self.pg {
-            return super::copy::upsert(pool, "impact_actions", "actions", head, &tail, source, days, &once, |a| action_row(a)).await;
+            return super::copy::write(pool, "impact_actions", "actions", head, super::copy::Write::Upsert(&tail), source, days, &once, |a| action_row(a)).await;
         }
         let mut tx = self.pool.begin().await?;
         let now = chrono::Utc::now().to_rfc3339();
