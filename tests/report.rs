@@ -111,6 +111,8 @@ fn report_prints_a_stored_run_in_each_format_exactly_as_the_run_wrote_it() {
     assert_eq!(list[0]["run_id"], newest["run_id"]);
     assert_eq!(list[0]["decisions"], newest["decision_counts"]);
     assert_eq!(list[0]["actions"], newest["actions"].as_array().unwrap().len());
+    let first_actions = list[1]["actions"].as_u64().unwrap();
+    assert!(first_actions > 0 && list[1]["applied"] != first_actions, "{}", list[1]);
     let o = report(&["--list"]);
     assert!(String::from_utf8_lossy(&o.stdout).contains(&format!("`{first_id}`")), "the markdown list names each run");
     let o = report(&["--list", "--format", "csv"]);
@@ -139,6 +141,8 @@ fn report_prints_a_stored_run_in_each_format_exactly_as_the_run_wrote_it() {
         assert!(sizes.2 > 0 && sizes.2 * 3 < on_disk("report.html"), "report.html packed to {} bytes", sizes.2);
         // A run stored before reports were packed is read from its text,
         // and one stored before its html was kept says so.
+        // An action applied after its run (on review) is counted as applied.
+        sqlx::query("UPDATE proposed_actions SET status = 'applied' WHERE run_id = $1").bind(first_id.clone()).execute(&pool).await.unwrap();
         sqlx::query("UPDATE reports SET markdown = $1, report_json_zst = NULL, markdown_zst = NULL, decisions_csv_zst = NULL, html_zst = NULL WHERE run_id = $2")
             .bind("the report of a run stored as text")
             .bind(first_id.clone())
@@ -147,6 +151,9 @@ fn report_prints_a_stored_run_in_each_format_exactly_as_the_run_wrote_it() {
             .unwrap();
         pool.close().await;
     });
+    let o = report(&["--list", "--format", "json"]);
+    let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!((list[1]["actions"].as_u64(), list[1]["applied"].as_u64()), (Some(first_actions), Some(first_actions)), "{}", list[1]);
     let o = report(&[&first_id, "--format", "md"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(String::from_utf8(o.stdout).unwrap(), "the report of a run stored as text");

@@ -1,6 +1,7 @@
-//! SQL of runs and what each stored (migrations 0001, 0005 and 0013): the
-//! run row, its decisions, its reported actions, its quarantine and its
-//! report in every format, packed.
+//! SQL of runs and what each stored (migrations 0001, 0005, 0013 and 0014):
+//! the run row, its decisions, its reported actions (both also counted once,
+//! for the list of runs), its quarantine and its report in every format,
+//! packed.
 
 use super::journal::ACTION_COLUMNS;
 use super::{get, insert_json, rows_per_statement, values_sql, Db, DbError};
@@ -40,6 +41,29 @@ pub(super) async fn insert_decisions(tx: &mut sqlx::Transaction<'_, sqlx::Any>, 
         rows.push((&c.campaign_id, &c.product_id, c.decision.as_str(), c.baseline.as_str(), serde_json::to_string(&c.reasons)?, serde_json::to_string(&c.metrics)?, c.budget.current, c.budget.proposed));
     }
     insert_json(tx, postgres, head, &cells, "", &r.run_id, &rows, |row| row).await?;
+    let mut counts: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
+    for c in &r.campaigns {
+        *counts.entry(format!("{DECISION_COUNT}{}", c.decision.as_str())).or_insert(0) += 1;
+    }
+    insert_counts(tx, &r.run_id, counts).await
+}
+
+/// What `run_counts.counted` begins with for a decision's count; the
+/// actions' count is [`ACTIONS_COUNT`].
+const DECISION_COUNT: &str = "decision:";
+const ACTIONS_COUNT: &str = "actions";
+
+/// A run's counts (migration 0014), inside the caller's transaction.
+async fn insert_counts(tx: &mut sqlx::Transaction<'_, sqlx::Any>, run_id: &str, counts: impl IntoIterator<Item = (String, i64)>) -> Result<(), DbError> {
+    let counts: Vec<(String, i64)> = counts.into_iter().collect();
+    for chunk in counts.chunks(rows_per_statement(3)) {
+        let sql = values_sql("INSERT INTO run_counts (run_id, counted, n) VALUES ", 3, chunk.len());
+        let mut q = sqlx::query(&sql);
+        for (counted, n) in chunk {
+            q = q.bind(run_id.to_string()).bind(counted.clone()).bind(*n);
+        }
+        q.execute(&mut **tx).await?;
+    }
     Ok(())
 }
 
@@ -56,7 +80,7 @@ async fn insert_actions(tx: &mut sqlx::Transaction<'_, sqlx::Any>, postgres: boo
         rows.push((&a.key, &a.campaign_id, &a.product_id, a.kind.as_str(), a.from, a.to, paused_by, a.effective_date.to_string(), copy, forecast, a.status.as_str(), &a.reason));
     }
     insert_json(tx, postgres, &head, &cells, "", run_id, &rows, |row| row).await?;
-    Ok(())
+    insert_counts(tx, run_id, [(ACTIONS_COUNT.to_string(), actions.len() as i64)]).await
 }
 
 async fn insert_quarantine(tx: &mut sqlx::Transaction<'_, sqlx::Any>, run_id: &str, quarantine: &[QuarantinedRow]) -> Result<(), DbError> {
@@ -174,23 +198,30 @@ impl Db {
             })
             .collect::<Result<_, DbError>>()?;
         let at: std::collections::HashMap<String, usize> = runs.iter().enumerate().map(|(i, r)| (r.run_id.clone(), i)).collect();
-        let counts = sqlx::query("SELECT run_id, decision, COUNT(*) AS n FROM decisions GROUP BY run_id, decision").fetch_all(&self.pool).await?;
+        // Counted when each run was stored (a GROUP BY over every decision
+        // ever stored grew by the day); only the applied actions, whose
+        // status changes after their run, are counted here (by an index).
+        const C: &str = "run_counts";
+        let counts = sqlx::query("SELECT c.run_id, c.counted, c.n FROM run_counts c JOIN reports r ON r.run_id = c.run_id").fetch_all(&self.pool).await?;
         for r in &counts {
-            let id: String = get(r, "decisions", "run_id")?;
-            if let Some(&i) = at.get(&id) {
-                let d: Decision = super::get_name(r, "decisions", "decision")?;
-                runs[i].decisions.insert(d, get::<i64>(r, "decisions", "n")? as u64);
+            let id: String = get(r, C, "run_id")?;
+            let Some(&i) = at.get(&id) else { continue };
+            let counted: String = get(r, C, "counted")?;
+            let n = get::<i64>(r, C, "n")? as u64;
+            match counted.strip_prefix(DECISION_COUNT) {
+                Some(name) => {
+                    let d: Decision = name.parse().map_err(|e: crate::model::names::UnknownName| DbError::Decode { table: C, column: "counted", message: e.to_string() })?;
+                    runs[i].decisions.insert(d, n);
+                }
+                None if counted == ACTIONS_COUNT => runs[i].actions = n,
+                None => {}
             }
         }
-        let acts = sqlx::query("SELECT run_id, status, COUNT(*) AS n FROM proposed_actions GROUP BY run_id, status").fetch_all(&self.pool).await?;
-        for r in &acts {
+        let applied = sqlx::query("SELECT run_id, COUNT(*) AS n FROM proposed_actions WHERE status = $1 GROUP BY run_id").bind(ActionStatus::Applied.as_str()).fetch_all(&self.pool).await?;
+        for r in &applied {
             let id: String = get(r, "proposed_actions", "run_id")?;
             if let Some(&i) = at.get(&id) {
-                let n = get::<i64>(r, "proposed_actions", "n")? as u64;
-                runs[i].actions += n;
-                if get::<String>(r, "proposed_actions", "status")? == ActionStatus::Applied.as_str() {
-                    runs[i].applied += n;
-                }
+                runs[i].applied = get::<i64>(r, "proposed_actions", "n")? as u64;
             }
         }
         Ok(runs)
