@@ -222,6 +222,47 @@ pub async fn learn(db: &Db, valid: &ValidBatch, s: &Settings, run_id: &str) -> R
     Ok(Learned { due, recent, calibration, calibrated })
 }
 
+/// The daily tables' valid rows a run keeps for the next one, being written.
+struct KeptWindows {
+    writing: Option<(PathBuf, std::thread::JoinHandle<Vec<(crate::model::contract::Table, std::result::Result<crate::model::batch::Window, String>)>>)>,
+}
+
+impl KeptWindows {
+    fn start(dir: Option<PathBuf>, kept: Vec<crate::connectors::window::Keep>, run_id: &str) -> KeptWindows {
+        let Some(dir) = dir else { return KeptWindows { writing: None } };
+        let (to, run_id) = (dir.clone(), run_id.to_string());
+        let writing = std::thread::spawn(move || kept.iter().map(|k| (k.table, crate::connectors::window::write(&to, &run_id, k))).collect());
+        KeptWindows { writing: Some((dir, writing)) }
+    }
+
+    /// Stores the checks, each with its table's window where one was
+    /// written, then removes the windows no check names any more.
+    async fn finish(self, db: &Db, mut checks: Vec<crate::model::batch::StoredCheck>) {
+        let written = match self.writing {
+            Some((dir, writing)) => Some((dir, writing.join().unwrap_or_default())),
+            None => None,
+        };
+        if let Some((_, windows)) = &written {
+            for (table, w) in windows {
+                match (w, checks.iter_mut().find(|c| c.table == *table)) {
+                    (Ok(w), Some(c)) => c.window = Some(w.clone()),
+                    (Err(e), _) => tracing::warn!(table = table.name(), error = %e, "the valid rows were not kept: the next run reads them again"),
+                    _ => {}
+                }
+            }
+        }
+        if let Err(e) = db.put_checks(&checks).await {
+            tracing::warn!(error = %e, "the older rows' check was not kept: the next run judges them again");
+            return;
+        }
+        if let Some((dir, _)) = written {
+            for table in [crate::model::contract::Table::ProductDaily, crate::model::contract::Table::CampaignDaily] {
+                crate::connectors::window::prune(&dir, table, checks.iter().find(|c| c.table == table).and_then(|c| c.window.as_ref()));
+            }
+        }
+    }
+}
+
 /// One stage's span: its name and the run's id on every line it logs.
 pub fn stage_span(stage: &'static str, run_id: &str) -> tracing::Span {
     tracing::info_span!("stage", stage, run_id = %run_id)
@@ -260,17 +301,19 @@ async fn stages(cfg: &LoadedConfig, req: &RunRequest, db: &Db, run_id: &str, as_
                 "fetched from the APIs"
             );
         }
-        let rows = (raw.products.df.height() + raw.product_daily.df.height() + raw.campaigns.df.height() + raw.campaign_daily.df.height()) as u64;
+        // The daily rows an earlier run kept, read back, count as read.
+        let kept = |t: &crate::model::batch::RawTable| t.cached.as_ref().map_or(0, |c| c.rows.height());
+        let rows = (raw.products.df.height() + raw.product_daily.df.height() + raw.campaigns.df.height() + raw.campaign_daily.df.height() + kept(&raw.product_daily) + kept(&raw.campaign_daily)) as u64;
         Ok::<_, Error>((raw, StageReport::new("read", started, rows, rows)))
     }
     .instrument(stage_span("read", run_id))
     .await?;
-    let (valid, analysis, mut stage_reports) = prepare_day(s, raw, as_of, req.shard.as_ref(), run_id)?;
+    let (mut valid, analysis, mut stage_reports) = prepare_day(s, raw, as_of, req.shard.as_ref(), run_id)?;
     stage_reports.insert(0, read);
-    // The next run starts from this one's check of the files' older rows.
-    if let Err(e) = db.put_checks(&valid.checks).await {
-        tracing::warn!(error = %e, "the older rows' check was not kept: the next run judges them again");
-    }
+    // The valid rows kept for the next run are written while this one goes
+    // on (not by a shard: shards share the files and the checks).
+    let keeping = KeptWindows::start(sync::validated_dir(cfg).filter(|_| req.shard.is_none()), std::mem::take(&mut valid.kept), run_id);
+    let checks = valid.checks.clone();
     let learned = learn(db, &valid, s, run_id).instrument(stage_span("learn", run_id)).await?;
     let (mut plan, r_decide) = stage_span("decide", run_id).in_scope(|| decide(&analysis, s, &learned.calibrated))?;
     stage_reports.push(r_decide);
@@ -351,6 +394,9 @@ async fn stages(cfg: &LoadedConfig, req: &RunRequest, db: &Db, run_id: &str, as_
         bytes = rendered.json.len() + rendered.markdown.len() + rendered.csv.len() + rendered.html.len(),
         "report done"
     );
+    // The next run starts from this one's check of the files' older rows
+    // (and its valid rows from the reach on, where kept).
+    keeping.finish(db, checks).await;
     if req.report_dir.is_none() && req.shard.is_none() {
         // The list of runs beside the days' directories: derived, so a
         // failure to write it is told, not fatal.

@@ -454,6 +454,64 @@ fn carried(r: &Value) -> Vec<(String, u64)> {
     r["data_quality"]["carried"].as_array().map_or(Vec::new(), |a| a.iter().map(|c| (c["table"].as_str().unwrap().to_string(), c["rows"].as_u64().unwrap())).collect())
 }
 
+/// How many of a table's rows the run took from those an earlier run kept.
+fn kept_rows(r: &Value, table: &str) -> u64 {
+    r["data_quality"]["carried"].as_array().and_then(|a| a.iter().find(|c| c["table"] == table)).and_then(|c| c["kept"].as_u64()).unwrap_or(0)
+}
+
+/// The kept rows of the reach (`history.validated_dir`) are only ever
+/// used as they were: a damaged file of them is not read; a kept row
+/// changed in the feed is judged again (and quarantined when bad); a row
+/// appended that repeats a kept row's key is a duplicate. Each run judges
+/// as a fresh database does.
+fn in_the_kept_window(app: &App, data: &Path) {
+    let fresh = || dry_run(&App::new(data, "[demo]\nenabled = false\n"), AS_OF);
+    let quarantined = |r: &Value| r["data_quality"]["rows_quarantined"]["product_daily"].as_u64().unwrap();
+    let start = dry_run(app, AS_OF);
+    assert!(kept_rows(&start, "product_daily") > 0, "{}", start["data_quality"]);
+    // The kept rows' file damaged: read whole again, alike.
+    let validated = app.config().parent().unwrap().join("validated");
+    let rows_file = std::fs::read_dir(&validated).unwrap().map(|e| e.unwrap().path()).find(|p| p.display().to_string().contains("product_daily.") && p.display().to_string().ends_with(".rows.parquet")).unwrap();
+    std::fs::write(&rows_file, b"not what was kept").unwrap();
+    let damaged = dry_run(app, AS_OF);
+    assert_eq!(kept_rows(&damaged, "product_daily"), 0, "{}", damaged["data_quality"]);
+    assert_eq!(judged(&damaged), judged(&fresh()), "a damaged kept file");
+    let again = dry_run(app, AS_OF);
+    assert!(kept_rows(&again, "product_daily") > 0, "kept again: {}", again["data_quality"]);
+
+    // A kept row (5 days back, inside every window) changed in place.
+    let path = data.join("product_daily.csv");
+    let original = std::fs::read_to_string(&path).unwrap();
+    let recent = date_of(day_of(as_of()) - 5).to_string();
+    let mut lines: Vec<String> = original.lines().map(str::to_string).collect();
+    let at = lines.iter().position(|l| l.starts_with(&recent)).unwrap();
+    let mut f: Vec<String> = lines[at].split(',').map(str::to_string).collect();
+    f[3] = "-5".into();
+    lines[at] = f.join(",");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let changed = dry_run(app, AS_OF);
+    assert_eq!(judged(&changed), judged(&fresh()), "a kept row changed");
+    assert_eq!(quarantined(&changed), quarantined(&again) + 1, "the changed kept row is caught: {}", changed["data_quality"]);
+    assert_eq!(kept_rows(&changed, "product_daily"), 0);
+    // Put back, the file is read whole, kept, then read after its kept rows.
+    std::fs::write(&path, &original).unwrap();
+    dry_run(app, AS_OF);
+    let back = dry_run(app, AS_OF);
+    assert!(kept_rows(&back, "product_daily") > 0, "{}", back["data_quality"]);
+    assert_eq!(judged(&back), judged(&again));
+
+    // A kept row (3 days back) repeated at the file's end: a duplicate.
+    let recent = date_of(day_of(as_of()) - 3).to_string();
+    let row = original.lines().find(|l| l.starts_with(&recent)).unwrap().to_string();
+    std::fs::write(&path, original.clone() + &row + "\n").unwrap();
+    let repeated = dry_run(app, AS_OF);
+    assert!(kept_rows(&repeated, "product_daily") > 0, "read after the kept rows: {}", repeated["data_quality"]);
+    assert_eq!(judged(&repeated), judged(&fresh()), "a kept row repeated");
+    assert_eq!(quarantined(&repeated), quarantined(&back) + 1, "the repeat is caught: {}", repeated["data_quality"]);
+    std::fs::write(&path, &original).unwrap();
+    dry_run(app, AS_OF);
+}
+
 /// Issue 17: the next day's run takes the older rows' check from the day
 /// before when the files hold those rows unchanged (an export that appended
 /// a day: a CSV grown at its end, a Parquet file rewritten with its old row
@@ -492,6 +550,9 @@ fn the_next_days_run_carries_the_older_rows_check_over_and_judges_as_a_fresh_dat
         // 300 products × the 112 days before the day before's reach.
         assert!(kept[0].1 >= 300 * 100, "{what}: {kept:?}");
         assert_eq!(judged(&next), judged(&fresh), "{what}: a carried check must count, quarantine and decide as a fresh one");
+        // The day before's valid rows from its reach on were kept and read
+        // back: only the appended day was read and judged.
+        assert!(kept_rows(&next, "product_daily") >= 300 * 40 && kept_rows(&next, "campaign_daily") > 0, "{what}: {}", next["data_quality"]);
         let quarantined = |r: &Value| r["data_quality"]["rows_quarantined"]["product_daily"].as_u64().unwrap();
         if format == Format::Csv {
             // The next read begins past the 100-odd days whose rows all
@@ -567,6 +628,10 @@ fn the_next_days_run_carries_the_older_rows_check_over_and_judges_as_a_fresh_dat
         let again = dry_run(&app, AS_OF);
         assert_eq!(carried(&again).len(), 2, "{what}: carried again after that");
         assert_eq!(judged(&again), judged(&fresh), "{what}");
+
+        if format == Format::Csv {
+            in_the_kept_window(&app, data.path());
+        }
 
         if format == Format::Csv {
             // A product with old rows turns bad (a zero price): its rows are

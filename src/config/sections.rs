@@ -260,11 +260,15 @@ pub struct HistorySettings {
     pub store_refetch_days: u32,
     /// Ad platform days re-read every run (Impact actions change until locked, ~35 days).
     pub ads_refetch_days: u32,
+    /// Files feeds: the directory (relative to the config file) where a run
+    /// keeps the daily rows it validated from its reach on, so that the next
+    /// run reads and judges only the rows appended since. "" keeps none.
+    pub validated_dir: String,
 }
 
 impl Default for HistorySettings {
     fn default() -> Self {
-        HistorySettings { days: 60, store_refetch_days: 3, ads_refetch_days: 35 }
+        HistorySettings { days: 60, store_refetch_days: 3, ads_refetch_days: 35, validated_dir: "validated".into() }
     }
 }
 

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use polars::prelude::*;
 
 use super::ConnectorError;
-use crate::model::batch::{CsvTail, FileMark, Fingerprint, OlderCheck, OlderRows, RawTable, SideFeed, Source, StoredCheck};
+use crate::model::batch::{CachedRows, CsvTail, FileMark, Fingerprint, OlderCheck, OlderRows, RawTable, SideFeed, Source, StoredCheck};
 use crate::model::contract::{col, Kind, Table};
 use crate::model::day::{parse_day, Day};
 use crate::model::history::ViewsRow;
@@ -24,15 +24,17 @@ use crate::model::run::QuarantinedRow;
 /// groups that hold only such days are then skipped by the run's own reads;
 /// a CSV file is parsed once either way).
 pub fn read_table(dir: &Path, table: Table, key: &'static str, reach: Option<Day>) -> Result<RawTable, ConnectorError> {
-    read_table_knowing(dir, table, key, reach, None)
+    read_table_knowing(dir, table, key, reach, None, None)
 }
 
 /// [`read_table`], given what an earlier run kept of its check of the
 /// table's older rows (`known`): when this file still holds those rows
 /// unchanged, it goes on to the validator in [`OlderRows::known`], and only
 /// the rest is judged again. Either way the file's mark for the next run
-/// is in [`OlderRows::mark`].
-pub fn read_table_knowing(dir: &Path, table: Table, key: &'static str, reach: Option<Day>, known: Option<&StoredCheck>) -> Result<RawTable, ConnectorError> {
+/// is in [`OlderRows::mark`]. When that run also kept its valid rows from
+/// its reach on in `validated` ([`super::window`]) and the file holds them
+/// as they were, only the rows after them are read ([`RawTable::cached`]).
+pub fn read_table_knowing(dir: &Path, table: Table, key: &'static str, reach: Option<Day>, known: Option<&StoredCheck>, validated: Option<&Path>) -> Result<RawTable, ConnectorError> {
     let csv = dir.join(format!("{}.csv", table.name()));
     let parquet = dir.join(format!("{}.parquet", table.name()));
     let reach = reach.filter(|_| table.columns().iter().any(|c| c.name == col::DATE));
@@ -41,44 +43,126 @@ pub fn read_table_knowing(dir: &Path, table: Table, key: &'static str, reach: Op
         guarded(&csv, || {
             let Some(reach) = reach else { return read_csv(&csv, table, key) };
             let known = known.filter(|k| k.source == csv.display().to_string());
-            let at = known.and_then(|k| match &k.mark.fingerprint {
-                Fingerprint::Csv { bytes, .. } => Some(*bytes),
-                _ => None,
-            });
-            // Where the rows this run needs begin, when an earlier run
-            // marked it (for this reach or an earlier one).
-            let tail = known.filter(|k| k.check.before <= reach).and_then(|k| match &k.mark.fingerprint {
-                Fingerprint::Csv { from, .. } => *from,
-                _ => None,
-            });
-            // The file is hashed beside the parse (both read it from the page cache).
-            let (parsed, hashed) = std::thread::scope(|s| {
-                let hashed = s.spawn(|| hash_csv(&csv, at));
-                let parsed = match tail {
-                    Some(from) => read_csv_from(&csv, table, key, from),
-                    None => read_csv(&csv, table, key),
-                };
-                (parsed, hashed.join())
-            });
-            let hashed = hashed.ok().and_then(Result::ok);
-            // The tail read stands when the file still begins with the
-            // bytes that mark was made of; otherwise the whole file is read.
-            let prefix_same = |k: &StoredCheck| match (&k.mark.fingerprint, &hashed) {
-                (Fingerprint::Csv { hash, .. }, Some(h)) => h.at.map(hex).as_deref() == Some(hash.as_str()),
-                _ => false,
-            };
-            let (t, tail) = match tail {
-                Some(from) if known.is_some_and(prefix_same) => (parsed?, Some(from)),
-                Some(_) => (read_csv(&csv, table, key)?, None),
-                None => (parsed?, None),
-            };
-            split_csv(t, reach, &csv, known.filter(|k| prefix_same(k)), hashed, tail, key)
+            if let (Some(k), Some(dir)) = (known, validated) {
+                if let Some(t) = read_csv_window(&csv, table, key, reach, k, dir)? {
+                    return Ok(t);
+                }
+            }
+            read_csv_knowing(&csv, table, key, reach, known)
         })
     } else if parquet.exists() {
-        guarded(&parquet, || read_parquet(&parquet, table, key, reach, known))
+        guarded(&parquet, || {
+            let known = known.filter(|k| k.source == parquet.display().to_string());
+            if let (Some(k), Some(dir), Some(reach)) = (known, validated, reach) {
+                if let Some(t) = read_parquet_window(&parquet, table, key, reach, k, dir)? {
+                    return Ok(t);
+                }
+            }
+            read_parquet(&parquet, table, key, reach, known)
+        })
     } else {
         Err(ConnectorError::MissingTable { key, dir: dir.display().to_string(), table: table.name() })
     }
+}
+
+/// A CSV daily table read with a reach, given what an earlier run kept of
+/// its check ([`read_table_knowing`] without cached rows).
+fn read_csv_knowing(csv: &Path, table: Table, key: &'static str, reach: Day, known: Option<&StoredCheck>) -> Result<RawTable, ConnectorError> {
+    let csv = csv.to_path_buf();
+    let at = known.and_then(|k| match &k.mark.fingerprint {
+        Fingerprint::Csv { bytes, .. } => Some(*bytes),
+        _ => None,
+    });
+    // Where the rows this run needs begin, when an earlier run
+    // marked it (for this reach or an earlier one).
+    let tail = known.filter(|k| k.check.before <= reach).and_then(|k| match &k.mark.fingerprint {
+        Fingerprint::Csv { from, .. } => *from,
+        _ => None,
+    });
+    // The file is hashed beside the parse (both read it from the page cache).
+    let (parsed, hashed) = std::thread::scope(|s| {
+        let hashed = s.spawn(|| hash_csv(&csv, at));
+        let parsed = match tail {
+            Some(from) => read_csv_from(&csv, table, key, from),
+            None => read_csv(&csv, table, key),
+        };
+        (parsed, hashed.join())
+    });
+    let hashed = hashed.ok().and_then(Result::ok);
+    // The tail read stands when the file still begins with the
+    // bytes that mark was made of; otherwise the whole file is read.
+    let prefix_same = |k: &StoredCheck| match (&k.mark.fingerprint, &hashed) {
+        (Fingerprint::Csv { hash, .. }, Some(h)) => h.at.map(hex).as_deref() == Some(hash.as_str()),
+        _ => false,
+    };
+    let (t, tail) = match tail {
+        Some(from) if known.is_some_and(prefix_same) => (parsed?, Some(from)),
+        Some(_) => (read_csv(&csv, table, key)?, None),
+        None => (parsed?, None),
+    };
+    split_csv(t, reach, &csv, known.filter(|k| prefix_same(k)), hashed, tail, key)
+}
+
+/// The rows of a CSV daily table after those an earlier run kept
+/// ([`super::window`]), with the kept ones: when the file still begins with
+/// the bytes that run read (it only grew) and none of the rows after them
+/// is dated before this run's reach. None: read it as if nothing were kept.
+fn read_csv_window(csv: &Path, table: Table, key: &'static str, reach: Day, k: &StoredCheck, dir: &Path) -> Result<Option<RawTable>, ConnectorError> {
+    let Some(w) = k.window.as_ref().filter(|w| w.from <= reach && k.check.before == w.from) else { return Ok(None) };
+    let Fingerprint::Csv { bytes, hash, from } = &k.mark.fingerprint else { return Ok(None) };
+    let after = CsvTail { offset: *bytes, line: k.mark.lines + 1 };
+    // The whole file hashed, the kept rows read back and the new ones parsed, side by side.
+    let (parsed, hashed, kept) = std::thread::scope(|s| {
+        let hashed = s.spawn(|| hash_csv(csv, Some(*bytes)));
+        let kept = s.spawn(|| super::window::read(dir, w));
+        let parsed = read_csv_from(csv, table, key, after);
+        (parsed, hashed.join(), kept.join())
+    });
+    let Some(h) = hashed.ok().and_then(Result::ok).filter(|h| h.at.map(hex).as_deref() == Some(hash.as_str())) else {
+        tracing::info!(path = %csv.display(), "the file changed before its end: read whole again");
+        return Ok(None);
+    };
+    let (rows, ids) = match kept {
+        Ok(Ok(kept)) => kept,
+        Ok(Err(e)) => {
+            tracing::info!(error = %e, "the kept rows were not read back: the file is read again");
+            return Ok(None);
+        }
+        Err(_) => return Ok(None),
+    };
+    let new = parsed?.df;
+    let date = col(col::DATE).cast(DataType::Int32);
+    let late = new.clone().lazy().filter(date.lt(lit(reach))).select([len().alias("n")]).collect().map_err(read_err(csv))?;
+    if late.column("n").and_then(|c| c.cast(&DataType::UInt64)).map_err(read_err(csv))?.u64().map_err(read_err(csv))?.get(0).unwrap_or(0) > 0 {
+        tracing::info!(path = %csv.display(), "rows dated before the reach were added: the file is read again");
+        return Ok(None);
+    }
+    // The next run's mark: this whole file, and where the rows it needs
+    // begin (the first kept row from this reach on, else the first new one).
+    let grown = std::fs::metadata(csv).map(|m| m.len() != h.len).unwrap_or(true);
+    let mark = if h.ends_record && !grown {
+        let lines = last_line(new.clone().lazy()).map_err(read_err(csv))?.max(k.mark.lines);
+        let first_kept = first_line(rows.clone().lazy().filter(col(col::DATE).gt_eq(lit(reach)))).map_err(read_err(csv))?;
+        let first = match first_kept {
+            Some(l) => Some(l),
+            None => first_line(new.clone().lazy()).map_err(read_err(csv))?,
+        };
+        let from = if h.plain && h.newlines == lines && lines > 0 {
+            line_start(csv, &h.starts, first.unwrap_or(lines + 1)).ok().map(|offset| CsvTail { offset, line: first.unwrap_or(lines + 1) })
+        } else {
+            *from
+        };
+        Some(FileMark { fingerprint: Fingerprint::Csv { bytes: h.len, hash: hex(h.whole), from }, lines })
+    } else {
+        None
+    };
+    tracing::debug!(path = %csv.display(), kept = rows.height(), new = new.height(), "csv read after its kept rows");
+    let empty = new.clear().lazy();
+    let older = OlderRows { rows: empty, before: reach, known: Some(k.check.clone()), mark, all: None };
+    let (path, known) = (csv.to_path_buf(), StoredCheck { window: None, ..k.clone() });
+    let reread: crate::model::batch::ReadAgain = Arc::new(move || read_csv_knowing(&path, table, key, reach, Some(&known)).map_err(|e| e.to_string()));
+    let cached = CachedRows { rows, ids, window: w.clone(), reread };
+    Ok(Some(RawTable { table, df: new, older: Some(older), cached: Some(cached), source: Source::Csv(csv.to_path_buf()) }))
 }
 
 fn hex(h: u128) -> String {
@@ -126,13 +210,13 @@ fn hash_csv(path: &Path, at: Option<u64>) -> std::io::Result<CsvHash> {
             }
             _ => hasher.update(chunk),
         }
-        quotes += chunk.iter().filter(|b| **b == b'"').count() as u64;
-        let here = chunk.iter().filter(|b| **b == b'\n').count() as u64;
+        quotes += count_byte(chunk, b'"');
+        let here = count_byte(chunk, b'\n');
         // The line starts this chunk holds (rarely more than none).
         let mut next = starts.len() as u64 * LINE_STEP;
         if newlines + here >= next {
             let mut seen = newlines;
-            for (i, _) in chunk.iter().enumerate().filter(|(_, b)| **b == b'\n') {
+            for i in memchr::memchr_iter(b'\n', chunk) {
                 seen += 1;
                 if seen == next {
                     starts.push(len + i as u64 + 1);
@@ -148,6 +232,13 @@ fn hash_csv(path: &Path, at: Option<u64>) -> std::io::Result<CsvHash> {
         prefix = Some(xxhash_rust::xxh3::Xxh3::new().digest128());
     }
     Ok(CsvHash { len, whole: hasher.digest128(), at: prefix, ends_record: last == b'\n' && quotes % 2 == 0, plain: quotes == 0, newlines, starts })
+}
+
+/// How many of `bytes` are `byte`: in blocks of 255, whose count fits the
+/// byte-wide lanes the compiler vectorizes the inner sum into (a plain
+/// filter-and-count took most of the time of hashing a file).
+fn count_byte(bytes: &[u8], byte: u8) -> u64 {
+    bytes.chunks(255).map(|c| c.iter().fold(0u8, |n, b| n + u8::from(*b == byte)) as u64).sum()
 }
 
 /// The byte where line `line` begins (the file's length for the line
@@ -351,7 +442,7 @@ fn split_csv(t: RawTable, reach: Day, path: &Path, known: Option<&StoredCheck>, 
         }) as crate::model::batch::ReadOlder
     });
     let older = OlderRows { rows: read.filter(date.lt(lit(reach))), before: reach, known, mark, all: all_older };
-    Ok(RawTable { table: t.table, df, older: Some(older), source: t.source })
+    Ok(RawTable { table: t.table, df, older: Some(older), cached: None, source: t.source })
 }
 
 /// The smallest `__line` of a frame's rows (None: none).
@@ -396,15 +487,10 @@ fn parquet_groups(path: &Path) -> Result<Vec<RowGroup>, ConnectorError> {
         .collect()
 }
 
-fn read_parquet(path: &Path, table: Table, key: &'static str, reach: Option<Day>, known: Option<&StoredCheck>) -> Result<RawTable, ConnectorError> {
-    File::open(path).map_err(|e| ConnectorError::Read { path: path.display().to_string(), message: e.to_string() })?;
-    let mut scan = LazyFrame::scan_parquet(PlRefPath::new(path.display().to_string()), ScanArgsParquet { row_index: Some(RowIndex { name: col::LINE.into(), offset: 1 }), ..Default::default() })
-        .map_err(read_err(path))?;
-    let schema = scan.collect_schema().map_err(read_err(path))?;
-    let names: Vec<&str> = schema.iter_names().map(|s| s.as_str()).collect();
-    check_columns(&names, table, path, key)?;
-    // A parquet column may hold another type (an int32, a date as text):
-    // cast without failing, as the CSV reader does; failures become null.
+/// A Parquet table's columns as the contract reads them: a column may hold
+/// another type (an int32, a date as text), cast without failing, as the
+/// CSV reader does (failures become null).
+fn parquet_casts(schema: &Schema, table: Table) -> Vec<Expr> {
     let mut casts = vec![col(col::LINE)];
     for c in table.columns() {
         let target = c.kind.read_dtype();
@@ -421,6 +507,70 @@ fn read_parquet(path: &Path, table: Table, key: &'static str, reach: Option<Day>
             .alias(c.name)
         });
     }
+    casts
+}
+
+/// [`read_csv_window`] for a Parquet file: the rows of the row groups after
+/// those still as an earlier run read them (byte for byte, from the first
+/// on; a writer that appends rows rewrites the last group), when these hold
+/// every row its older rows' check judged. Kept rows of the groups after
+/// them are read and judged again.
+fn read_parquet_window(path: &Path, table: Table, key: &'static str, reach: Day, k: &StoredCheck, dir: &Path) -> Result<Option<RawTable>, ConnectorError> {
+    let Some(w) = k.window.as_ref().filter(|w| w.from <= reach && k.check.before == w.from) else { return Ok(None) };
+    let Fingerprint::Parquet { groups: before } = &k.mark.fingerprint else { return Ok(None) };
+    let (groups, kept) = std::thread::scope(|s| {
+        let kept = s.spawn(|| super::window::read(dir, w));
+        (parquet_groups(path), kept.join())
+    });
+    let groups = groups?;
+    let same = groups.iter().zip(before).take_while(|(a, b)| a.rows == b.0 && a.hash == b.1).count();
+    let old: u64 = groups[..same].iter().map(|g| g.rows).sum();
+    if k.check.last_line > old {
+        tracing::info!(path = %path.display(), "the file's earlier row groups changed: read whole again");
+        return Ok(None);
+    }
+    let (rows, ids) = match kept {
+        Ok(Ok(kept)) => kept,
+        Ok(Err(e)) => {
+            tracing::info!(error = %e, "the kept rows were not read back: the file is read again");
+            return Ok(None);
+        }
+        Err(_) => return Ok(None),
+    };
+    let rows = if rows.height() > 0 && old < k.mark.lines { rows.lazy().filter(col(col::LINE).cast(DataType::UInt64).lt_eq(lit(old))).collect().map_err(read_err(path))? } else { rows };
+    let total: u64 = groups.iter().map(|g| g.rows).sum();
+    let io = |e: std::io::Error| ConnectorError::Read { path: path.display().to_string(), message: e.to_string() };
+    let mut reader = ParquetReader::new(File::open(path).map_err(io)?);
+    let schema = Schema::from_arrow_schema(reader.schema().map_err(read_err(path))?.as_ref());
+    let names: Vec<&str> = schema.iter_names().map(|s| s.as_str()).collect();
+    check_columns(&names, table, path, key)?;
+    // Only the later row groups are read (a slice of the eager reader).
+    let mut new = reader.with_slice(Some((old as usize, (total - old) as usize))).finish().map_err(read_err(path))?;
+    new = new.with_row_index(col::LINE.into(), Some((old + 1) as IdxSize)).map_err(read_err(path))?;
+    let new = new.lazy().select(parquet_casts(&schema, table)).collect().map_err(read_err(path))?;
+    let date = col(col::DATE).cast(DataType::Int32);
+    let late = new.clone().lazy().filter(date.lt(lit(reach))).select([len().alias("n")]).collect().map_err(read_err(path))?;
+    if late.column("n").and_then(|c| c.cast(&DataType::UInt64)).map_err(read_err(path))?.u64().map_err(read_err(path))?.get(0).unwrap_or(0) > 0 {
+        tracing::info!(path = %path.display(), "rows dated before the reach were added: the file is read again");
+        return Ok(None);
+    }
+    tracing::debug!(path = %path.display(), kept = rows.height(), new = new.height(), "parquet read after its kept rows");
+    let mark = Some(FileMark { fingerprint: Fingerprint::Parquet { groups: groups.into_iter().map(|g| (g.rows, g.hash)).collect() }, lines: total });
+    let older = OlderRows { rows: new.clear().lazy(), before: reach, known: Some(k.check.clone()), mark, all: None };
+    let (file, known) = (path.to_path_buf(), StoredCheck { window: None, ..k.clone() });
+    let reread: crate::model::batch::ReadAgain = Arc::new(move || read_parquet(&file, table, key, Some(reach), Some(&known)).map_err(|e| e.to_string()));
+    let cached = CachedRows { rows, ids, window: w.clone(), reread };
+    Ok(Some(RawTable { table, df: new, older: Some(older), cached: Some(cached), source: Source::Parquet(path.to_path_buf()) }))
+}
+
+fn read_parquet(path: &Path, table: Table, key: &'static str, reach: Option<Day>, known: Option<&StoredCheck>) -> Result<RawTable, ConnectorError> {
+    File::open(path).map_err(|e| ConnectorError::Read { path: path.display().to_string(), message: e.to_string() })?;
+    let mut scan = LazyFrame::scan_parquet(PlRefPath::new(path.display().to_string()), ScanArgsParquet { row_index: Some(RowIndex { name: col::LINE.into(), offset: 1 }), ..Default::default() })
+        .map_err(read_err(path))?;
+    let schema = scan.collect_schema().map_err(read_err(path))?;
+    let names: Vec<&str> = schema.iter_names().map(|s| s.as_str()).collect();
+    check_columns(&names, table, path, key)?;
+    let casts = parquet_casts(&schema, table);
     let date_is_date = matches!(schema.get(col::DATE), Some(DataType::Date));
     let Some(reach) = reach else {
         let df = scan.select(casts).collect().map_err(read_err(path))?;
@@ -466,7 +616,7 @@ fn read_parquet(path: &Path, table: Table, key: &'static str, reach: Option<Day>
     let lines = groups.iter().map(|g| g.rows).sum();
     let mark = Some(FileMark { fingerprint: Fingerprint::Parquet { groups: groups.into_iter().map(|g| (g.rows, g.hash)).collect() }, lines });
     let older = OlderRows { rows: older, before: reach, known, mark, all: None };
-    Ok(RawTable { table, df, older: Some(older), source: Source::Parquet(path.to_path_buf()) })
+    Ok(RawTable { table, df, older: Some(older), cached: None, source: Source::Parquet(path.to_path_buf()) })
 }
 
 /// Where the given CSV records stand in their file and what they say: for

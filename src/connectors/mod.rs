@@ -19,6 +19,7 @@ pub mod sandbox_ads;
 pub mod sandbox_auth;
 pub mod searxng;
 pub mod sync;
+pub mod window;
 pub mod woocommerce;
 
 #[derive(Debug, thiserror::Error)]

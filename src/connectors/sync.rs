@@ -148,6 +148,13 @@ struct Part {
     net_seconds: f64,
 }
 
+/// Where runs keep the daily rows they validated (`history.validated_dir`;
+/// None: nowhere).
+pub fn validated_dir(cfg: &LoadedConfig) -> Option<std::path::PathBuf> {
+    let dir = &cfg.settings.history.validated_dir;
+    (!dir.is_empty()).then(|| cfg.resolve(std::path::Path::new(dir)))
+}
+
 /// The check an earlier run kept of a daily file's older rows, when this
 /// read has a reach (only then are older rows left for the validator).
 async fn known_check(db: &Db, table: Table, reach: Option<Day>) -> Result<Option<StoredCheck>, ConnectorError> {
@@ -164,7 +171,7 @@ async fn read_store(cfg: &LoadedConfig, db: &Db, from: Day, as_of: Day, reach: O
     let mut views_feed = SideFeed::default();
     let (products, product_daily, views_available) = if s.store.kind == StoreKind::Files {
         let dir = cfg.resolve(&s.store.path);
-        (files::read_table(&dir, Table::Products, "store.path", None)?, files::read_table_knowing(&dir, Table::ProductDaily, "store.path", reach, known)?, true)
+        (files::read_table(&dir, Table::Products, "store.path", None)?, files::read_table_knowing(&dir, Table::ProductDaily, "store.path", reach, known, validated_dir(cfg).as_deref())?, true)
     } else {
         let peer = store_peer(s)?;
         part.peers.push(peer.clone());
@@ -235,7 +242,7 @@ async fn read_ads(cfg: &LoadedConfig, db: &Db, from: Day, as_of: Day, reach: Opt
     let (campaigns, campaign_daily) = match s.ads.kind {
         AdsKind::Files => {
             let dir = cfg.resolve(&s.ads.path);
-            (files::read_table(&dir, Table::Campaigns, "ads.path", None)?, files::read_table_knowing(&dir, Table::CampaignDaily, "ads.path", reach, known)?)
+            (files::read_table(&dir, Table::Campaigns, "ads.path", None)?, files::read_table_knowing(&dir, Table::CampaignDaily, "ads.path", reach, known, validated_dir(cfg).as_deref())?)
         }
         AdsKind::Sandbox => {
             let client = sandbox_ads(s)?;

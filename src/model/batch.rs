@@ -24,7 +24,47 @@ pub struct RawTable {
     /// the validator judges them for the feed's data quality only (counted,
     /// the bad ones quarantined) and hands none of them on.
     pub older: Option<OlderRows>,
+    /// A daily table's valid rows an earlier run handed on and kept
+    /// ([`Window`]), when this file still holds them unchanged: `df` is then
+    /// only the rows after them.
+    pub cached: Option<CachedRows>,
     pub source: Source,
+}
+
+/// The rows an earlier run validated from its reach on and kept beside the
+/// database ([`Window`]), as read back, for a file that still begins with
+/// every row that run read: this run judges only the rows after them.
+#[derive(Clone)]
+pub struct CachedRows {
+    /// `__line`, the earlier run's index, date and the values, in file order.
+    pub rows: DataFrame,
+    /// The ids in the earlier run's index order (its index `i` is `ids[i]`).
+    pub ids: DataFrame,
+    pub window: Window,
+    /// Reads the table as if nothing were cached (the earlier run's check of
+    /// the older rows still applies): for when the validator finds the
+    /// cached rows would not be judged alike today.
+    pub reread: ReadAgain,
+}
+
+/// Reads a daily table again without its cached rows.
+pub type ReadAgain = Arc<dyn Fn() -> Result<RawTable, String> + Send + Sync>;
+
+/// A run's valid rows of a daily table from its reach on, kept in files
+/// beside the database (`history.validated_dir`) for the next run: they were
+/// the file's rows up to its mark's last line dated from `from` on, every
+/// one valid as of `as_of`, none after it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Window {
+    /// The rows' file and the ids' file, in the directory.
+    pub rows_file: String,
+    pub ids_file: String,
+    /// Each file's xxh3-128 (hex): a file that is not what was kept is not read.
+    pub rows_hash: String,
+    pub ids_hash: String,
+    pub rows: u64,
+    pub from: Day,
+    pub as_of: Day,
 }
 
 /// A daily table's rows dated before the run's reach, and what is known of
@@ -122,18 +162,21 @@ pub struct StoredCheck {
     pub source: String,
     pub mark: FileMark,
     pub check: OlderCheck,
+    /// The valid rows from the reach on, when kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<Window>,
 }
 
 impl RawTable {
     /// A table read whole.
     pub fn whole(table: Table, df: DataFrame, source: Source) -> RawTable {
-        RawTable { table, df, older: None, source }
+        RawTable { table, df, older: None, cached: None, source }
     }
 }
 
 impl std::fmt::Debug for RawTable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RawTable").field("table", &self.table).field("rows", &self.df.height()).field("older", &self.older.is_some()).field("source", &self.source).finish()
+        f.debug_struct("RawTable").field("table", &self.table).field("rows", &self.df.height()).field("older", &self.older.is_some()).field("cached", &self.cached.as_ref().map(|c| c.rows.height())).field("source", &self.source).finish()
     }
 }
 

@@ -120,13 +120,20 @@ pub struct DataQuality {
     pub carried: Vec<CarriedCheck>,
 }
 
-/// A daily table's rows dated before `before` (YYYY-MM-DD): checked by an
+/// A daily table's rows dated before `before` (YYYY-MM-DD), and the valid
+/// ones from it on an earlier run kept (`kept`, of `rows`): checked by an
 /// earlier run, unchanged since, not judged again by this one.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct CarriedCheck {
     pub table: Table,
     pub before: String,
     pub rows: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub kept: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl DataQuality {

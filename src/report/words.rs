@@ -383,6 +383,15 @@ pub fn grouped(n: u64) -> String {
 /// Which part of a daily table this run checked, when an earlier run's
 /// check of its older rows was carried over.
 pub fn carried_sentence(c: &crate::model::run::CarriedCheck) -> String {
+    if c.kept > 0 {
+        return format!(
+            "{}: the {} rows dated before {} and the {} valid ones from that day on were checked by an earlier run and are unchanged in the file, so this run checked only the rows added since.",
+            c.table.name(),
+            grouped(c.rows.saturating_sub(c.kept)),
+            c.before,
+            grouped(c.kept)
+        );
+    }
     format!(
         "{}: the {} rows dated before {} were checked by an earlier run and are unchanged in the file, so this run checked only the rows from that day on.",
         c.table.name(),

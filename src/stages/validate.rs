@@ -17,7 +17,8 @@ use super::left_ordered;
 use crate::config::ValidateSettings;
 use crate::connectors::files::raw_records;
 use crate::decisions::reach::TRAILING_DAYS;
-use crate::model::batch::{OlderCheck, OlderRows, RawBatch, RawTable, Source, StoredCheck};
+use crate::connectors::window::Keep;
+use crate::model::batch::{CachedRows, OlderCheck, OlderRows, RawBatch, RawTable, Source, StoredCheck};
 use crate::model::campaign::{CampaignStatus, PausedBy};
 use crate::model::contract::{col, Kind, Table};
 use crate::model::day::{date_of, Day};
@@ -46,6 +47,9 @@ pub struct ValidBatch {
     pub quality: DataQuality,
     /// The daily files' older rows' checks, for the next run to start from.
     pub checks: Vec<StoredCheck>,
+    /// The daily tables' valid rows to keep for the next run (a table whose
+    /// rows from the reach on were all valid, read with a mark).
+    pub kept: Vec<Keep>,
 }
 
 pub const CIDX: &str = "__cidx";
@@ -160,12 +164,6 @@ fn first_broken(rules: &[Rule]) -> Expr {
 /// The bad rows' (line, reason, column), from their `__line`, `__code`
 /// ([`first_broken`]) and `__dup` columns.
 fn reasons(bad_rows: &DataFrame, rules: &[Rule], table: Table) -> PolarsResult<Vec<(u64, String, &'static str)>> {
-    let key_desc = match table {
-        Table::Products => "product_id",
-        Table::Campaigns => "campaign_id",
-        Table::ProductDaily | Table::Views => "(date, product_id)",
-        Table::CampaignDaily => "(date, campaign_id)",
-    };
     let lines = bad_rows.column(col::LINE)?.cast(&DataType::UInt64)?;
     let (codes, dups) = (bad_rows.column(CODE)?.u32()?, bad_rows.column(DUP)?.bool()?);
     let mut bad = Vec::with_capacity(bad_rows.height());
@@ -175,13 +173,24 @@ fn reasons(bad_rows: &DataFrame, rules: &[Rule], table: Table) -> PolarsResult<V
             let r = &rules[code as usize - 1];
             bad.push((line, r.reason.clone(), r.column));
         } else if dup == Some(true) {
-            bad.push((line, format!("duplicate {key_desc}: an earlier row has the same key"), "*"));
+            bad.push((line, duplicate_reason(table), "*"));
         } else {
             // Unreachable while the flag and the codes use the same rules.
             bad.push((line, "invalid row".to_string(), "*"));
         }
     }
     Ok(bad)
+}
+
+/// Why a row whose key an earlier row has is quarantined.
+fn duplicate_reason(table: Table) -> String {
+    let key = match table {
+        Table::Products => "product_id",
+        Table::Campaigns => "campaign_id",
+        Table::ProductDaily | Table::Views => "(date, product_id)",
+        Table::CampaignDaily => "(date, campaign_id)",
+    };
+    format!("duplicate {key}: an earlier row has the same key")
 }
 
 struct Checked {
@@ -303,22 +312,75 @@ fn without_utf8_flags(lf: LazyFrame, table: Table) -> LazyFrame {
 pub fn validate(raw: RawBatch, as_of: Day, limits: &ValidateSettings, min_day_fraction: f64) -> Result<(ValidBatch, StageReport), ValidateError> {
     let started = Instant::now();
     let mut stores = check_stores(&raw, as_of, limits)?;
+    // Rows an earlier run kept, as today judges them (or the table read again).
+    let (pd_raw, pd_kept) = with_kept(&raw.product_daily, &stores.product_ids, col::PRODUCT_ID, col::PIDX, as_of, limits)?;
+    let (cd_raw, cd_kept) = with_kept(&raw.campaign_daily, &stores.campaign_ids, col::CAMPAIGN_ID, CIDX, as_of, limits)?;
     // The two daily tables are independent of each other: check them side by side.
     let (pd, cd) = std::thread::scope(|s| {
-        let pd = s.spawn(|| check_daily_parts(&raw.product_daily, &stores.product_ids, col::PRODUCT_ID, col::PIDX, as_of, limits));
-        let cd = s.spawn(|| check_daily_parts(&raw.campaign_daily, &stores.campaign_ids, col::CAMPAIGN_ID, CIDX, as_of, limits));
+        let pd = s.spawn(|| check_daily_parts(&pd_raw, pd_kept, &stores.product_ids, col::PRODUCT_ID, col::PIDX, as_of, limits));
+        let cd = s.spawn(|| check_daily_parts(&cd_raw, cd_kept, &stores.campaign_ids, col::CAMPAIGN_ID, CIDX, as_of, limits));
         (pd.join().expect("validator panicked"), cd.join().expect("validator panicked"))
     });
-    let (pd_checked, product_daily, pd_older) = pd.map_err(err(Table::ProductDaily))?;
-    let (cd_checked, campaign_daily, cd_older) = cd.map_err(err(Table::CampaignDaily))?;
-    let older_first = (pd_older.first(), cd_older.first());
+    let pd = pd.map_err(err(Table::ProductDaily))?;
+    let cd = cd.map_err(err(Table::CampaignDaily))?;
+    let older_first = (pd.older.first(), cd.older.first());
+    let daily_in = [pd.rows_in, cd.rows_in];
+    let mut kept = Vec::new();
+    for (part, ids, id, idx) in [(&pd, &stores.product_ids, col::PRODUCT_ID, col::PIDX), (&cd, &stores.campaign_ids, col::CAMPAIGN_ID, CIDX)] {
+        if let Some(k) = part.keep(ids, id, idx, as_of).map_err(err(part.table))? {
+            kept.push(k);
+        }
+    }
     let checks = [
-        record(&raw.product_daily, pd_checked, pd_older, limits, &mut stores.quality, &mut stores.quarantine),
-        record(&raw.campaign_daily, cd_checked, cd_older, limits, &mut stores.quality, &mut stores.quarantine),
+        record(&pd_raw, pd.checked, pd.older, limits, &mut stores.quality, &mut stores.quarantine),
+        record(&cd_raw, cd.checked, cd.older, limits, &mut stores.quality, &mut stores.quarantine),
     ];
-    let (mut valid, report) = finish(&raw, as_of, stores, product_daily, campaign_daily, older_first, min_day_fraction, started)?;
+    let (mut valid, report) = finish(&raw, as_of, stores, pd.valid, cd.valid, older_first, daily_in, min_day_fraction, started)?;
     valid.checks = checks.into_iter().flatten().collect();
+    valid.kept = kept;
     Ok((valid, report))
+}
+
+/// A daily table's rows an earlier run kept ([`CachedRows`]), indexed as
+/// today: when they would be judged today as they were then (the same
+/// rules, an as_of not before theirs, a reach not before theirs, every id
+/// they and the older rows' check name standing as it did). Otherwise the
+/// table read again as if nothing were kept.
+fn with_kept<'a>(raw: &'a RawTable, ids: &DataFrame, id: &'static str, idx: &'static str, as_of: Day, limits: &ValidateSettings) -> Result<(std::borrow::Cow<'a, RawTable>, Option<DataFrame>), ValidateError> {
+    let Some(c) = &raw.cached else { return Ok((std::borrow::Cow::Borrowed(raw), None)) };
+    if let Some(rows) = kept_today(raw, c, ids, id, idx, as_of, limits).map_err(err(raw.table))? {
+        return Ok((std::borrow::Cow::Borrowed(raw), Some(rows)));
+    }
+    let again = (c.reread)().map_err(|e| ValidateError { table: raw.table.name(), source: PolarsError::ComputeError(e.into()) })?;
+    Ok((std::borrow::Cow::Owned(again), None))
+}
+
+fn kept_today(raw: &RawTable, c: &CachedRows, ids: &DataFrame, id: &'static str, idx: &'static str, as_of: Day, limits: &ValidateSettings) -> PolarsResult<Option<DataFrame>> {
+    let w = &c.window;
+    let older = raw.older.as_ref();
+    let known = older.and_then(|o| o.known.as_ref()).filter(|k| k.rules == rules_key(limits) && k.before == w.from);
+    let Some(known) = known.filter(|_| w.as_of <= as_of && older.is_some_and(|o| w.from <= o.before)) else {
+        tracing::info!(table = raw.table.name(), "the kept rows were judged by other rules, as of a later day or for a later reach: the file is read again");
+        return Ok(None);
+    };
+    if !stands_as_it_did(known, ids, id)? {
+        tracing::info!(table = raw.table.name(), "a product or campaign the older rows name changed standing: the file is read again");
+        return Ok(None);
+    }
+    // Today's index of each id the kept index stands for (null: not valid today).
+    let map = c.ids.clone().lazy().select([col(id)]).join(valid_ids(ids, id, idx), [col(id)], [col(id)], left_ordered()).collect()?;
+    let map = map.column(idx)?.u32()?.clone();
+    let same = map.null_count() == 0 && map.into_no_null_iter().enumerate().all(|(i, v)| v as usize == i);
+    let mut rows = c.rows.clone();
+    if !same {
+        let mapped = map.take(rows.column(idx)?.u32()?)?;
+        if mapped.null_count() > 0 {
+            tracing::info!(table = raw.table.name(), "a product or campaign the kept rows name changed standing: the file is read again");
+            return Ok(None);
+        }
+        rows.with_column(Column::from(mapped.into_series().with_name(idx.into())))?;
+    }
+    Ok(Some(rows))
 }
 
 /// The store tables judged as of one day, and the id frames the daily
@@ -447,6 +509,7 @@ fn finish(
     product_daily: DataFrame,
     campaign_daily: DataFrame,
     (pd_first, cd_first): (Option<Day>, Option<Day>),
+    daily_in: [u64; 2],
     min_day_fraction: f64,
     started: Instant,
 ) -> Result<(ValidBatch, StageReport), ValidateError> {
@@ -480,7 +543,7 @@ fn finish(
 
     // (Rows left unread before the reach are counted in the data quality,
     // not here: this stage's rows are the ones it hands on or drops.)
-    let rows_in = (raw.products.df.height() + raw.product_daily.df.height() + raw.campaigns.df.height() + raw.campaign_daily.df.height()) as u64;
+    let rows_in = (raw.products.df.height() + raw.campaigns.df.height()) as u64 + daily_in[0] + daily_in[1];
     let rows_out = (products.height() + product_daily.height() + campaigns.height() + campaign_daily.height()) as u64;
     quarantine.sort_by(|a, b| (a.table, a.line).cmp(&(b.table, b.line)));
     let report = StageReport::new("validate", started, rows_in, rows_out);
@@ -496,6 +559,7 @@ fn finish(
             quarantine,
             quality,
             checks: Vec::new(),
+            kept: Vec::new(),
         },
         report,
     ))
@@ -567,7 +631,8 @@ impl RangeValidator {
         let (campaign_daily, cd_first) = cd
             .cut(&stores.campaign_ids, col::CAMPAIGN_ID, CIDX, Table::CampaignDaily, as_of, reach, &mut stores.quality, &mut stores.quarantine)
             .map_err(err(Table::CampaignDaily))?;
-        finish(&self.raw, as_of, stores, product_daily, campaign_daily, (pd_first, cd_first), self.min_day_fraction, started)
+        let daily_in = [self.raw.product_daily.df.height() as u64, self.raw.campaign_daily.df.height() as u64];
+        finish(&self.raw, as_of, stores, product_daily, campaign_daily, (pd_first, cd_first), daily_in, self.min_day_fraction, started)
     }
 
     /// The day validated whole, its daily rows from `reach` on.
@@ -610,6 +675,7 @@ fn judge(
     limits: &ValidateSettings,
 ) -> PolarsResult<Option<Judged>> {
     let (checked, valid) = check_daily(raw, ids, id, idx, last, limits)?;
+    let valid = without_line(&valid)?;
     let lines: Vec<u64> = checked.bad.iter().map(|b| b.0).collect();
     let info = raw
         .df
@@ -811,10 +877,15 @@ fn check_daily(
         .valid
         .clone()
         .lazy()
-        .drop(cols(["__id_future", id, col::LINE]))
+        .drop(cols(["__id_future", id]))
         .with_column(as_day(col(col::DATE)).alias(col::DATE))
         .collect()?;
     Ok((checked, valid))
+}
+
+/// A daily table's valid rows as handed on: without their `__line`.
+fn without_line(df: &DataFrame) -> PolarsResult<DataFrame> {
+    df.drop(col::LINE)
 }
 
 /// The version of the rules a daily table's rows are judged by: part of
@@ -842,6 +913,10 @@ struct Older {
     /// The part an earlier run's check covered (its quarantine final):
     /// the rows dated before its `before`.
     carried: Option<OlderCheck>,
+    /// Of `rows`, those an earlier run kept (valid then, not judged now).
+    moved: u64,
+    /// Rows an earlier run kept that this run hands on (not among `rows`).
+    window: u64,
 }
 
 impl Older {
@@ -945,14 +1020,45 @@ fn check_older(older: LazyFrame, t: Table, ids: &DataFrame, id: &'static str, id
         last_line: summary.column("last")?.u64()?.get(0).unwrap_or(0),
         ids: [valid, unknown, future_ids],
         carried: None,
+        moved: 0,
+        window: 0,
     })
 }
 
+/// A daily table judged: its valid rows (in file order), the counts and
+/// bad rows of those read and of the older ones.
+struct Parts {
+    table: Table,
+    checked: Checked,
+    valid: DataFrame,
+    /// `valid` with each row's `__line`.
+    lined: DataFrame,
+    older: Older,
+    /// The rows judged or handed on from an earlier run's.
+    rows_in: u64,
+    /// Where the rows handed on begin (None: the table was read whole).
+    reach: Option<Day>,
+    /// Whether a later run can tell the file unchanged.
+    marked: bool,
+}
+
+impl Parts {
+    /// The valid rows to keep for the next run: when every row from the
+    /// reach on was valid (none bad, none after as_of) and the file marked.
+    fn keep(&self, ids: &DataFrame, id: &str, idx: &str, as_of: Day) -> PolarsResult<Option<Keep>> {
+        let Some(from) = self.reach.filter(|_| self.marked && self.checked.bad.is_empty() && self.checked.after_as_of == 0) else { return Ok(None) };
+        let ids = valid_ids(ids, id, idx).sort([idx], SortMultipleOptions::default()).select([col(id)]).collect()?;
+        Ok(Some(Keep { table: self.table, rows: self.lined.clone(), ids, from, as_of }))
+    }
+}
+
 /// Both parts of a daily table: the rows read ([`check_daily`]) and the
-/// older ones, when left unread ([`check_older_rows`]).
-fn check_daily_parts(raw: &RawTable, ids: &DataFrame, id: &'static str, idx: &'static str, as_of: Day, limits: &ValidateSettings) -> Result<(Checked, DataFrame, Older), PolarsError> {
+/// older ones, when left unread ([`check_older_rows`]); with `kept`, the
+/// rows an earlier run kept (indexed as today, [`with_kept`]), which come
+/// before the rows read.
+fn check_daily_parts(raw: &RawTable, kept: Option<DataFrame>, ids: &DataFrame, id: &'static str, idx: &'static str, as_of: Day, limits: &ValidateSettings) -> Result<Parts, PolarsError> {
     let started = Instant::now();
-    let (checked, valid) = check_daily(raw, ids, id, idx, as_of, limits)?;
+    let (mut checked, mut valid) = check_daily(raw, ids, id, idx, as_of, limits)?;
     let read_ms = started.elapsed().as_millis() as u64;
     // The older rows are read here, not by the connector: a reader that
     // panics on a corrupt file (polars' parquet reader can) fails the table.
@@ -961,6 +1067,11 @@ fn check_daily_parts(raw: &RawTable, ids: &DataFrame, id: &'static str, idx: &'s
             .unwrap_or_else(|_| Err(PolarsError::ComputeError(format!("the reader failed on {}", raw.source.describe()).into())))?,
         None => Older::default(),
     };
+    let mut older = older;
+    let reach = raw.older.as_ref().map(|o| o.before);
+    if let (Some(kept), Some(reach)) = (kept, reach) {
+        valid = after_kept(kept, valid, &mut checked, &mut older, raw.table, ids, id, idx, reach)?;
+    }
     tracing::debug!(
         table = raw.table.name(),
         rows = raw.df.height(),
@@ -968,9 +1079,53 @@ fn check_daily_parts(raw: &RawTable, ids: &DataFrame, id: &'static str, idx: &'s
         older_rows = older.rows,
         carried_rows = older.carried.as_ref().map_or(0, |k| k.rows),
         older_ms = started.elapsed().as_millis() as u64 - read_ms,
+        kept_rows = older.window + older.moved,
         "daily table checked"
     );
-    Ok((checked, valid, older))
+    let rows_in = raw.df.height() as u64 + older.window;
+    let marked = raw.older.as_ref().is_some_and(|o| o.mark.is_some());
+    Ok(Parts { table: raw.table, valid: without_line(&valid)?, lined: valid, checked, older, rows_in, reach, marked })
+}
+
+/// The valid rows: an earlier run's kept ones from the reach on, then the
+/// new ones (those whose key a kept row has are repeats, quarantined). The
+/// kept rows dated before the reach join the older rows' count.
+#[allow(clippy::too_many_arguments)]
+fn after_kept(kept: DataFrame, new: DataFrame, checked: &mut Checked, older: &mut Older, t: Table, ids: &DataFrame, id: &str, idx: &str, reach: Day) -> PolarsResult<DataFrame> {
+    let date = col(col::DATE);
+    let moved = kept.clone().lazy().filter(date.clone().lt(lit(reach)));
+    let summary = moved
+        .clone()
+        .select([len().cast(DataType::UInt64).alias("n"), col(col::DATE).min().alias("first"), col(col::LINE).cast(DataType::UInt64).max().alias("last")])
+        .collect()?;
+    let n = summary.column("n")?.u64()?.get(0).unwrap_or(0);
+    if n > 0 {
+        older.rows += n;
+        older.moved += n;
+        older.first_day = older.first_day.into_iter().chain(summary.column("first")?.i32()?.get(0)).min();
+        older.last_line = older.last_line.max(summary.column("last")?.u64()?.get(0).unwrap_or(0));
+        let named = valid_ids(ids, id, idx).semi_join(moved.select([col(idx).unique()]), col(idx), col(idx)).select([col(id)]).collect()?;
+        older.ids[0].extend(named.column(id)?.str()?.iter().flatten().map(str::to_string));
+    }
+    let kept = if n > 0 { kept.lazy().filter(date.clone().gt_eq(lit(reach))).collect()? } else { kept };
+    older.window = kept.height() as u64;
+    if new.height() == 0 {
+        return Ok(kept);
+    }
+    // A repeat of a kept row's key: only kept rows as late as the new ones can be one.
+    let first_new = new.column(col::DATE)?.i32()?.min().unwrap_or(Day::MIN);
+    let keys = kept.clone().lazy().filter(date.gt_eq(lit(first_new))).select([daily_key(idx).alias(KEY)]).collect()?;
+    let new = if keys.height() == 0 {
+        new
+    } else {
+        let flagged = new.lazy().with_column(daily_key(idx).is_in(lit(keys.column(KEY)?.as_materialized_series().clone()).implode(false), false).alias(DUP)).collect()?;
+        let repeats = flagged.clone().lazy().filter(col(DUP)).select([col(col::LINE).cast(DataType::UInt64)]).collect()?;
+        checked.bad.extend(repeats.column(col::LINE)?.u64()?.iter().flatten().map(|line| (line, duplicate_reason(t), "*")));
+        flagged.lazy().filter(col(DUP).not()).drop(cols([DUP])).collect()?
+    };
+    let mut all = kept;
+    all.vstack_mut(&new)?;
+    Ok(all)
 }
 
 /// The table's counts and quarantine, the read rows' and the older ones'
@@ -979,15 +1134,20 @@ fn check_daily_parts(raw: &RawTable, ids: &DataFrame, id: &'static str, idx: &'s
 fn record(raw: &RawTable, checked: Checked, older: Older, limits: &ValidateSettings, quality: &mut DataQuality, quarantine: &mut Vec<QuarantinedRow>) -> Option<StoredCheck> {
     let t = raw.table;
     let carried = older.carried.unwrap_or_default();
-    *quality.rows_read.get_mut(t) = raw.df.height() as u64 + older.rows + carried.rows;
+    *quality.rows_read.get_mut(t) = raw.df.height() as u64 + older.rows + carried.rows + older.window;
     *quality.rows_after_as_of.get_mut(t) = checked.after_as_of + older.after_as_of + carried.after_as_of;
     let older_bad = quarantined(raw, older.bad).into_iter().map(|(_, q)| q);
     let older_quarantine: Vec<QuarantinedRow> = carried.quarantine.iter().cloned().chain(older_bad).collect();
     *quality.rows_quarantined.get_mut(t) = (checked.bad.len() + older_quarantine.len()) as u64;
     quarantine.extend(quarantined(raw, checked.bad).into_iter().map(|(_, q)| q));
     quarantine.extend(older_quarantine.iter().cloned());
-    if carried.rows > 0 {
-        quality.carried.push(CarriedCheck { table: t, before: date_of(carried.before).to_string(), rows: carried.rows });
+    let kept = older.moved + older.window;
+    if carried.rows + kept > 0 {
+        quality.carried.push(CarriedCheck { table: t, before: date_of(match &raw.older {
+            Some(o) if kept > 0 => o.before,
+            _ => carried.before,
+        })
+        .to_string(), rows: carried.rows + kept, kept });
     }
     let o = raw.older.as_ref()?;
     let mark = o.mark.clone()?;
@@ -1010,7 +1170,7 @@ fn record(raw: &RawTable, checked: Checked, older: Older, limits: &ValidateSetti
         unknown_ids: merge(carried.unknown_ids, unknown),
         future_ids: merge(carried.future_ids, future),
     };
-    Some(StoredCheck { table: t, source: raw.source.describe(), mark, check })
+    Some(StoredCheck { table: t, source: raw.source.describe(), mark, check, window: None })
 }
 
 /// The bad rows `(record, reason, column)` as quarantined rows, each with

@@ -1,0 +1,96 @@
+//! The valid rows a run keeps for the next one (issue 17,
+//! `history.validated_dir`): a daily table's rows from the run's reach on,
+//! as it handed them on, with the ids its index stands for. The next run
+//! over a file that only grew reads these instead of parsing and judging
+//! the same rows again ([`crate::model::batch::CachedRows`]).
+//!
+//! Two Parquet files per table and run, named by the run, each with its
+//! hash in the database's check: a file that is not the one kept is never
+//! read (the table is then read from the feed).
+
+use std::io::Cursor;
+use std::path::Path;
+
+use polars::prelude::*;
+
+use crate::model::batch::Window;
+use crate::model::contract::Table;
+use crate::model::day::Day;
+
+fn hash(bytes: &[u8]) -> String {
+    format!("{:032x}", xxhash_rust::xxh3::xxh3_128(bytes))
+}
+
+/// A kept window's rows and ids, each read only when its file is the one kept.
+pub fn read(dir: &Path, w: &Window) -> Result<(DataFrame, DataFrame), String> {
+    let load = |name: &str, kept: &str| -> Result<DataFrame, String> {
+        let path = dir.join(name);
+        let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        if hash(&bytes) != kept {
+            return Err(format!("{}: not the file that was kept", path.display()));
+        }
+        ParquetReader::new(Cursor::new(bytes)).finish().map_err(|e| format!("{}: {e}", path.display()))
+    };
+    let (rows, ids) = std::thread::scope(|s| {
+        let ids = s.spawn(|| load(&w.ids_file, &w.ids_hash));
+        (load(&w.rows_file, &w.rows_hash), ids.join().unwrap_or_else(|_| Err("the reader failed".into())))
+    });
+    let rows = rows?;
+    if rows.height() as u64 != w.rows {
+        return Err(format!("{}: {} rows, {} kept", w.rows_file, rows.height(), w.rows));
+    }
+    Ok((rows, ids?))
+}
+
+/// A run's valid rows of `table` from `from` on and the ids of its index,
+/// to keep.
+#[derive(Debug, Clone)]
+pub struct Keep {
+    pub table: Table,
+    /// `__line`, the index, date and the values, in file order.
+    pub rows: DataFrame,
+    /// The ids, in index order.
+    pub ids: DataFrame,
+    pub from: Day,
+    pub as_of: Day,
+}
+
+/// Writes a window's two files (under a temporary name first, so a file by
+/// its final name is always whole).
+pub fn write(dir: &Path, run_id: &str, keep: &Keep) -> Result<Window, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let put = |df: &DataFrame, what: &str| -> Result<(String, String), String> {
+        let name = format!("{}.{run_id}.{what}.parquet", keep.table.name());
+        let path = dir.join(&name);
+        let mut bytes = Vec::new();
+        ParquetWriter::new(&mut bytes)
+            .with_compression(ParquetCompression::Uncompressed)
+            .with_statistics(StatisticsOptions::empty())
+            .finish(&mut df.clone())
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let tmp = dir.join(format!("{name}.tmp"));
+        std::fs::write(&tmp, &bytes).and_then(|_| std::fs::rename(&tmp, &path)).map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok((name, hash(&bytes)))
+    };
+    let ((rows_file, rows_hash), (ids_file, ids_hash)) = std::thread::scope(|s| {
+        let ids = s.spawn(|| put(&keep.ids, "ids"));
+        Ok::<_, String>((put(&keep.rows, "rows")?, ids.join().unwrap_or_else(|_| Err("the writer failed".into()))?))
+    })?;
+    Ok(Window { rows_file, ids_file, rows_hash, ids_hash, rows: keep.rows.height() as u64, from: keep.from, as_of: keep.as_of })
+}
+
+/// Removes the directory's window files of `table` but `keep`'s (the
+/// earlier runs' ones, and any a crash left half written).
+pub fn prune(dir: &Path, table: Table, keep: Option<&Window>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let prefix = format!("{}.", table.name());
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        let kept = keep.is_some_and(|w| name == w.rows_file || name == w.ids_file);
+        if name.starts_with(&prefix) && (name.ends_with(".parquet") || name.ends_with(".tmp")) && !kept {
+            if let Err(err) = std::fs::remove_file(e.path()) {
+                tracing::warn!(path = %e.path().display(), error = %err, "an old window file was not removed");
+            }
+        }
+    }
+}
