@@ -238,10 +238,15 @@ impl KeptWindows {
     /// Stores the checks, each with its table's window where one was
     /// written, then removes the windows no check names any more.
     async fn finish(self, db: &Db, mut checks: Vec<crate::model::batch::StoredCheck>) {
+        let waited = std::time::Instant::now();
         let written = match self.writing {
             Some((dir, writing)) => Some((dir, writing.join().unwrap_or_default())),
             None => None,
         };
+        if let Some((dir, windows)) = &written {
+            let rows: u64 = windows.iter().filter_map(|(_, w)| w.as_ref().ok()).map(|w| w.rows).sum();
+            tracing::debug!(dir = %dir.display(), rows, waited_ms = waited.elapsed().as_millis() as u64, "the valid rows kept for the next run");
+        }
         if let Some((_, windows)) = &written {
             for (table, w) in windows {
                 match (w, checks.iter_mut().find(|c| c.table == *table)) {
