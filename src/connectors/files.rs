@@ -122,19 +122,9 @@ fn read_csv_window(csv: &Path, table: Table, key: &'static str, reach: Day, k: &
         tracing::info!(path = %csv.display(), "the file changed before its end: read whole again");
         return Ok(None);
     };
-    let (rows, ids) = match kept {
-        Ok(Ok(kept)) => kept,
-        Ok(Err(e)) => {
-            tracing::info!(error = %e, "the kept rows were not read back: the file is read again");
-            return Ok(None);
-        }
-        Err(_) => return Ok(None),
-    };
+    let Some((rows, ids)) = read_back(kept) else { return Ok(None) };
     let new = parsed?.df;
-    let date = col(col::DATE).cast(DataType::Int32);
-    let late = new.clone().lazy().filter(date.lt(lit(reach))).select([len().alias("n")]).collect().map_err(read_err(csv))?;
-    if late.column("n").and_then(|c| c.cast(&DataType::UInt64)).map_err(read_err(csv))?.u64().map_err(read_err(csv))?.get(0).unwrap_or(0) > 0 {
-        tracing::info!(path = %csv.display(), "rows dated before the reach were added: the file is read again");
+    if dated_before(&new, reach, csv)? {
         return Ok(None);
     }
     // The next run's mark: this whole file, and where the rows it needs
@@ -157,12 +147,39 @@ fn read_csv_window(csv: &Path, table: Table, key: &'static str, reach: Day, k: &
         None
     };
     tracing::debug!(path = %csv.display(), kept = rows.height(), new = new.height(), "csv read after its kept rows");
-    let empty = new.clear().lazy();
-    let older = OlderRows { rows: empty, before: reach, known: Some(k.check.clone()), mark, all: None };
     let (path, known) = (csv.to_path_buf(), StoredCheck { window: None, ..k.clone() });
     let reread: crate::model::batch::ReadAgain = Arc::new(move || read_csv_knowing(&path, table, key, reach, Some(&known)).map_err(|e| e.to_string()));
-    let cached = CachedRows { rows, ids, window: w.clone(), reread };
-    Ok(Some(RawTable { table, df: new, older: Some(older), cached: Some(cached), source: Source::Csv(csv.to_path_buf()) }))
+    Ok(Some(kept_table(table, new, reach, k, mark, CachedRows { rows, ids, window: w.clone(), reread }, Source::Csv(csv.to_path_buf()))))
+}
+
+/// The kept rows read back, or None (told why) when they could not be.
+fn read_back(kept: std::thread::Result<Result<(DataFrame, DataFrame), String>>) -> Option<(DataFrame, DataFrame)> {
+    match kept {
+        Ok(Ok(kept)) => Some(kept),
+        Ok(Err(e)) => {
+            tracing::info!(error = %e, "the kept rows were not read back: the file is read again");
+            None
+        }
+        Err(_) => None,
+    }
+}
+
+/// Whether any of the rows after the kept ones is dated before the reach
+/// (then the older rows' check may not hold: the file is read again).
+fn dated_before(new: &DataFrame, reach: Day, path: &Path) -> Result<bool, ConnectorError> {
+    let late = new.clone().lazy().filter(col(col::DATE).cast(DataType::Int32).lt(lit(reach))).select([len().cast(DataType::UInt64).alias("n")]).collect().map_err(read_err(path))?;
+    let late = late.column("n").map_err(read_err(path))?.u64().map_err(read_err(path))?.get(0).unwrap_or(0) > 0;
+    if late {
+        tracing::info!(path = %path.display(), "rows dated before the reach were added: the file is read again");
+    }
+    Ok(late)
+}
+
+/// A daily table read after its kept rows: `new` to judge, the earlier
+/// run's check of the older rows (none of them read), the kept rows.
+fn kept_table(table: Table, new: DataFrame, reach: Day, k: &StoredCheck, mark: Option<FileMark>, cached: CachedRows, source: Source) -> RawTable {
+    let older = OlderRows { rows: new.clear().lazy(), before: reach, known: Some(k.check.clone()), mark, all: None };
+    RawTable { table, df: new, older: Some(older), cached: Some(cached), source }
 }
 
 fn hex(h: u128) -> String {
@@ -529,14 +546,7 @@ fn read_parquet_window(path: &Path, table: Table, key: &'static str, reach: Day,
         tracing::info!(path = %path.display(), "the file's earlier row groups changed: read whole again");
         return Ok(None);
     }
-    let (rows, ids) = match kept {
-        Ok(Ok(kept)) => kept,
-        Ok(Err(e)) => {
-            tracing::info!(error = %e, "the kept rows were not read back: the file is read again");
-            return Ok(None);
-        }
-        Err(_) => return Ok(None),
-    };
+    let Some((rows, ids)) = read_back(kept) else { return Ok(None) };
     let rows = if rows.height() > 0 && old < k.mark.lines { rows.lazy().filter(col(col::LINE).cast(DataType::UInt64).lt_eq(lit(old))).collect().map_err(read_err(path))? } else { rows };
     let total: u64 = groups.iter().map(|g| g.rows).sum();
     let io = |e: std::io::Error| ConnectorError::Read { path: path.display().to_string(), message: e.to_string() };
@@ -548,19 +558,14 @@ fn read_parquet_window(path: &Path, table: Table, key: &'static str, reach: Day,
     let mut new = reader.with_slice(Some((old as usize, (total - old) as usize))).finish().map_err(read_err(path))?;
     new = new.with_row_index(col::LINE.into(), Some((old + 1) as IdxSize)).map_err(read_err(path))?;
     let new = new.lazy().select(parquet_casts(&schema, table)).collect().map_err(read_err(path))?;
-    let date = col(col::DATE).cast(DataType::Int32);
-    let late = new.clone().lazy().filter(date.lt(lit(reach))).select([len().alias("n")]).collect().map_err(read_err(path))?;
-    if late.column("n").and_then(|c| c.cast(&DataType::UInt64)).map_err(read_err(path))?.u64().map_err(read_err(path))?.get(0).unwrap_or(0) > 0 {
-        tracing::info!(path = %path.display(), "rows dated before the reach were added: the file is read again");
+    if dated_before(&new, reach, path)? {
         return Ok(None);
     }
     tracing::debug!(path = %path.display(), kept = rows.height(), new = new.height(), "parquet read after its kept rows");
     let mark = Some(FileMark { fingerprint: Fingerprint::Parquet { groups: groups.into_iter().map(|g| (g.rows, g.hash)).collect() }, lines: total });
-    let older = OlderRows { rows: new.clear().lazy(), before: reach, known: Some(k.check.clone()), mark, all: None };
     let (file, known) = (path.to_path_buf(), StoredCheck { window: None, ..k.clone() });
     let reread: crate::model::batch::ReadAgain = Arc::new(move || read_parquet(&file, table, key, Some(reach), Some(&known)).map_err(|e| e.to_string()));
-    let cached = CachedRows { rows, ids, window: w.clone(), reread };
-    Ok(Some(RawTable { table, df: new, older: Some(older), cached: Some(cached), source: Source::Parquet(path.to_path_buf()) }))
+    Ok(Some(kept_table(table, new, reach, k, mark, CachedRows { rows, ids, window: w.clone(), reread }, Source::Parquet(path.to_path_buf()))))
 }
 
 fn read_parquet(path: &Path, table: Table, key: &'static str, reach: Option<Day>, known: Option<&StoredCheck>) -> Result<RawTable, ConnectorError> {

@@ -1141,13 +1141,15 @@ fn record(raw: &RawTable, checked: Checked, older: Older, limits: &ValidateSetti
     *quality.rows_quarantined.get_mut(t) = (checked.bad.len() + older_quarantine.len()) as u64;
     quarantine.extend(quarantined(raw, checked.bad).into_iter().map(|(_, q)| q));
     quarantine.extend(older_quarantine.iter().cloned());
+    // Carried: the earlier check's rows, and the kept ones (those now dated
+    // before the reach among the rows before it, the rest from it on).
     let kept = older.moved + older.window;
     if carried.rows + kept > 0 {
-        quality.carried.push(CarriedCheck { table: t, before: date_of(match &raw.older {
+        let before = match &raw.older {
             Some(o) if kept > 0 => o.before,
             _ => carried.before,
-        })
-        .to_string(), rows: carried.rows + kept, kept });
+        };
+        quality.carried.push(CarriedCheck { table: t, before: date_of(before).to_string(), rows: carried.rows + kept, kept: older.window });
     }
     let o = raw.older.as_ref()?;
     let mark = o.mark.clone()?;
