@@ -1062,12 +1062,14 @@ fn check_daily_parts(raw: &RawTable, kept: Option<DataFrame>, ids: &DataFrame, i
     let read_ms = started.elapsed().as_millis() as u64;
     // The older rows are read here, not by the connector: a reader that
     // panics on a corrupt file (polars' parquet reader can) fails the table.
-    let older = match &raw.older {
-        Some(o) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check_older_rows(o, raw.table, ids, id, idx, limits)))
+    let mut older = match (&raw.older, &kept) {
+        // Read after kept rows: no older row was read, and the earlier
+        // run's check of them stands ([`kept_today`] made sure).
+        (Some(o), Some(_)) => Older { carried: o.known.clone(), ..Older::default() },
+        (Some(o), None) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check_older_rows(o, raw.table, ids, id, idx, limits)))
             .unwrap_or_else(|_| Err(PolarsError::ComputeError(format!("the reader failed on {}", raw.source.describe()).into())))?,
-        None => Older::default(),
+        (None, _) => Older::default(),
     };
-    let mut older = older;
     let reach = raw.older.as_ref().map(|o| o.before);
     if let (Some(kept), Some(reach)) = (kept, reach) {
         valid = after_kept(kept, valid, &mut checked, &mut older, raw.table, ids, id, idx, reach)?;
