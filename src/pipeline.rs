@@ -224,14 +224,19 @@ pub async fn learn(db: &Db, valid: &ValidBatch, s: &Settings, run_id: &str) -> R
 
 /// The daily tables' valid rows a run keeps for the next one, being written.
 struct KeptWindows {
-    writing: Option<(PathBuf, std::thread::JoinHandle<Vec<(crate::model::contract::Table, std::result::Result<crate::model::batch::Window, String>)>>)>,
+    /// The directory, and the thread writing: each table's window, and the milliseconds it took.
+    writing: Option<(PathBuf, std::thread::JoinHandle<(Vec<(crate::model::contract::Table, std::result::Result<crate::model::batch::Window, String>)>, u64)>)>,
 }
 
 impl KeptWindows {
     fn start(dir: Option<PathBuf>, kept: Vec<crate::connectors::window::Keep>, run_id: &str) -> KeptWindows {
         let Some(dir) = dir else { return KeptWindows { writing: None } };
         let (to, run_id) = (dir.clone(), run_id.to_string());
-        let writing = std::thread::spawn(move || kept.iter().map(|k| (k.table, crate::connectors::window::write(&to, &run_id, k))).collect());
+        let writing = std::thread::spawn(move || {
+            let t = std::time::Instant::now();
+            let windows = kept.iter().map(|k| (k.table, crate::connectors::window::write(&to, &run_id, k))).collect();
+            (windows, t.elapsed().as_millis() as u64)
+        });
         KeptWindows { writing: Some((dir, writing)) }
     }
 
@@ -243,10 +248,11 @@ impl KeptWindows {
             Some((dir, writing)) => Some((dir, writing.join().unwrap_or_default())),
             None => None,
         };
-        if let Some((dir, windows)) = &written {
+        let written = written.map(|(dir, (windows, write_ms))| {
             let rows: u64 = windows.iter().filter_map(|(_, w)| w.as_ref().ok()).map(|w| w.rows).sum();
-            tracing::debug!(dir = %dir.display(), rows, waited_ms = waited.elapsed().as_millis() as u64, "the valid rows kept for the next run");
-        }
+            tracing::debug!(dir = %dir.display(), rows, write_ms, waited_ms = waited.elapsed().as_millis() as u64, "the valid rows kept for the next run");
+            (dir, windows)
+        });
         if let Some((_, windows)) = &written {
             for (table, w) in windows {
                 match (w, checks.iter_mut().find(|c| c.table == *table)) {

@@ -653,3 +653,53 @@ fn the_next_days_run_carries_the_older_rows_check_over_and_judges_as_a_fresh_dat
         }
     }
 }
+
+/// The decisions on the 10k set (issue 17's medium size: 10,000 products ×
+/// 1,000 campaigns × 365 days, CSV in date order, as `scripts/bench.sh`
+/// makes it) are those of reading every row, as each run did before runs
+/// read only their reach: from the reach alone, and on the next day with
+/// the older rows' check carried over and the kept rows read back.
+#[test]
+fn the_ten_thousand_product_set_decides_as_a_whole_history_read_on_a_first_run_and_the_next_day() {
+    let (day1, day2): (NaiveDate, NaiveDate) = ("2026-06-29".parse().unwrap(), "2026-06-30".parse().unwrap());
+    let (before, after, data) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    for (dir, until) in [(before.path(), day1), (after.path(), day2)] {
+        let o = GenerateOptions { seed: 17, products: 10_000, campaigns: 1_000, days: 366, as_of: day2, format: Format::Csv, faults: false, progress: false, order: RowOrder::Date, until: Some(until) };
+        generate(dir, &o).unwrap();
+    }
+    let mut s = Settings::default();
+    s.decisions.policy = serde_json::from_value(Value::String("profit".into())).unwrap();
+    let as_of = day_of(day2);
+    let planned = |reach: Option<Day>| {
+        let (valid, plan, _) = plan_day(&s, batch(after.path(), reach), as_of, None, "scale-test").unwrap();
+        let decided: Vec<(String, Value, Vec<String>)> = plan.campaigns.iter().map(|c| (c.row.campaign_id.clone(), serde_json::to_value(c.verdict.decision).unwrap(), c.verdict.reasons.clone())).collect();
+        (format!("{:?}|{:?}|{:?}", plan.campaigns, plan.actions, plan.new_campaigns), format!("{:?} {:?}", valid.quality, valid.quarantine.len()), decided)
+    };
+    let (whole, whole_quality, decided) = planned(None);
+    let (reached, reached_quality, _) = planned(Some(needed_from(as_of, &s)));
+    // The generator's 1,000 campaigns, less those not live on the day.
+    assert!(decided.len() > 900, "{} campaigns decided", decided.len());
+    assert!(reached == whole, "the decisions of a read from the reach differ from a whole history read's");
+    assert_eq!(reached_quality, whole_quality);
+
+    let config = "[demo]\nenabled = false\n[decisions]\npolicy = \"profit\"\n";
+    copy_files(before.path(), data.path());
+    let app = App::new(data.path(), config);
+    dry_run(&app, &day1.to_string());
+    copy_files(after.path(), data.path());
+    let next = dry_run(&app, &day2.to_string());
+    let fresh = dry_run(&App::new(data.path(), config), &day2.to_string());
+    assert_eq!(carried(&next).len(), 2, "{}", next["data_quality"]);
+    assert!(kept_rows(&next, "product_daily") > 10_000 * 40 && kept_rows(&next, "campaign_daily") > 1_000 * 40, "{}", next["data_quality"]);
+    assert!(judged(&next) == judged(&fresh), "the next day's run judges otherwise than a fresh database");
+    // And the run's decisions are the whole history read's, campaign by campaign.
+    let reported: Vec<(String, Value, Vec<String>)> = next["campaigns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["campaign_id"].as_str().unwrap().to_string(), c["decision"].clone(), serde_json::from_value(c["reasons"].clone()).unwrap()))
+        .collect();
+    assert_eq!(reported.len(), decided.len());
+    let differ: Vec<_> = reported.iter().zip(&decided).filter(|(a, b)| a != b).take(3).collect();
+    assert!(differ.is_empty(), "the run and the whole history read decide otherwise: {differ:?}");
+}

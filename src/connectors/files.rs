@@ -111,14 +111,29 @@ fn read_csv_window(csv: &Path, table: Table, key: &'static str, reach: Day, k: &
     let Some(w) = k.window.as_ref().filter(|w| w.from <= reach && k.check.before == w.from) else { return Ok(None) };
     let Fingerprint::Csv { bytes, hash, from } = &k.mark.fingerprint else { return Ok(None) };
     let after = CsvTail { offset: *bytes, line: k.mark.lines + 1 };
+    // The lines are counted from where the last run's needed rows began
+    // (the bytes before it are only hashed): this run's begin after it.
+    let count = from.filter(|f| f.offset <= *bytes).unwrap_or(CsvTail { offset: 0, line: 1 });
     // The whole file hashed, the kept rows read back and the new ones parsed, side by side.
-    let (parsed, hashed, kept) = std::thread::scope(|s| {
-        let hashed = s.spawn(|| hash_csv(csv, Some(*bytes)));
-        let kept = s.spawn(|| super::window::read(dir, w));
-        let parsed = read_csv_from(csv, table, key, after);
+    let ((parsed, parse_ms), hashed, kept) = std::thread::scope(|s| {
+        let hashed = s.spawn(|| {
+            let t = std::time::Instant::now();
+            (hash_csv_counting(csv, Some(*bytes), count), t.elapsed().as_millis() as u64)
+        });
+        let kept = s.spawn(|| {
+            let t = std::time::Instant::now();
+            (super::window::read(dir, w), t.elapsed().as_millis() as u64)
+        });
+        let t = std::time::Instant::now();
+        let parsed = (read_csv_from(csv, table, key, after), t.elapsed().as_millis() as u64);
         (parsed, hashed.join(), kept.join())
     });
-    let Some(h) = hashed.ok().and_then(Result::ok).filter(|h| h.at.map(hex).as_deref() == Some(hash.as_str())) else {
+    let (hashed, hash_ms) = hashed.map_or((None, 0), |(h, ms)| (h.ok(), ms));
+    let (kept, kept_ms) = match kept {
+        Ok((k, ms)) => (Ok(k), ms),
+        Err(e) => (Err(e), 0),
+    };
+    let Some(h) = hashed.filter(|h| h.at.map(hex).as_deref() == Some(hash.as_str())) else {
         tracing::info!(path = %csv.display(), "the file changed before its end: read whole again");
         return Ok(None);
     };
@@ -137,8 +152,9 @@ fn read_csv_window(csv: &Path, table: Table, key: &'static str, reach: Day, k: &
             Some(l) => Some(l),
             None => first_line(new.clone().lazy()).map_err(read_err(csv))?,
         };
-        let from = if h.plain && h.newlines == lines && lines > 0 {
-            line_start(csv, &h.starts, first.unwrap_or(lines + 1)).ok().map(|offset| CsvTail { offset, line: first.unwrap_or(lines + 1) })
+        let from = if h.lines_are_records(lines) {
+            let line = first.unwrap_or(lines + 1);
+            line_start(csv, &h.starts, line).ok().map(|offset| CsvTail { offset, line }).or(*from)
         } else {
             *from
         };
@@ -146,7 +162,7 @@ fn read_csv_window(csv: &Path, table: Table, key: &'static str, reach: Day, k: &
     } else {
         None
     };
-    tracing::debug!(path = %csv.display(), kept = rows.height(), new = new.height(), "csv read after its kept rows");
+    tracing::debug!(path = %csv.display(), kept = rows.height(), new = new.height(), hash_ms, kept_ms, parse_ms, "csv read after its kept rows");
     let (path, known) = (csv.to_path_buf(), StoredCheck { window: None, ..k.clone() });
     let reread: crate::model::batch::ReadAgain = Arc::new(move || read_csv_knowing(&path, table, key, reach, Some(&known)).map_err(|e| e.to_string()));
     Ok(Some(kept_table(table, new, reach, k, mark, CachedRows { rows, ids, window: w.clone(), reread }, Source::Csv(csv.to_path_buf()))))
@@ -188,30 +204,54 @@ fn hex(h: u128) -> String {
 
 /// A CSV file's bytes hashed in one pass: the whole file's hash and length,
 /// whether it ends a record (a line break outside quotes), the hash of its
-/// first `at` bytes when it has that many, and where its lines begin.
+/// first `at` bytes when it has that many, and, from a record on (the
+/// first by default), how many line breaks and quotes follow and where
+/// its lines begin.
 struct CsvHash {
     len: u64,
     whole: u128,
     at: Option<u128>,
     ends_record: bool,
-    /// Whether the file has no quote: then each line break ends a record.
+    /// Whether the bytes counted hold no quote: then each of their line
+    /// breaks ends a record.
     plain: bool,
     newlines: u64,
-    /// `starts[i]`: the byte where line `i * LINE_STEP + 1` begins.
-    starts: Vec<u64>,
+    starts: LineStarts,
+}
+
+impl CsvHash {
+    /// Whether line `lines` is the last record and each line after the
+    /// counting began is one record (so [`line_start`] finds records).
+    fn lines_are_records(&self, lines: u64) -> bool {
+        self.plain && lines > 0 && self.starts.line - 1 + self.newlines == lines
+    }
+}
+
+/// Where the lines of the counted bytes begin: `at[i]` is the byte where
+/// line `line + i * LINE_STEP` does.
+struct LineStarts {
+    line: u64,
+    at: Vec<u64>,
 }
 
 /// Lines between two of [`CsvHash::starts`].
 const LINE_STEP: u64 = 1 << 16;
 
 fn hash_csv(path: &Path, at: Option<u64>) -> std::io::Result<CsvHash> {
+    hash_csv_counting(path, at, CsvTail { offset: 0, line: 1 })
+}
+
+/// [`hash_csv`] counting from record `count` on (the bytes before it are
+/// only hashed): a record begins outside quotes, so the quotes before it
+/// are even, and the file ends a record as the bytes from it do.
+fn hash_csv_counting(path: &Path, at: Option<u64>, count: CsvTail) -> std::io::Result<CsvHash> {
     use std::io::Read;
     let mut file = File::open(path)?;
     let mut hasher = xxhash_rust::xxh3::Xxh3::new();
     let mut buf = vec![0u8; 1 << 20];
     let (mut len, mut quotes, mut newlines, mut last) = (0u64, 0u64, 0u64, 0u8);
     let mut prefix = None;
-    let mut starts = vec![0u64];
+    let mut starts = vec![count.offset];
     loop {
         let n = file.read(&mut buf)?;
         if n == 0 {
@@ -227,27 +267,31 @@ fn hash_csv(path: &Path, at: Option<u64>) -> std::io::Result<CsvHash> {
             }
             _ => hasher.update(chunk),
         }
-        quotes += count_byte(chunk, b'"');
-        let here = count_byte(chunk, b'\n');
+        last = chunk[n - 1];
+        // The part of the chunk counted, from `count.offset` on.
+        let skipped = count.offset.saturating_sub(len).min(n as u64) as usize;
+        let (base, counted) = (len + skipped as u64, &chunk[skipped..]);
+        len += n as u64;
+        quotes += count_byte(counted, b'"');
+        let here = count_byte(counted, b'\n');
         // The line starts this chunk holds (rarely more than none).
         let mut next = starts.len() as u64 * LINE_STEP;
         if newlines + here >= next {
             let mut seen = newlines;
-            for i in memchr::memchr_iter(b'\n', chunk) {
+            for i in memchr::memchr_iter(b'\n', counted) {
                 seen += 1;
                 if seen == next {
-                    starts.push(len + i as u64 + 1);
+                    starts.push(base + i as u64 + 1);
                     next += LINE_STEP;
                 }
             }
         }
         newlines += here;
-        last = chunk[n - 1];
-        len += n as u64;
     }
     if at == Some(0) {
         prefix = Some(xxhash_rust::xxh3::Xxh3::new().digest128());
     }
+    let starts = LineStarts { line: count.line, at: starts };
     Ok(CsvHash { len, whole: hasher.digest128(), at: prefix, ends_record: last == b'\n' && quotes % 2 == 0, plain: quotes == 0, newlines, starts })
 }
 
@@ -260,11 +304,14 @@ fn count_byte(bytes: &[u8], byte: u8) -> u64 {
 
 /// The byte where line `line` begins (the file's length for the line
 /// after its last), from the line starts [`hash_csv`] noted.
-fn line_start(path: &Path, starts: &[u64], line: u64) -> std::io::Result<u64> {
+fn line_start(path: &Path, starts: &LineStarts, line: u64) -> std::io::Result<u64> {
     use std::io::{Read, Seek, SeekFrom};
-    let i = (((line - 1) / LINE_STEP) as usize).min(starts.len() - 1);
-    let mut skip = (line - 1) - i as u64 * LINE_STEP;
-    let mut at = starts[i];
+    let Some(from) = line.checked_sub(starts.line) else {
+        return Err(std::io::Error::other(format!("line {line} is before the lines counted (from {})", starts.line)));
+    };
+    let i = ((from / LINE_STEP) as usize).min(starts.at.len() - 1);
+    let mut skip = from - i as u64 * LINE_STEP;
+    let mut at = starts.at[i];
     if skip == 0 {
         return Ok(at);
     }
@@ -438,7 +485,7 @@ fn split_csv(t: RawTable, reach: Day, path: &Path, known: Option<&StoredCheck>, 
             // Where the next run's read may begin: the first record this
             // run needs (dated from the reach on, or without a date). Known
             // only when every line break ends a record.
-            let from = if h.plain && h.newlines == lines && lines > 0 {
+            let from = if h.lines_are_records(lines) {
                 let first = first_line(df.clone().lazy()).map_err(read_err(path))?.unwrap_or(lines + 1);
                 line_start(path, &h.starts, first).ok().map(|offset| CsvTail { offset, line: first })
             } else {
