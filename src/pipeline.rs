@@ -390,17 +390,40 @@ async fn stages(cfg: &LoadedConfig, req: &RunRequest, db: &Db, run_id: &str, as_
     }
     report.llm = llm.usage.clone();
     let built_ms = lap();
+    // The report is rendered and written on a thread of its own while its
+    // decisions', actions' and quarantine's rows go into the database; the
+    // formats then join them in the same transaction.
+    let report = std::sync::Arc::new(report);
+    let rendering = {
+        let (report, dir, timeout) = (report.clone(), report_dir.clone(), std::time::Duration::from_secs_f64(s.report.chart_timeout_s));
+        tokio::task::spawn_blocking(move || {
+            let t = std::time::Instant::now();
+            let rendered = report::render(&report, timeout)?;
+            let rendered_ms = t.elapsed().as_millis() as u64;
+            report::write(&rendered, &dir)?;
+            Ok::<_, std::io::Error>((rendered, rendered_ms, t.elapsed().as_millis() as u64 - rendered_ms))
+        })
+    };
+    let (rows, rendering) = tokio::join!(
+        async {
+            let t = std::time::Instant::now();
+            db.store_report_rows(&report, &valid.quarantine).await.map(|r| (r, t.elapsed().as_millis() as u64))
+        },
+        rendering
+    );
     let report_error = |source| Error::Report { path: report_dir.display().to_string(), source };
-    let rendered = report::render(&report, std::time::Duration::from_secs_f64(s.report.chart_timeout_s)).map_err(report_error)?;
-    let rendered_ms = lap();
-    report::write(&rendered, &report_dir).map_err(report_error)?;
-    let written_ms = lap();
-    db.save_report(&report, &valid.quarantine, &rendered).await?;
+    let (rendered, rendered_ms, written_ms) = rendering.unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic())).map_err(report_error)?;
+    let (storing, rows_ms) = rows?;
+    let beside_ms = lap();
+    storing.finish(&rendered).await?;
     let stored_ms = lap();
+    let report = std::sync::Arc::try_unwrap(report).unwrap_or_else(|shared| (*shared).clone());
     tracing::info!(
         built_ms,
         rendered_ms,
         written_ms,
+        rows_ms,
+        beside_ms,
         stored_ms,
         bytes = rendered.json.len() + rendered.markdown.len() + rendered.csv.len() + rendered.html.len(),
         "report done"

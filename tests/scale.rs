@@ -471,7 +471,7 @@ fn in_the_kept_window(app: &App, data: &Path) {
     assert!(kept_rows(&start, "product_daily") > 0, "{}", start["data_quality"]);
     // The kept rows' file damaged: read whole again, alike.
     let validated = app.config().parent().unwrap().join("validated");
-    let rows_file = std::fs::read_dir(&validated).unwrap().map(|e| e.unwrap().path()).find(|p| p.display().to_string().contains("product_daily.") && p.display().to_string().ends_with(".rows.parquet")).unwrap();
+    let rows_file = std::fs::read_dir(&validated).unwrap().map(|e| e.unwrap().path()).find(|p| p.display().to_string().contains("product_daily.") && p.display().to_string().ends_with(".rows.arrow")).unwrap();
     std::fs::write(&rows_file, b"not what was kept").unwrap();
     let damaged = dry_run(app, AS_OF);
     assert_eq!(kept_rows(&damaged, "product_daily"), 0, "{}", damaged["data_quality"]);

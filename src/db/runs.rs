@@ -227,18 +227,35 @@ impl Db {
         Ok(runs)
     }
 
-    /// Stores a finished run's decisions, actions, quarantine and report in one transaction.
-    pub async fn save_report(&self, r: &Report, quarantine: &[QuarantinedRow], rendered: &Rendered) -> Result<(), DbError> {
+    /// Begins storing a finished run: its decisions, actions and quarantine
+    /// go into a transaction that [`StoringReport::finish`] ends with the
+    /// report's formats (the report is rendered meanwhile). Dropped
+    /// unfinished, nothing of it is stored.
+    pub async fn store_report_rows(&self, r: &Report, quarantine: &[QuarantinedRow]) -> Result<StoringReport, DbError> {
         let mut tx = self.pool.begin().await?;
         insert_decisions(&mut tx, self.is_postgres(), r).await?;
         insert_actions(&mut tx, self.is_postgres(), &r.run_id, &r.actions).await?;
         insert_quarantine(&mut tx, &r.run_id, quarantine).await?;
+        Ok(StoringReport { tx, run_id: r.run_id.clone() })
+    }
+}
+
+/// A run's rows stored, uncommitted, waiting for its rendered report.
+pub struct StoringReport {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    run_id: String,
+}
+
+impl StoringReport {
+    /// Stores the report's four formats, packed, and commits the run's rows with them.
+    pub async fn finish(self, rendered: &Rendered) -> Result<(), DbError> {
+        let StoringReport { mut tx, run_id } = self;
         let [json, markdown, csv, html] = pack(rendered)?;
         sqlx::query(
             "INSERT INTO reports (run_id, report_json, markdown, report_json_zst, markdown_zst, decisions_csv_zst, html_zst) \
              VALUES ($1, '', '', $2, $3, $4, $5)",
         )
-        .bind(r.run_id.clone())
+        .bind(run_id)
         .bind(json)
         .bind(markdown)
         .bind(csv)
@@ -248,7 +265,9 @@ impl Db {
         tx.commit().await?;
         Ok(())
     }
+}
 
+impl Db {
     /// A stored report in one format of a run, or of the newest run with a
     /// report; with the run id. `Ok(None)` when there is no such run;
     /// `Some((id, None))` when it predates that format.
