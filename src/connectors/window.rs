@@ -11,7 +11,6 @@
 //! into dictionaries, which took most of a large run's second core while
 //! the run went on), at about twice the bytes.
 
-use std::io::Cursor;
 use std::path::Path;
 
 use polars::prelude::*;
@@ -32,11 +31,18 @@ fn hash(bytes: &[u8]) -> String {
 pub fn read(dir: &Path, w: &Window) -> Result<(DataFrame, DataFrame), String> {
     let load = |name: &str, kept: &str| -> Result<DataFrame, String> {
         let path = dir.join(name);
-        let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        if hash(&bytes) != kept {
+        let failed = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+        let file = std::fs::File::open(&path).map_err(|e| failed(&e))?;
+        // Mapped, not read: the columns are the file's pages (no copy of
+        // hundreds of megabytes into fresh memory). Safety: the files in
+        // the directory are written whole under a temporary name and only
+        // ever renamed or removed, never changed in place.
+        let mapped = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| failed(&e))?;
+        if hash(&mapped) != kept {
             return Err(format!("{}: not the file that was kept", path.display()));
         }
-        IpcReader::new(Cursor::new(bytes)).finish().map_err(|e| format!("{}: {e}", path.display()))
+        drop(mapped);
+        unsafe { IpcReader::new(file).memory_mapped(Some(path.clone())) }.finish().map_err(|e| failed(&e))
     };
     let (rows, ids) = std::thread::scope(|s| {
         let ids = s.spawn(|| load(&w.ids_file, &w.ids_hash));

@@ -596,6 +596,9 @@ struct Judged {
     ids: DataFrame,
     /// (day, valid rows dated up to that day), by day.
     by_day: Vec<(Day, u64)>,
+    /// Whether the valid rows are in date order (a date-ordered export):
+    /// then a day's rows are a slice of them, cut without a copy.
+    in_date_order: bool,
     /// Each bad row, with its date and its id.
     bad: Vec<(QuarantinedRow, Option<Day>, Option<String>)>,
     rows: u64,
@@ -715,13 +718,29 @@ fn judge(
             Some((d?, total))
         })
         .collect();
+    let in_date_order = in_date_order(&valid)?;
     Ok(Some(Judged {
         valid,
         ids,
         by_day,
+        in_date_order,
         bad: bad.collect(),
         rows: raw.df.height() as u64,
     }))
+}
+
+/// Whether every row has a date, each no earlier than the row's before it.
+fn in_date_order(valid: &DataFrame) -> PolarsResult<bool> {
+    let dates = valid.column(col::DATE)?.i32()?;
+    let mut last = i32::MIN;
+    Ok(dates.null_count() == 0
+        && dates.downcast_iter().all(|chunk| {
+            chunk.values().iter().all(|&d| {
+                let ordered = d >= last;
+                last = d;
+                ordered
+            })
+        }))
 }
 
 /// The valid ids of an id frame ([`id_frame`]) with their index, in index order.
@@ -730,6 +749,11 @@ fn valid_ids(ids: &DataFrame, id: &str, idx: &str) -> LazyFrame {
 }
 
 impl Judged {
+    /// How many valid rows are dated up to `day`.
+    fn rows_up_to(&self, day: Day) -> u64 {
+        self.by_day.partition_point(|(d, _)| *d <= day).checked_sub(1).map_or(0, |k| self.by_day[k].1)
+    }
+
     /// The table as [`check_daily`] as of `as_of` would leave it, given that
     /// day's id frame (`ids`, [`id_frame`]: its valid ids indexed by
     /// `idx`, and its future ones), with the first valid day; only the rows from `reach`
@@ -758,15 +782,23 @@ impl Judged {
             .collect()?;
         let first = lookup.clone().lazy().select([col(FIRST).filter(col(idx).is_not_null().and(col(FIRST).lt_eq(lit(as_of)))).min()]).collect()?;
         let first = first.column(FIRST)?.i32()?.get(0);
-        let dates = col(col::DATE).lt_eq(lit(as_of));
-        let in_reach = match reach {
-            Some(r) => dates.and(col(col::DATE).gt_eq(lit(r))),
-            None => dates,
+        let mut valid = if self.in_date_order {
+            // The rows dated from the reach to as_of: those after the ones
+            // dated before the reach, up to the last dated as_of.
+            let (from, to) = (reach.map_or(0, |r| self.rows_up_to(r - 1)), self.rows_up_to(as_of));
+            self.valid.slice(from as i64, to.saturating_sub(from) as usize)
+        } else {
+            let dates = col(col::DATE).lt_eq(lit(as_of));
+            let in_reach = match reach {
+                Some(r) => dates.and(col(col::DATE).gt_eq(lit(r))),
+                None => dates,
+            };
+            self.valid.clone().lazy().filter(in_reach).collect()?
         };
-        let mut valid = self.valid.clone().lazy().filter(in_reach).collect()?;
         let mapped = lookup.column(idx)?.u32()?.take(valid.column(idx)?.u32()?)?;
+        let unknown = mapped.null_count() > 0;
         valid.with_column(Column::from(mapped.into_series().with_name(idx.into())))?;
-        let valid = valid.lazy().filter(col(idx).is_not_null()).collect()?;
+        let valid = if unknown { valid.lazy().filter(col(idx).is_not_null()).collect()? } else { valid };
         // A bad row is judged unless it is dated after as_of or its id is a
         // future one that day.
         let future_ids = ids.clone().lazy().filter(col(FUTURE)).select([col(id)]).collect()?;
@@ -789,7 +821,7 @@ impl Judged {
             .filter(|(_, (i, first))| i.is_none() && first.is_some_and(|f| f <= as_of))
             .map(|(k, _)| k as u32)
             .collect();
-        let mut valid_rows = self.by_day.partition_point(|(d, _)| *d <= as_of).checked_sub(1).map_or(0, |k| self.by_day[k].1);
+        let mut valid_rows = self.rows_up_to(as_of);
         if !unmapped.is_empty() {
             let theirs = col(col::DATE).lt_eq(lit(as_of)).and(col(idx).is_in(lit(Series::new("".into(), unmapped)).implode(false), false));
             let n = self.valid.clone().lazy().select([theirs.cast(DataType::UInt64).sum().alias("n")]).collect()?;
