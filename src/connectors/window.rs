@@ -75,20 +75,40 @@ pub fn write(dir: &Path, run_id: &str, keep: &Keep) -> Result<Window, String> {
     let put = |df: &DataFrame, what: &str| -> Result<(String, String), String> {
         let name = format!("{}.{run_id}.{what}.{SUFFIX}", keep.table.name());
         let path = dir.join(&name);
-        let mut bytes = Vec::with_capacity(df.estimated_size() + (1 << 16));
-        IpcWriter::new(&mut bytes)
-            .with_compression(None)
-            .finish(&mut df.clone())
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let failed = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
         let tmp = dir.join(format!("{name}.tmp"));
-        std::fs::write(&tmp, &bytes).and_then(|_| std::fs::rename(&tmp, &path)).map_err(|e| format!("{}: {e}", path.display()))?;
-        Ok((name, hash(&bytes)))
+        // Straight to the file, hashed on the way (no copy of it in memory).
+        let file = std::fs::File::create(&tmp).map_err(|e| failed(&e))?;
+        let mut out = Hashing { to: std::io::BufWriter::with_capacity(1 << 20, file), hasher: xxhash_rust::xxh3::Xxh3::new() };
+        IpcWriter::new(&mut out).with_compression(None).finish(&mut df.clone()).map_err(|e| failed(&e))?;
+        let Hashing { to, hasher } = out;
+        to.into_inner().map_err(|e| failed(&e.into_error()))?;
+        std::fs::rename(&tmp, &path).map_err(|e| failed(&e))?;
+        Ok((name, format!("{:032x}", hasher.digest128())))
     };
     let ((rows_file, rows_hash), (ids_file, ids_hash)) = std::thread::scope(|s| {
         let ids = s.spawn(|| put(&keep.ids, "ids"));
         Ok::<_, String>((put(&keep.rows, "rows")?, ids.join().unwrap_or_else(|_| Err("the writer failed".into()))?))
     })?;
     Ok(Window { rows_file, ids_file, rows_hash, ids_hash, rows: keep.rows.height() as u64, from: keep.from, as_of: keep.as_of })
+}
+
+/// A writer that hashes (xxh3-128, as [`hash`]) the bytes it passes on.
+struct Hashing<W> {
+    to: W,
+    hasher: xxhash_rust::xxh3::Xxh3,
+}
+
+impl<W: std::io::Write> std::io::Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.to.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.to.flush()
+    }
 }
 
 /// Removes the directory's window files of `table` but `keep`'s (the
