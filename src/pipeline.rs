@@ -19,7 +19,7 @@ use crate::model::day::{date_of, day_of, Day};
 use crate::model::kinds::{AdsKind, StoreKind};
 use crate::model::plan::{ActionStatus, Plan};
 use crate::model::report::{NarrativeSource, PreviousRun, Report};
-use crate::model::run::{RunStatus, StageReport};
+use crate::model::run::{timed_ms, RunStatus, StageReport};
 use crate::model::shard::Shard;
 use crate::notify::{self, RunNews};
 use crate::report::{self, ReportInput};
@@ -232,11 +232,7 @@ impl KeptWindows {
     fn start(dir: Option<PathBuf>, kept: Vec<crate::connectors::window::Keep>, run_id: &str) -> KeptWindows {
         let Some(dir) = dir else { return KeptWindows { writing: None } };
         let (to, run_id) = (dir.clone(), run_id.to_string());
-        let writing = std::thread::spawn(move || {
-            let t = std::time::Instant::now();
-            let windows = kept.iter().map(|k| (k.table, crate::connectors::window::write(&to, &run_id, k))).collect();
-            (windows, t.elapsed().as_millis() as u64)
-        });
+        let writing = std::thread::spawn(move || timed_ms(|| kept.iter().map(|k| (k.table, crate::connectors::window::write(&to, &run_id, k))).collect()));
         KeptWindows { writing: Some((dir, writing)) }
     }
 
@@ -397,11 +393,10 @@ async fn stages(cfg: &LoadedConfig, req: &RunRequest, db: &Db, run_id: &str, as_
     let rendering = {
         let (report, dir, timeout) = (report.clone(), report_dir.clone(), std::time::Duration::from_secs_f64(s.report.chart_timeout_s));
         tokio::task::spawn_blocking(move || {
-            let t = std::time::Instant::now();
-            let rendered = report::render(&report, timeout)?;
-            let rendered_ms = t.elapsed().as_millis() as u64;
-            report::write(&rendered, &dir)?;
-            Ok::<_, std::io::Error>((rendered, rendered_ms, t.elapsed().as_millis() as u64 - rendered_ms))
+            let (rendered, rendered_ms) = timed_ms(|| report::render(&report, timeout));
+            let rendered = rendered?;
+            let (written, written_ms) = timed_ms(|| report::write(&rendered, &dir));
+            written.map(|()| (rendered, rendered_ms, written_ms))
         })
     };
     let (rows, rendering) = tokio::join!(

@@ -12,12 +12,13 @@ use std::sync::Arc;
 
 use polars::prelude::*;
 
+use super::window::hex;
 use super::ConnectorError;
 use crate::model::batch::{CachedRows, CsvTail, FileMark, Fingerprint, OlderCheck, OlderRows, RawTable, SideFeed, Source, StoredCheck};
 use crate::model::contract::{col, Kind, Table};
 use crate::model::day::{parse_day, Day};
 use crate::model::history::ViewsRow;
-use crate::model::run::QuarantinedRow;
+use crate::model::run::{timed_ms, QuarantinedRow};
 
 /// Finds and reads one table. With a `reach`, a daily table's rows dated
 /// before it are left unread in [`RawTable::older`] (a Parquet file's row
@@ -116,23 +117,12 @@ fn read_csv_window(csv: &Path, table: Table, key: &'static str, reach: Day, k: &
     let count = from.filter(|f| f.offset <= *bytes).unwrap_or(CsvTail { offset: 0, line: 1 });
     // The whole file hashed, the kept rows read back and the new ones parsed, side by side.
     let ((parsed, parse_ms), hashed, kept) = std::thread::scope(|s| {
-        let hashed = s.spawn(|| {
-            let t = std::time::Instant::now();
-            (hash_csv_counting(csv, Some(*bytes), count), t.elapsed().as_millis() as u64)
-        });
-        let kept = s.spawn(|| {
-            let t = std::time::Instant::now();
-            (super::window::read(dir, w), t.elapsed().as_millis() as u64)
-        });
-        let t = std::time::Instant::now();
-        let parsed = (read_csv_from(csv, table, key, after), t.elapsed().as_millis() as u64);
-        (parsed, hashed.join(), kept.join())
+        let hashed = s.spawn(|| timed_ms(|| hash_csv_counting(csv, Some(*bytes), count)));
+        let kept = s.spawn(|| timed_ms(|| super::window::read(dir, w)));
+        (timed_ms(|| read_csv_from(csv, table, key, after)), hashed.join(), kept.join())
     });
     let (hashed, hash_ms) = hashed.map_or((None, 0), |(h, ms)| (h.ok(), ms));
-    let (kept, kept_ms) = match kept {
-        Ok((k, ms)) => (Ok(k), ms),
-        Err(e) => (Err(e), 0),
-    };
+    let (kept, kept_ms) = kept.map_or_else(|panic| (Err(panic), 0), |(k, ms)| (Ok(k), ms));
     let Some(h) = hashed.filter(|h| h.at.map(hex).as_deref() == Some(hash.as_str())) else {
         tracing::info!(path = %csv.display(), "the file changed before its end: read whole again");
         return Ok(None);
@@ -196,10 +186,6 @@ fn dated_before(new: &DataFrame, reach: Day, path: &Path) -> Result<bool, Connec
 fn kept_table(table: Table, new: DataFrame, reach: Day, k: &StoredCheck, mark: Option<FileMark>, cached: CachedRows, source: Source) -> RawTable {
     let older = OlderRows { rows: new.clear().lazy(), before: reach, known: Some(k.check.clone()), mark, all: None };
     RawTable { table, df: new, older: Some(older), cached: Some(cached), source }
-}
-
-fn hex(h: u128) -> String {
-    format!("{h:032x}")
 }
 
 /// A CSV file's bytes hashed in one pass: the whole file's hash and length,

@@ -23,8 +23,13 @@ use crate::model::day::Day;
 /// never read and are removed as an earlier run's.
 const SUFFIX: &str = "arrow";
 
+/// A 128-bit hash as the checks hold it: 32 hex digits.
+pub(super) fn hex(h: u128) -> String {
+    format!("{h:032x}")
+}
+
 fn hash(bytes: &[u8]) -> String {
-    format!("{:032x}", xxhash_rust::xxh3::xxh3_128(bytes))
+    hex(xxhash_rust::xxh3::xxh3_128(bytes))
 }
 
 /// A kept window's rows and ids, each read only when its file is the one kept.
@@ -84,7 +89,7 @@ pub fn write(dir: &Path, run_id: &str, keep: &Keep) -> Result<Window, String> {
         let Hashing { to, hasher } = out;
         to.into_inner().map_err(|e| failed(&e.into_error()))?;
         std::fs::rename(&tmp, &path).map_err(|e| failed(&e))?;
-        Ok((name, format!("{:032x}", hasher.digest128())))
+        Ok((name, hex(hasher.digest128())))
     };
     let ((rows_file, rows_hash), (ids_file, ids_hash)) = std::thread::scope(|s| {
         let ids = s.spawn(|| put(&keep.ids, "ids"));

@@ -169,6 +169,13 @@ fn memory_mb() -> (u64, u64) {
     (kib("VmRSS:") / 1024, kib("VmHWM:") / 1024)
 }
 
+/// `f`'s answer, and the milliseconds it took.
+pub fn timed_ms<T>(f: impl FnOnce() -> T) -> (T, u64) {
+    let started = Instant::now();
+    let answer = f();
+    (answer, started.elapsed().as_millis() as u64)
+}
+
 impl StageReport {
     /// The stage `name` started at `started` is done; logs its line.
     pub fn new(name: &'static str, started: Instant, rows_in: u64, rows_out: u64) -> Self {
